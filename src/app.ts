@@ -1,0 +1,65 @@
+// The handler API: an application is a codec plus a few callbacks. The same App object runs under every
+// I/O model and backend; models that start workers load the app's module in each worker.
+import type { Connection, CloseReason } from './net/connection.ts';
+import type { Codec } from './protocols/codec.ts';
+import { resolveCodec } from './protocols/index.ts';
+
+export type MaybePromise = void | Promise<void>;
+
+export interface AppSpec<In = Buffer, Out = Buffer | string> {
+  /** A codec object, or the name of a built-in one: 'raw', 'line', 'length'. */
+  protocol: Codec<In, Out> | string;
+  /** A new connection is accepted. */
+  open?(conn: Connection<Out>): MaybePromise;
+  /**
+   * One decoded message. The message may be a view of the read buffer, valid until this call returns
+   * synchronously: copy it to keep it. If message() returns a promise, the connection delivers its next
+   * message after the promise settles (reading pauses meanwhile) and async handlers receive owned copies.
+   */
+  message(conn: Connection<Out>, message: In): MaybePromise;
+  /** The write buffer fell back below the low watermark after send() returned false. */
+  drain?(conn: Connection<Out>): void;
+  /** The connection is gone; called exactly once, with why. */
+  close?(conn: Connection<Out>, reason: CloseReason): void;
+  /** This app keeps state in one process: models with several workers refuse to run it. */
+  singleProcess?: boolean;
+}
+
+export interface App<In = any, Out = any> {
+  readonly codec: Codec<In, Out>;
+  readonly open: ((conn: Connection<Out>) => MaybePromise) | undefined;
+  readonly message: (conn: Connection<Out>, message: In) => MaybePromise;
+  readonly drain: ((conn: Connection<Out>) => void) | undefined;
+  readonly close: ((conn: Connection<Out>, reason: CloseReason) => void) | undefined;
+  /** Deliver owned copies of messages (set for async message handlers). */
+  readonly retainMessages: boolean;
+  readonly singleProcess: boolean;
+  readonly [APP]: true;
+}
+
+const APP = Symbol.for('c10k.app');
+
+export function defineApp<In = Buffer, Out = Buffer | string>(spec: AppSpec<In, Out>): App<In, Out> {
+  if (spec === null || typeof spec !== 'object') throw new TypeError('defineApp needs an object');
+  if (typeof spec.message !== 'function') throw new TypeError('defineApp: message(conn, message) is required');
+  for (const hook of ['open', 'drain', 'close'] as const) {
+    if (spec[hook] !== undefined && typeof spec[hook] !== 'function') {
+      throw new TypeError(`defineApp: ${hook} must be a function`);
+    }
+  }
+  const isAsync = (fn: unknown) => typeof fn === 'function' && fn.constructor?.name === 'AsyncFunction';
+  return Object.freeze({
+    codec: resolveCodec(spec.protocol) as Codec<In, Out>,
+    open: spec.open?.bind(spec),
+    message: spec.message.bind(spec),
+    drain: spec.drain?.bind(spec),
+    close: spec.close?.bind(spec),
+    retainMessages: isAsync(spec.message),
+    singleProcess: spec.singleProcess ?? false,
+    [APP]: true as const,
+  });
+}
+
+export function isApp(value: unknown): value is App {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[APP] === true;
+}

@@ -1,0 +1,35 @@
+// Built-in apps by name, and loading an app from a module path: the same function runs in the main
+// process and in every worker, so a worker-based model loads the app exactly as `serve` does.
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type App, isApp } from '../app.ts';
+import { ServeError } from '../models/types.ts';
+
+export const BUILTIN_APPS: Record<string, string> = {
+  echo: new URL('./echo.ts', import.meta.url).href,
+  'line-echo': new URL('./line-echo.ts', import.meta.url).href,
+};
+
+/** The module URL for a built-in app name or a path (relative to the working directory). */
+export function appModuleUrl(spec: string): string {
+  if (Object.hasOwn(BUILTIN_APPS, spec)) return BUILTIN_APPS[spec];
+  if (spec.startsWith('file:')) return spec;
+  return pathToFileURL(isAbsolute(spec) ? spec : resolve(spec)).href;
+}
+
+export async function loadApp(spec: string): Promise<App> {
+  const url = appModuleUrl(spec);
+  let module: Record<string, unknown>;
+  try {
+    module = await import(url);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(url.replace('file://', ''))) {
+      throw new ServeError(`app '${spec}' not found (built in: ${Object.keys(BUILTIN_APPS).join(', ')}, or a module path)`);
+    }
+    throw new ServeError(`app module '${spec}' failed to load: ${e.message}`);
+  }
+  const app = module.default;
+  if (!isApp(app)) throw new ServeError(`app module '${spec}' has no default export made with defineApp()`);
+  return app;
+}

@@ -1,0 +1,112 @@
+// c10k serve: run an app under one I/O model until SIGINT/SIGTERM, then stop gracefully and exit 0.
+import { availableParallelism } from 'node:os';
+import { createLogger, LOG_LEVELS } from '../log.ts';
+import { DEFAULT_LIMITS } from '../net/limits.ts';
+import { MODELS } from '../models/index.ts';
+import { BACKENDS } from '../models/types.ts';
+import { DEFAULT_BACKEND, serve } from '../serve.ts';
+import { bytes, duration, integer, oneOf, parse, UsageError } from './args.ts';
+
+export const HELP = `usage: c10k serve --app APP [options]
+
+Serve APP (a built-in app or a module whose default export is defineApp(...)) under one I/O model.
+Stops on SIGINT/SIGTERM: stops accepting, lets connections finish (--drain-timeout), exits 0.
+
+  --app NAME|PATH          echo, line-echo, or a module path (required)
+  --model NAME             ${Object.keys(MODELS).join(', ')} (default reactor)
+  --backend NAME           ${BACKENDS.join(', ')} (default ${DEFAULT_BACKEND})
+  --host ADDR              address to listen on (default 127.0.0.1)
+  --port N                 port (default 7000; 0 picks a free one)
+  --backlog N              accept-queue length asked of listen() (default 4096; the kernel caps it
+                           at net.core.somaxconn)
+  --max-connections N      refuse connections beyond N at once (default: no cap)
+  --idle-timeout T         close connections silent for T (e.g. 30s; default: never)
+  --partial-timeout T      close connections holding an incomplete message for T (default: never)
+  --high-water-mark B      send() reports back-pressure past B queued bytes (default ${DEFAULT_LIMITS.highWaterMark})
+  --low-water-mark B       drain() once the queue falls to B (default ${DEFAULT_LIMITS.lowWaterMark})
+  --max-write-buffer B     close slow consumers past B queued bytes (default ${DEFAULT_LIMITS.maxWriteBuffer})
+  --drain-timeout T        graceful stop waits at most T (default 10s)
+  --workers N|auto         worker processes/threads for multi-worker models (default auto = ${availableParallelism()})
+  --max-children N         process-per-connection: concurrent children (default 256)
+  --multiplexer NAME       syscall reactor: select, poll, epoll (default epoll)
+  --trigger level|edge     epoll trigger mode (default level)
+  --balance reuseport|shared  multi-reactor port sharing (default reuseport)
+  --log-level LEVEL        ${LOG_LEVELS.join(', ')} (default info)
+  --log-format text|json   (default text)
+  -h, --help               this text
+`;
+
+const OPTIONS = {
+  app: { type: 'string' },
+  model: { type: 'string' },
+  backend: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  backlog: { type: 'string' },
+  'max-connections': { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  'partial-timeout': { type: 'string' },
+  'high-water-mark': { type: 'string' },
+  'low-water-mark': { type: 'string' },
+  'max-write-buffer': { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  workers: { type: 'string' },
+  'max-children': { type: 'string' },
+  multiplexer: { type: 'string' },
+  trigger: { type: 'string' },
+  balance: { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v } = parse(argv, OPTIONS);
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (v.app === undefined) throw new UsageError('--app is required (e.g. --app echo)');
+  const logger = createLogger({
+    level: oneOf('log-level', v['log-level'], LOG_LEVELS) ?? 'info',
+    format: oneOf('log-format', v['log-format'], ['text', 'json'] as const) ?? 'text',
+  });
+  const server = await serve({
+    app: v.app,
+    model: v.model,
+    backend: oneOf('backend', v.backend, BACKENDS),
+    host: v.host,
+    port: integer('port', v.port, 0, 65535) ?? 7000,
+    backlog: integer('backlog', v.backlog, 1),
+    maxConnections: integer('max-connections', v['max-connections'], 1),
+    idleTimeout: duration('idle-timeout', v['idle-timeout']),
+    partialTimeout: duration('partial-timeout', v['partial-timeout']),
+    highWaterMark: bytes('high-water-mark', v['high-water-mark']),
+    lowWaterMark: bytes('low-water-mark', v['low-water-mark']),
+    maxWriteBuffer: bytes('max-write-buffer', v['max-write-buffer']),
+    drainTimeout: duration('drain-timeout', v['drain-timeout']),
+    workers: v.workers === 'auto' ? undefined : integer('workers', v.workers, 1, 1024),
+    maxChildren: integer('max-children', v['max-children'], 1),
+    multiplexer: oneOf('multiplexer', v.multiplexer, ['select', 'poll', 'epoll'] as const),
+    trigger: oneOf('trigger', v.trigger, ['level', 'edge'] as const),
+    balance: oneOf('balance', v.balance, ['reuseport', 'shared'] as const),
+    logger,
+  });
+  logger.info(`${server.model} (${server.backend}) serving ${v.app} on ${server.host}:${server.port}`, {
+    pid: process.pid,
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info(`${signal}: stopping; connections get up to the drain timeout to finish`);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+  const stats = await server.stats();
+  logger.info('stopped', { accepted: stats.accepted, messagesIn: stats.messagesIn, messagesOut: stats.messagesOut });
+  return 0;
+}

@@ -1,0 +1,11 @@
+import { startNodeReactor } from '../backends/node/reactor.ts';
+import type { ModelDefinition } from './types.ts';
+
+export const reactor: ModelDefinition = {
+  name: 'reactor',
+  summary: 'one event loop multiplexes every socket (select, poll or epoll); one core',
+  backends: {
+    node: startNodeReactor,
+    syscall: 'the syscall backend is not built yet: use --backend node',
+  },
+};

@@ -1,0 +1,57 @@
+// What every model returns and takes. A model is started with resolved options and hands back a handle
+// that knows where it listens, how it is doing and how to stop gracefully.
+import type { App } from '../app.ts';
+import type { Logger } from '../log.ts';
+import type { ConnectionLimits } from '../net/limits.ts';
+import type { ServerStats } from '../net/server-core.ts';
+
+export type Backend = 'node' | 'syscall';
+export const BACKENDS: readonly Backend[] = ['syscall', 'node'];
+
+export interface ServerHandle {
+  readonly model: string;
+  readonly backend: Backend;
+  readonly host: string;
+  readonly port: number;
+  /** Every process serving connections, the current one included (for the inspector and the bench). */
+  pids(): number[];
+  /** Counters summed over every worker. */
+  stats(): Promise<ServerStats>;
+  /** Stop accepting, let connections finish (see drainTimeout), close the rest; resolves when all are gone. */
+  close(): Promise<void>;
+}
+
+export interface ResolvedServeOptions {
+  /** The app itself (in-process models) and, for worker-based models, how a worker loads it. */
+  app: App;
+  appSpec: string | undefined;
+  model: string;
+  backend: Backend;
+  host: string;
+  port: number;
+  backlog: number;
+  maxConnections: number;
+  limits: ConnectionLimits;
+  drainTimeout: number;
+  logger: Logger;
+  workers: number;
+  maxChildren: number;
+  multiplexer: 'select' | 'poll' | 'epoll';
+  trigger: 'level' | 'edge';
+  balance: 'reuseport' | 'shared';
+}
+
+export interface ModelDefinition {
+  readonly name: string;
+  readonly summary: string;
+  /** Start functions per backend; a backend that cannot express the model honestly has a reason instead. */
+  readonly backends: Partial<Record<Backend, ((options: ResolvedServeOptions) => Promise<ServerHandle>) | string>>;
+}
+
+/** An error with a one-line message meant for the person at the command line. */
+export class ServeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServeError';
+  }
+}

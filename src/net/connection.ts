@@ -1,0 +1,336 @@
+// The connected socket as every model and backend presents it to an app. ConnectionBase holds all that
+// does not depend on the transport (decoding, dispatch, counters, watermarks, timeouts, close bookkeeping);
+// a backend subclass supplies the few transport operations (write, pause, half-close, destroy).
+import type { Decoder } from '../protocols/codec.ts';
+import { ProtocolError } from '../protocols/codec.ts';
+import type { ServerCore } from './server-core.ts';
+import { Deadline } from './timeout-list.ts';
+
+export type CloseReason =
+  | 'peer-closed' // the peer closed (FIN) and we finished writing
+  | 'peer-reset' // the peer reset the connection (RST, EPIPE)
+  | 'ended' // the app called end() and the peer closed in turn
+  | 'destroyed' // the app called destroy()
+  | 'idle-timeout'
+  | 'partial-timeout' // an incomplete message sat too long (slowloris)
+  | 'protocol-error' // the codec rejected the input
+  | 'handler-error' // the app threw or its promise rejected
+  | 'slow-consumer' // the write buffer passed maxWriteBuffer
+  | 'shutdown' // the server stopped and the connection did not finish in time
+  | 'max-connections' // refused at accept: too many connections
+  | 'error'; // any other transport error
+
+export const CLOSE_REASONS: readonly CloseReason[] = [
+  'peer-closed', 'peer-reset', 'ended', 'destroyed', 'idle-timeout', 'partial-timeout', 'protocol-error',
+  'handler-error', 'slow-consumer', 'shutdown', 'max-connections', 'error',
+];
+
+/** Reasons worth a log line: something went wrong on one side. */
+const LOGGED: ReadonlySet<CloseReason> = new Set(['protocol-error', 'handler-error', 'slow-consumer', 'error']);
+
+export interface Connection<Out = Buffer | string> {
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  /** Date.now() when accepted. */
+  readonly openedAt: number;
+  /** Bytes accepted by send()/write() and not yet handed to the kernel. */
+  readonly writableLength: number;
+  readonly closed: boolean;
+  /** A slot for the app's per-connection state. */
+  data: unknown;
+  /** Encode and queue one message. false: the write buffer is over the high watermark (wait for drain). */
+  send(message: Out): boolean;
+  /** Queue raw bytes, bypassing the codec. Same return value as send(). */
+  write(bytes: Uint8Array | string): boolean;
+  /** Stop / restart delivering messages (reading from the socket). */
+  pause(): void;
+  resume(): void;
+  /** Flush what is queued, then half-close (FIN). Reading goes on until the peer closes. */
+  end(): void;
+  /** Close now, dropping anything queued. */
+  destroy(reason?: CloseReason): void;
+}
+
+const OPEN = 0;
+const ENDING = 1; // we sent or will send FIN after the queue flushes
+const CLOSED = 2;
+
+export abstract class ConnectionBase<In = unknown, Out = unknown> implements Connection<Out> {
+  readonly id: number;
+  remoteAddress = '';
+  remotePort = 0;
+  localAddress = '';
+  localPort = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  readonly openedAt = Date.now();
+  data: unknown = undefined;
+  /** Coarse time of the last byte in or out (ServerCore's clock). */
+  lastActive: number;
+
+  protected readonly core: ServerCore<In, Out>;
+  protected state = OPEN;
+  private readonly decoder: Decoder<In>;
+  private readonly emit: (message: In) => void;
+  private closeReason: CloseReason | undefined;
+  private closeError: unknown;
+  private userPaused = false;
+  private busy = false; // an async handler is running
+  private backlog: In[] = []; // messages decoded while busy
+  private peerEnded = false;
+  private needDrain = false;
+  readonly idleDeadline: Deadline<ConnectionBase<In, Out>>;
+  readonly partialDeadline: Deadline<ConnectionBase<In, Out>>;
+
+  constructor(core: ServerCore<In, Out>) {
+    this.core = core;
+    this.id = core.nextId();
+    this.lastActive = core.now;
+    this.decoder = core.app.codec.decoder();
+    this.emit = core.app.retainMessages ? (m) => this.deliver(this.retain(m)) : (m) => this.deliver(m);
+    this.idleDeadline = new Deadline(this);
+    this.partialDeadline = new Deadline(this);
+  }
+
+  // ---- transport operations a backend provides -------------------------------------------------
+  /** Hand bytes to the transport; return the bytes now queued and not yet accepted by the kernel. */
+  protected abstract transportWrite(bytes: Buffer | string): number;
+  protected abstract transportPause(): void;
+  protected abstract transportResume(): void;
+  /** Flush the queue, then shutdown(SHUT_WR). */
+  protected abstract transportEnd(): void;
+  /** Close at once; the backend then calls closed(). */
+  protected abstract transportDestroy(): void;
+  abstract get writableLength(): number;
+
+  get closed(): boolean {
+    return this.state === CLOSED;
+  }
+
+  // ---- the app's side --------------------------------------------------------------------------
+  send(message: Out): boolean {
+    if (this.state !== OPEN) return false;
+    this.messagesOut++;
+    this.core.stats.messagesOut++;
+    return this.write(this.core.app.codec.encode(message) as Buffer | string);
+  }
+
+  write(bytes: Uint8Array | string): boolean {
+    if (this.state !== OPEN) return false;
+    const n = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+    this.bytesOut += n;
+    this.core.stats.bytesOut += n;
+    if (this.lastActive !== this.core.now) this.touch();
+    const queued = this.transportWrite(bytes as Buffer | string);
+    if (queued === 0) return true;
+    const limits = this.core.limits;
+    if (queued > limits.maxWriteBuffer) {
+      this.destroy('slow-consumer');
+      return false;
+    }
+    if (queued >= limits.highWaterMark) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  pause(): void {
+    if (this.userPaused) return;
+    this.userPaused = true;
+    if (!this.busy) this.transportPause();
+  }
+
+  resume(): void {
+    if (!this.userPaused) return;
+    this.userPaused = false;
+    if (!this.busy && this.state !== CLOSED) this.transportResume();
+  }
+
+  end(): void {
+    if (this.state !== OPEN) return;
+    this.state = ENDING;
+    this.closeReason ??= this.peerEnded ? 'peer-closed' : 'ended';
+    this.transportEnd();
+  }
+
+  destroy(reason: CloseReason = 'destroyed', error?: unknown): void {
+    if (this.state === CLOSED) return;
+    if (this.closeReason === undefined || this.closeReason === 'ended' || this.closeReason === 'peer-closed') {
+      this.closeReason = reason;
+      this.closeError = error;
+    }
+    this.state = CLOSED;
+    this.transportDestroy();
+  }
+
+  /** Nothing in or out since `time`, no handler running, nothing queued or half-decoded. */
+  quietSince(time: number): boolean {
+    return (
+      this.state === OPEN && this.lastActive <= time && !this.busy && this.writableLength === 0 && this.decoder.buffered === 0
+    );
+  }
+
+  /** The server is stopping: flush, then half-close, recorded as 'shutdown'. */
+  endForShutdown(): void {
+    if (this.state !== OPEN) return;
+    this.closeReason ??= 'shutdown';
+    this.end();
+  }
+
+  // ---- events a backend reports ------------------------------------------------------------------
+  /** Bytes arrived. `chunk` may be reused by the backend after this returns. */
+  protected received(chunk: Buffer): void {
+    if (this.state !== OPEN) return; // after end() or a protocol error, input is read and dropped
+    const n = chunk.length;
+    this.bytesIn += n;
+    const core = this.core;
+    core.stats.bytesIn += n;
+    if (this.lastActive !== core.now) this.touch();
+    try {
+      this.decoder.push(chunk, this.emit);
+    } catch (error) {
+      this.protocolError(error);
+      return;
+    }
+    if (core.partialList) {
+      if (this.decoder.buffered > 0) {
+        if (!this.partialDeadline.linked) core.partialList.touch(this.partialDeadline, core.now);
+      } else if (this.partialDeadline.linked) core.partialList.remove(this.partialDeadline);
+    }
+  }
+
+  /** The peer half-closed (EOF). Answer what is pending, then close our side. */
+  protected peerClosed(): void {
+    this.peerEnded = true;
+    if (!this.busy) this.end();
+  }
+
+  /** The transport's queue fell to the low watermark (or emptied). */
+  protected drained(): void {
+    if (!this.needDrain || this.state !== OPEN) return;
+    this.needDrain = false;
+    const drain = this.core.app.drain;
+    if (drain) this.callHook(drain);
+  }
+
+  /** The transport is closed for good: account for it and tell the app, once. */
+  protected closedByTransport(reason?: CloseReason, error?: unknown): void {
+    if (this.closeReason === undefined) {
+      this.closeReason = reason ?? (this.peerEnded ? 'peer-closed' : 'peer-reset');
+      this.closeError = error;
+    }
+    this.state = CLOSED;
+    if (!this.core.forget(this)) return;
+    const why = this.closeReason!;
+    if (LOGGED.has(why)) {
+      this.core.logger.warn(`connection ${this.id} closed: ${why}`, {
+        peer: `${this.remoteAddress}:${this.remotePort}`,
+        error: this.closeError instanceof Error ? this.closeError.message : this.closeError,
+      });
+    }
+    this.core.countClose(why);
+    const close = this.core.app.close;
+    if (close) {
+      try {
+        close(this, why);
+      } catch (error) {
+        this.core.logger.error(`close handler threw for connection ${this.id}`, { error });
+      }
+    }
+  }
+
+  /** The app's open() hook; backends call it once the connection is registered. */
+  protected opened(): void {
+    const open = this.core.app.open;
+    if (open) this.callHook(open);
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------
+  private touch(): void {
+    const core = this.core;
+    this.lastActive = core.now;
+    if (core.idleList) core.idleList.touch(this.idleDeadline, core.now);
+  }
+
+  private deliver(message: In): void {
+    this.messagesIn++;
+    this.core.stats.messagesIn++;
+    if (this.busy) {
+      this.backlog.push(this.core.app.retainMessages ? message : this.retain(message));
+      return;
+    }
+    this.dispatch(message);
+  }
+
+  private dispatch(message: In): void {
+    if (this.state === CLOSED) return;
+    let result: unknown;
+    try {
+      result = this.core.app.message(this, message);
+    } catch (error) {
+      this.destroy('handler-error', error);
+      return;
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') this.await(result as Promise<void>);
+  }
+
+  private callHook(hook: (conn: this) => unknown): void {
+    let result: unknown;
+    try {
+      result = hook(this);
+    } catch (error) {
+      this.destroy('handler-error', error);
+      return;
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') this.await(result as Promise<void>);
+  }
+
+  private await(promise: Promise<void>): void {
+    this.busy = true;
+    if (!this.userPaused) this.transportPause();
+    promise.then(
+      () => this.settled(),
+      (error) => this.destroy('handler-error', error),
+    );
+  }
+
+  private settled(): void {
+    this.busy = false;
+    while (this.backlog.length > 0 && !this.busy && this.state !== CLOSED) this.dispatch(this.backlog.shift()!);
+    if (this.busy || this.state === CLOSED) return;
+    if (this.peerEnded) this.end();
+    else if (!this.userPaused) this.transportResume();
+  }
+
+  private retain(message: In): In {
+    const codec = this.core.app.codec;
+    if (codec.retain) return codec.retain(message);
+    return (Buffer.isBuffer(message) ? Buffer.from(message) : message) as In;
+  }
+
+  private protocolError(error: unknown): void {
+    if (!(error instanceof ProtocolError)) {
+      this.destroy('protocol-error', error);
+      return;
+    }
+    if (error.reply && this.state === OPEN) {
+      // Tell the peer why, then close once the reply is flushed.
+      this.transportWrite(Buffer.from(error.reply.buffer, error.reply.byteOffset, error.reply.byteLength));
+      this.closeReason = 'protocol-error';
+      this.closeError = error;
+      this.end();
+      return;
+    }
+    this.destroy('protocol-error', error);
+  }
+}

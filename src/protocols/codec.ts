@@ -1,0 +1,48 @@
+// The framing contract. A codec turns a byte stream into messages and messages into bytes.
+// Built-in codecs (raw, line, length, ...) are ordinary objects of this shape: users write their own
+// the same way and pass them to defineApp({ protocol }).
+
+/** Thrown by a decoder on bad input: the connection closes with reason 'protocol-error' and this message. */
+export class ProtocolError extends Error {
+  /** Optional bytes to send to the peer before closing (an error reply, e.g. RESP "-ERR ..." or HTTP 400). */
+  readonly reply: Uint8Array | undefined;
+  constructor(message: string, reply?: Uint8Array) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.reply = reply;
+  }
+}
+
+/** Per-connection decoding state. */
+export interface Decoder<M> {
+  /**
+   * Feed the next bytes of the stream; call `emit` once per complete message, in order.
+   * `chunk` is borrowed: the caller may reuse its memory once push() returns, so a decoder copies whatever
+   * partial frame it keeps. Messages it emits may be views of `chunk` (borrowed too: valid during emit).
+   * Throws ProtocolError on malformed or oversized input; after that the decoder is not used again.
+   */
+  push(chunk: Buffer, emit: (message: M) => void): void;
+  /** Bytes held for an incomplete message (bounded by the codec's limits). */
+  readonly buffered: number;
+}
+
+export interface Codec<In = unknown, Out = In> {
+  readonly name: string;
+  /** A fresh decoder for one connection. */
+  decoder(): Decoder<In>;
+  /** Bytes for one outgoing message. May return the message itself when it already is bytes. */
+  encode(message: Out): Buffer | string;
+  /**
+   * An owned copy of a decoded message, for messages that must outlive the read buffer (async handlers).
+   * Needed only when messages hold views of the chunk and are not Buffers themselves; Buffers are copied.
+   */
+  retain?(message: In): In;
+}
+
+/** Limits shared by the built-in codecs; each codec documents which it reads. */
+export interface CodecLimits {
+  /** Largest message (frame, line, bulk string, body) in bytes. */
+  maxMessageBytes?: number;
+}
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;

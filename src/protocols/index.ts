@@ -1,0 +1,26 @@
+import type { Codec } from './codec.ts';
+import { length } from './length.ts';
+import { line } from './line.ts';
+import { raw } from './raw.ts';
+
+export { type Codec, type Decoder, ProtocolError } from './codec.ts';
+export { length, line, raw };
+
+/** Codecs that can be named by string in defineApp({ protocol }) and on the command line. */
+export const BUILTIN_CODECS: Record<string, () => Codec<any, any>> = {
+  raw: () => raw,
+  line: () => line(),
+  length: () => length(),
+};
+
+export function resolveCodec(protocol: string | Codec<any, any>): Codec<any, any> {
+  if (typeof protocol !== 'string') {
+    if (typeof protocol?.decoder !== 'function' || typeof protocol?.encode !== 'function') {
+      throw new TypeError('protocol must be a codec name or an object with decoder() and encode()');
+    }
+    return protocol;
+  }
+  const make = BUILTIN_CODECS[protocol];
+  if (!make) throw new TypeError(`unknown protocol '${protocol}' (built in: ${Object.keys(BUILTIN_CODECS).join(', ')})`);
+  return make();
+}

@@ -1,0 +1,79 @@
+// serve(): options in, a running server out. Resolves defaults once, loads the app, picks the model's
+// start function for the backend, and turns every refusal into a one-line ServeError.
+import { availableParallelism } from 'node:os';
+import { type App, isApp } from './app.ts';
+import { loadApp } from './apps/index.ts';
+import { createLogger, type Logger } from './log.ts';
+import { type ConnectionLimits, resolveLimits } from './net/limits.ts';
+import { MODELS } from './models/index.ts';
+import { BACKENDS, type Backend, type ResolvedServeOptions, ServeError, type ServerHandle } from './models/types.ts';
+
+export interface ServeOptions extends Partial<ConnectionLimits> {
+  /** An app made with defineApp(), a built-in app name ('echo', ...) or a module path. */
+  app: App | string;
+  model?: string;
+  backend?: Backend;
+  host?: string;
+  /** 0 picks a free port (see handle.port). */
+  port?: number;
+  backlog?: number;
+  maxConnections?: number;
+  /** How long a graceful stop waits for connections to finish, in ms (default 10 s). */
+  drainTimeout?: number;
+  logger?: Logger;
+  workers?: number;
+  maxChildren?: number;
+  multiplexer?: 'select' | 'poll' | 'epoll';
+  trigger?: 'level' | 'edge';
+  balance?: 'reuseport' | 'shared';
+}
+
+export const DEFAULT_BACKEND: Backend = 'node';
+
+export async function resolveServeOptions(options: ServeOptions): Promise<ResolvedServeOptions> {
+  const model = options.model ?? 'reactor';
+  if (!Object.hasOwn(MODELS, model)) {
+    throw new ServeError(`unknown model '${model}' (models: ${Object.keys(MODELS).join(', ')})`);
+  }
+  const backend = options.backend ?? DEFAULT_BACKEND;
+  if (!BACKENDS.includes(backend)) throw new ServeError(`unknown backend '${backend}' (backends: ${BACKENDS.join(', ')})`);
+  const int = (name: string, value: number | undefined, fallback: number, min: number, max: number) => {
+    const v = value ?? fallback;
+    if (!Number.isInteger(v) || v < min || v > max) throw new ServeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
+    return v;
+  };
+  let limits: ConnectionLimits;
+  try {
+    limits = resolveLimits(options);
+  } catch (error) {
+    throw new ServeError((error as Error).message);
+  }
+  const app = isApp(options.app) ? options.app : await loadApp(String(options.app));
+  return {
+    app,
+    appSpec: typeof options.app === 'string' ? options.app : undefined,
+    model,
+    backend,
+    host: options.host ?? '127.0.0.1',
+    port: int('port', options.port, 0, 0, 65535),
+    backlog: int('backlog', options.backlog, 4096, 1, 1 << 20),
+    maxConnections: options.maxConnections === undefined ? Infinity : int('maxConnections', options.maxConnections, 0, 1, 1e9),
+    limits,
+    drainTimeout: int('drainTimeout', options.drainTimeout, 10_000, 0, 3_600_000),
+    logger: options.logger ?? createLogger(),
+    workers: int('workers', options.workers, availableParallelism(), 1, 1024),
+    maxChildren: int('maxChildren', options.maxChildren, 256, 1, 100_000),
+    multiplexer: options.multiplexer ?? 'epoll',
+    trigger: options.trigger ?? 'level',
+    balance: options.balance ?? 'reuseport',
+  };
+}
+
+export async function serve(options: ServeOptions): Promise<ServerHandle> {
+  const resolved = await resolveServeOptions(options);
+  const start = MODELS[resolved.model].backends[resolved.backend];
+  if (typeof start !== 'function') {
+    throw new ServeError(start ?? `model '${resolved.model}' does not run on the ${resolved.backend} backend`);
+  }
+  return start(resolved);
+}
