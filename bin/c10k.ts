@@ -23,12 +23,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return verb === undefined ? 2 : 0;
   }
-  if (!Object.hasOwn(VERBS, verb)) throw new UsageError(`unknown verb '${verb}' (verbs: ${Object.keys(VERBS).join(', ')})`);
+  if (!Object.hasOwn(VERBS, verb))
+    throw new UsageError(`unknown verb '${verb}' (verbs: ${Object.keys(VERBS).join(', ')})`);
   let module: { run(argv: string[]): Promise<number> };
   try {
     module = await import(`../src/cli/${verb}.ts`);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new UsageError(`'${verb}' is not available yet`);
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND')
+      throw new UsageError(`'${verb}' is not available yet`);
     throw error;
   }
   return module.run(rest);

@@ -1,6 +1,6 @@
 // The handler API: an application is a codec plus a few callbacks. The same App object runs under every
 // I/O model and backend; models that start workers load the app's module in each worker.
-import type { Connection, CloseReason } from './net/connection.ts';
+import type { CloseReason, Connection } from './net/connection.ts';
 import type { Codec } from './protocols/codec.ts';
 import { resolveCodec } from './protocols/index.ts';
 
@@ -41,7 +41,8 @@ const APP = Symbol.for('c10k.app');
 
 export function defineApp<In = Buffer, Out = Buffer | string>(spec: AppSpec<In, Out>): App<In, Out> {
   if (spec === null || typeof spec !== 'object') throw new TypeError('defineApp needs an object');
-  if (typeof spec.message !== 'function') throw new TypeError('defineApp: message(conn, message) is required');
+  if (typeof spec.message !== 'function')
+    throw new TypeError('defineApp: message(conn, message) is required');
   for (const hook of ['open', 'drain', 'close'] as const) {
     if (spec[hook] !== undefined && typeof spec[hook] !== 'function') {
       throw new TypeError(`defineApp: ${hook} must be a function`);

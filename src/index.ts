@@ -1,10 +1,10 @@
 // c10k's public API.
 export { type App, type AppSpec, defineApp } from './app.ts';
 export { createLogger, type Logger, memoryLogger } from './log.ts';
+export type { Backend, ServerHandle } from './models/types.ts';
+export { ServeError } from './models/types.ts';
 export type { CloseReason, Connection } from './net/connection.ts';
 export type { ConnectionLimits } from './net/limits.ts';
 export type { ServerStats } from './net/server-core.ts';
-export type { Backend, ServerHandle } from './models/types.ts';
-export { ServeError } from './models/types.ts';
 export { type Codec, type Decoder, length, line, ProtocolError, raw } from './protocols/index.ts';
 export { type ServeOptions, serve } from './serve.ts';

@@ -54,7 +54,9 @@ function formatValue(value: unknown): string {
 }
 
 /** A logger that keeps entries in memory (for tests and for the status endpoint's recent events). */
-export function memoryLogger(): Logger & { entries: { level: LogLevel; message: string; fields?: LogFields }[] } {
+export function memoryLogger(): Logger & {
+  entries: { level: LogLevel; message: string; fields?: LogFields }[];
+} {
   const entries: { level: LogLevel; message: string; fields?: LogFields }[] = [];
   const push = (level: LogLevel) => (message: string, fields?: LogFields) => {
     entries.push({ level, message, fields });

@@ -4,9 +4,15 @@ import { availableParallelism } from 'node:os';
 import { type App, isApp } from './app.ts';
 import { loadApp } from './apps/index.ts';
 import { createLogger, type Logger } from './log.ts';
-import { type ConnectionLimits, resolveLimits } from './net/limits.ts';
 import { MODELS } from './models/index.ts';
-import { BACKENDS, type Backend, type ResolvedServeOptions, ServeError, type ServerHandle } from './models/types.ts';
+import {
+  BACKENDS,
+  type Backend,
+  type ResolvedServeOptions,
+  ServeError,
+  type ServerHandle,
+} from './models/types.ts';
+import { type ConnectionLimits, resolveLimits } from './net/limits.ts';
 
 export interface ServeOptions extends Partial<ConnectionLimits> {
   /** An app made with defineApp(), a built-in app name ('echo', ...) or a module path. */
@@ -36,10 +42,12 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     throw new ServeError(`unknown model '${model}' (models: ${Object.keys(MODELS).join(', ')})`);
   }
   const backend = options.backend ?? DEFAULT_BACKEND;
-  if (!BACKENDS.includes(backend)) throw new ServeError(`unknown backend '${backend}' (backends: ${BACKENDS.join(', ')})`);
+  if (!BACKENDS.includes(backend))
+    throw new ServeError(`unknown backend '${backend}' (backends: ${BACKENDS.join(', ')})`);
   const int = (name: string, value: number | undefined, fallback: number, min: number, max: number) => {
     const v = value ?? fallback;
-    if (!Number.isInteger(v) || v < min || v > max) throw new ServeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
+    if (!Number.isInteger(v) || v < min || v > max)
+      throw new ServeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
     return v;
   };
   let limits: ConnectionLimits;
@@ -57,7 +65,10 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     host: options.host ?? '127.0.0.1',
     port: int('port', options.port, 0, 0, 65535),
     backlog: int('backlog', options.backlog, 4096, 1, 1 << 20),
-    maxConnections: options.maxConnections === undefined ? Infinity : int('maxConnections', options.maxConnections, 0, 1, 1e9),
+    maxConnections:
+      options.maxConnections === undefined
+        ? Infinity
+        : int('maxConnections', options.maxConnections, 0, 1, 1e9),
     limits,
     drainTimeout: int('drainTimeout', options.drainTimeout, 10_000, 0, 3_600_000),
     logger: options.logger ?? createLogger(),
@@ -73,7 +84,9 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
   const resolved = await resolveServeOptions(options);
   const start = MODELS[resolved.model].backends[resolved.backend];
   if (typeof start !== 'function') {
-    throw new ServeError(start ?? `model '${resolved.model}' does not run on the ${resolved.backend} backend`);
+    throw new ServeError(
+      start ?? `model '${resolved.model}' does not run on the ${resolved.backend} backend`,
+    );
   }
   return start(resolved);
 }

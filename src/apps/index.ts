@@ -25,7 +25,9 @@ export async function loadApp(spec: string): Promise<App> {
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(url.replace('file://', ''))) {
-      throw new ServeError(`app '${spec}' not found (built in: ${Object.keys(BUILTIN_APPS).join(', ')}, or a module path)`);
+      throw new ServeError(
+        `app '${spec}' not found (built in: ${Object.keys(BUILTIN_APPS).join(', ')}, or a module path)`,
+      );
     }
     throw new ServeError(`app module '${spec}' failed to load: ${e.message}`);
   }

@@ -1,6 +1,6 @@
 // Shared command-line plumbing: every verb parses with node:util parseArgs (strict) and reports a bad
 // argument as one line, "c10k VERB: what is wrong", with exit code 2.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -20,7 +20,12 @@ export function parse<O extends Options>(argv: string[], options: O, allowPositi
   }
 }
 
-export function integer(name: string, value: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function integer(
+  name: string,
+  value: string | undefined,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name} needs a whole number, got '${value}'`);
   const n = Number(value);
@@ -45,12 +50,18 @@ export function bytes(name: string, value: string | undefined): number | undefin
   if (value === undefined) return undefined;
   const m = /^(\d+)([a-z]*)$/i.exec(value);
   const unit = m ? SIZES[m[2].toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new UsageError(`--${name} needs a size like 512, 64k or 1m, got '${value}'`);
+  if (!m || unit === undefined)
+    throw new UsageError(`--${name} needs a size like 512, 64k or 1m, got '${value}'`);
   return Number(m[1]) * unit;
 }
 
-export function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+export function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+): T | undefined {
   if (value === undefined) return undefined;
-  if (!allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
+  if (!allowed.includes(value as T))
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
   return value as T;
 }

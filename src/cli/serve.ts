@@ -1,9 +1,9 @@
 // c10k serve: run an app under one I/O model until SIGINT/SIGTERM, then stop gracefully and exit 0.
 import { availableParallelism } from 'node:os';
 import { createLogger, LOG_LEVELS } from '../log.ts';
-import { DEFAULT_LIMITS } from '../net/limits.ts';
 import { MODELS } from '../models/index.ts';
 import { BACKENDS } from '../models/types.ts';
+import { DEFAULT_LIMITS } from '../net/limits.ts';
 import { DEFAULT_BACKEND, serve } from '../serve.ts';
 import { bytes, duration, integer, oneOf, parse, UsageError } from './args.ts';
 
@@ -107,6 +107,10 @@ export async function run(argv: string[]): Promise<number> {
   });
   await server.close();
   const stats = await server.stats();
-  logger.info('stopped', { accepted: stats.accepted, messagesIn: stats.messagesIn, messagesOut: stats.messagesOut });
+  logger.info('stopped', {
+    accepted: stats.accepted,
+    messagesIn: stats.messagesIn,
+    messagesOut: stats.messagesOut,
+  });
   return 0;
 }

@@ -45,7 +45,9 @@ export interface ModelDefinition {
   readonly name: string;
   readonly summary: string;
   /** Start functions per backend; a backend that cannot express the model honestly has a reason instead. */
-  readonly backends: Partial<Record<Backend, ((options: ResolvedServeOptions) => Promise<ServerHandle>) | string>>;
+  readonly backends: Partial<
+    Record<Backend, ((options: ResolvedServeOptions) => Promise<ServerHandle>) | string>
+  >;
 }
 
 /** An error with a one-line message meant for the person at the command line. */

@@ -21,12 +21,27 @@ export type CloseReason =
   | 'error'; // any other transport error
 
 export const CLOSE_REASONS: readonly CloseReason[] = [
-  'peer-closed', 'peer-reset', 'ended', 'destroyed', 'idle-timeout', 'partial-timeout', 'protocol-error',
-  'handler-error', 'slow-consumer', 'shutdown', 'max-connections', 'error',
+  'peer-closed',
+  'peer-reset',
+  'ended',
+  'destroyed',
+  'idle-timeout',
+  'partial-timeout',
+  'protocol-error',
+  'handler-error',
+  'slow-consumer',
+  'shutdown',
+  'max-connections',
+  'error',
 ];
 
 /** Reasons worth a log line: something went wrong on one side. */
-const LOGGED: ReadonlySet<CloseReason> = new Set(['protocol-error', 'handler-error', 'slow-consumer', 'error']);
+const LOGGED: ReadonlySet<CloseReason> = new Set([
+  'protocol-error',
+  'handler-error',
+  'slow-consumer',
+  'error',
+]);
 
 export interface Connection<Out = Buffer | string> {
   readonly id: number;
@@ -165,7 +180,11 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   destroy(reason: CloseReason = 'destroyed', error?: unknown): void {
     if (this.state === CLOSED) return;
-    if (this.closeReason === undefined || this.closeReason === 'ended' || this.closeReason === 'peer-closed') {
+    if (
+      this.closeReason === undefined ||
+      this.closeReason === 'ended' ||
+      this.closeReason === 'peer-closed'
+    ) {
       this.closeReason = reason;
       this.closeError = error;
     }
@@ -176,7 +195,11 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   /** Nothing in or out since `time`, no handler running, nothing queued or half-decoded. */
   quietSince(time: number): boolean {
     return (
-      this.state === OPEN && this.lastActive <= time && !this.busy && this.writableLength === 0 && this.decoder.buffered === 0
+      this.state === OPEN &&
+      this.lastActive <= time &&
+      !this.busy &&
+      this.writableLength === 0 &&
+      this.decoder.buffered === 0
     );
   }
 
@@ -281,7 +304,8 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       this.destroy('handler-error', error);
       return;
     }
-    if (result !== undefined && typeof (result as Promise<void>).then === 'function') this.await(result as Promise<void>);
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function')
+      this.await(result as Promise<void>);
   }
 
   private callHook(hook: (conn: this) => unknown): void {
@@ -292,7 +316,8 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       this.destroy('handler-error', error);
       return;
     }
-    if (result !== undefined && typeof (result as Promise<void>).then === 'function') this.await(result as Promise<void>);
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function')
+      this.await(result as Promise<void>);
   }
 
   private await(promise: Promise<void>): void {
@@ -306,7 +331,8 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   private settled(): void {
     this.busy = false;
-    while (this.backlog.length > 0 && !this.busy && this.state !== CLOSED) this.dispatch(this.backlog.shift()!);
+    while (this.backlog.length > 0 && !this.busy && this.state !== CLOSED)
+      this.dispatch(this.backlog.shift()!);
     if (this.busy || this.state === CLOSED) return;
     if (this.peerEnded) this.end();
     else if (!this.userPaused) this.transportResume();

@@ -26,14 +26,19 @@ export function resolveLimits(partial: Partial<ConnectionLimits> = {}): Connecti
   for (const key of Object.keys(DEFAULT_LIMITS) as (keyof ConnectionLimits)[]) {
     const value = partial[key];
     if (value === undefined) continue;
-    if (!Number.isFinite(value) || value < 0) throw new RangeError(`${key} must be a number >= 0, got ${value}`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new RangeError(`${key} must be a number >= 0, got ${value}`);
     limits[key] = value;
   }
   if (limits.lowWaterMark > limits.highWaterMark) {
-    throw new RangeError(`lowWaterMark (${limits.lowWaterMark}) exceeds highWaterMark (${limits.highWaterMark})`);
+    throw new RangeError(
+      `lowWaterMark (${limits.lowWaterMark}) exceeds highWaterMark (${limits.highWaterMark})`,
+    );
   }
   if (limits.maxWriteBuffer < limits.highWaterMark) {
-    throw new RangeError(`maxWriteBuffer (${limits.maxWriteBuffer}) is below highWaterMark (${limits.highWaterMark})`);
+    throw new RangeError(
+      `maxWriteBuffer (${limits.maxWriteBuffer}) is below highWaterMark (${limits.highWaterMark})`,
+    );
   }
   return limits;
 }

@@ -131,7 +131,10 @@ export class ServerCore<In = unknown, Out = unknown> {
   drain(timeoutMs: number): Promise<void> {
     const done = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     if (this.drainDeadline === 0) {
-      this.drainDeadline = Date.now() + timeoutMs;
+      this.now = Date.now();
+      this.drainDeadline = this.now + timeoutMs;
+      // Every connection gets a full quiet period from now: bytes already on the wire still arrive.
+      for (const conn of this.connections) conn.lastActive = this.now;
       if (this.timer) clearInterval(this.timer);
       this.timer = setInterval(() => this.tick(), DRAIN_TICK_MS);
       if (this.connections.size === 0) this.drainDone();
@@ -147,7 +150,8 @@ export class ServerCore<In = unknown, Out = unknown> {
   private tick(): void {
     const now = (this.now = Date.now());
     if (this.idleList) this.idleList.expire(now - this.limits.idleTimeout, (c) => c.destroy('idle-timeout'));
-    if (this.partialList) this.partialList.expire(now - this.limits.partialTimeout, (c) => c.destroy('partial-timeout'));
+    if (this.partialList)
+      this.partialList.expire(now - this.limits.partialTimeout, (c) => c.destroy('partial-timeout'));
     if (this.drainDeadline === 0) return;
     const late = now >= this.drainDeadline;
     for (const conn of this.connections) {

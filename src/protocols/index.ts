@@ -21,6 +21,9 @@ export function resolveCodec(protocol: string | Codec<any, any>): Codec<any, any
     return protocol;
   }
   const make = BUILTIN_CODECS[protocol];
-  if (!make) throw new TypeError(`unknown protocol '${protocol}' (built in: ${Object.keys(BUILTIN_CODECS).join(', ')})`);
+  if (!make)
+    throw new TypeError(
+      `unknown protocol '${protocol}' (built in: ${Object.keys(BUILTIN_CODECS).join(', ')})`,
+    );
   return make();
 }

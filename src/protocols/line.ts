@@ -34,14 +34,17 @@ class LineDecoder implements Decoder<Buffer> {
       const end = nl === -1 ? chunk.length : nl;
       this.append(chunk, 0, end);
       if (nl === -1) return;
-      emit(this.trim(this.partial!.subarray(0, this.partialLength)));
+      const whole = this.trim(this.partial!.subarray(0, this.partialLength));
       this.partialLength = 0;
+      if (whole.length > this.max) this.tooLong(whole.length);
+      emit(whole);
       start = nl + 1;
       nl = chunk.indexOf(LF, start);
     }
     while (nl !== -1) {
-      if (nl - start > this.max + (this.stripCR ? 1 : 0)) this.tooLong(nl - start);
-      emit(this.trim(chunk.subarray(start, nl)));
+      const next = this.trim(chunk.subarray(start, nl));
+      if (next.length > this.max) this.tooLong(next.length);
+      emit(next);
       start = nl + 1;
       nl = chunk.indexOf(LF, start);
     }
@@ -57,7 +60,9 @@ class LineDecoder implements Decoder<Buffer> {
     // One byte of slack for a trailing '\r' that stripCR will remove.
     if (need > this.max + (this.stripCR ? 1 : 0)) this.tooLong(need);
     if (this.partial === null || this.partial.length < need) {
-      const grown = Buffer.allocUnsafe(Math.min(Math.max(need, 256, (this.partial?.length ?? 0) * 2), this.max + 1));
+      const grown = Buffer.allocUnsafe(
+        Math.min(Math.max(need, 256, (this.partial?.length ?? 0) * 2), this.max + 1),
+      );
       if (this.partial !== null) this.partial.copy(grown, 0, 0, this.partialLength);
       this.partial = grown;
     }
@@ -73,7 +78,8 @@ class LineDecoder implements Decoder<Buffer> {
 export function line(options: LineOptions = {}): Codec<Buffer, Buffer | string> {
   const max = options.maxLineBytes ?? 64 * 1024;
   const stripCR = options.stripCR ?? true;
-  if (!(max > 0 && max <= DEFAULT_MAX_MESSAGE_BYTES * 64)) throw new RangeError(`maxLineBytes out of range: ${max}`);
+  if (!(max > 0 && max <= DEFAULT_MAX_MESSAGE_BYTES * 64))
+    throw new RangeError(`maxLineBytes out of range: ${max}`);
   return {
     name: 'line',
     decoder: () => new LineDecoder(max, stripCR),

@@ -8,7 +8,8 @@ export function listen(server: Server, host: string, port: number, backlog: numb
       server.off('listening', onListening);
       if (error.code === 'EADDRINUSE') reject(new ServeError(`port ${port} is already in use on ${host}`));
       else if (error.code === 'EACCES') reject(new ServeError(`no permission to listen on ${host}:${port}`));
-      else if (error.code === 'EADDRNOTAVAIL') reject(new ServeError(`address ${host} is not available here`));
+      else if (error.code === 'EADDRNOTAVAIL')
+        reject(new ServeError(`address ${host} is not available here`));
       else reject(new ServeError(`cannot listen on ${host}:${port}: ${error.message}`));
     };
     const onListening = () => {

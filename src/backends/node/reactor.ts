@@ -37,9 +37,20 @@ export async function startNodeReactor(options: ResolvedServeOptions): Promise<S
     stats: async () => structuredClone(core.stats),
     close: () =>
       (closing ??= (async () => {
+        // Accept what already waits in the accept queue first: closing the listening socket would reset
+        // those clients, whose handshake the kernel completed. libuv accepts one connection per turn of
+        // the loop, so turn it until two turns in a row accept nothing; they are then drained like the rest.
+        for (let quiet = 0, seen = -1, turns = 0; quiet < 2 && turns <= options.backlog + 2; turns++) {
+          const accepted = core.stats.accepted + core.stats.rejected;
+          quiet = accepted === seen ? quiet + 1 : 0;
+          seen = accepted;
+          await turnOfTheLoop();
+        }
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         await core.drain(options.drainTimeout);
         await closed;
       })()),
   };
 }
+
+const turnOfTheLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

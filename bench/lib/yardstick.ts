@@ -1,0 +1,165 @@
+// Benchmarks measure against the C reference in ../shared/yardstick (never a dependency of the product):
+// this builds a private copy (the shared folder is read-only) and measures server CPU time per echoed
+// message the way its `ratio` script does — server on CPU 0, load on CPU 1, utime+stime of every process
+// of the server's tree from /proc, around one closed-loop echo_load run.
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const SOURCE = new URL('../../../shared/yardstick/', import.meta.url).pathname;
+const BUILD = join(tmpdir(), 'c10k-yardstick');
+
+/** Path of the built yardstick tools, or throws with a reason. */
+export function yardstick(): { echoEpoll: string; echoLoad: string; hold: string } {
+  if (!existsSync(join(BUILD, 'echo_load'))) {
+    if (!existsSync(SOURCE)) throw new Error(`no yardstick at ${SOURCE}`);
+    cpSync(SOURCE, BUILD, { recursive: true });
+    execFileSync('chmod', ['-R', 'u+w', BUILD]);
+    execFileSync('make', ['-s', '-C', BUILD], { stdio: 'inherit' });
+  }
+  return {
+    echoEpoll: join(BUILD, 'echo_epoll'),
+    echoLoad: join(BUILD, 'echo_load'),
+    hold: join(BUILD, 'hold'),
+  };
+}
+
+const HZ = Number(execFileSync('getconf', ['CLK_TCK']).toString());
+
+function children(pid: number): number[] {
+  try {
+    const out: number[] = [];
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const list = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      if (list) out.push(...list.split(' ').map(Number));
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+/** utime+stime in clock ticks of a process and all its descendants. */
+export function treeTicks(pid: number): number {
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+    stack.push(...children(p));
+  }
+  return total;
+}
+
+/** Resident memory (bytes) of a process and all its descendants. */
+export function treeRss(pid: number): number {
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {}
+    stack.push(...children(p));
+  }
+  return total;
+}
+
+export async function waitPort(port: number, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface EchoLoadResult {
+  conns: number;
+  msgs: number;
+  msgsPerSec: number;
+  p50us: number;
+  p99us: number;
+  p999us: number;
+  closed: number;
+}
+
+export function parseEchoLoad(out: string): EchoLoadResult {
+  const get = (k: string) => Number(new RegExp(`${k}=(\\d+)`).exec(out)?.[1] ?? Number.NaN);
+  return {
+    conns: get('conns'),
+    msgs: get('msgs'),
+    msgsPerSec: get('msgs_per_s'),
+    p50us: get('p50_us'),
+    p99us: get('p99_us'),
+    p999us: get('p999_us'),
+    closed: get('closed'),
+  };
+}
+
+export function echoLoad(
+  port: number,
+  conns: number,
+  size: number,
+  seconds: number,
+  cpu = '1',
+  nsrc = 1,
+): EchoLoadResult {
+  const { echoLoad } = yardstick();
+  const out = execFileSync(
+    'taskset',
+    ['-c', cpu, echoLoad, String(port), String(conns), String(size), String(seconds), String(nsrc)],
+    {
+      maxBuffer: 1 << 20,
+    },
+  ).toString();
+  return parseEchoLoad(out);
+}
+
+export interface CpuPerMessage {
+  usPerMsg: number;
+  load: EchoLoadResult;
+}
+
+/** Start `command` (with {PORT}) pinned to CPU 0, warm it up, and measure its CPU per echoed message. */
+export async function cpuPerMessage(
+  command: string[],
+  port: number,
+  conns: number,
+  seconds: number,
+  size = 64,
+): Promise<CpuPerMessage> {
+  const argv = command.map((a) => a.replaceAll('{PORT}', String(port)));
+  const child = spawn('taskset', ['-c', '0', ...argv], { stdio: 'ignore', detached: true });
+  try {
+    await waitPort(port);
+    await new Promise((r) => setTimeout(r, 500));
+    echoLoad(port, conns, size, 1);
+    const t0 = treeTicks(child.pid!);
+    const load = echoLoad(port, conns, size, seconds);
+    const t1 = treeTicks(child.pid!);
+    if (!(load.msgs > 0)) throw new Error(`no messages echoed by ${argv.join(' ')}`);
+    return { usPerMsg: (((t1 - t0) / HZ) * 1e6) / load.msgs, load };
+  } finally {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];

@@ -1,0 +1,60 @@
+// CPU time per echoed message of c10k's reactor against the C reference and plain node:net, in one run
+// (rounds alternate the three so the noisy shared machine affects them alike).
+//   node bench/reactor-ratio.ts [--backend node|syscall] [--connections 1000] [--seconds 5] [--rounds 3] [-- extra serve args]
+import { parseArgs } from 'node:util';
+import { cpuPerMessage, median, yardstick } from './lib/yardstick.ts';
+
+const { values, positionals } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'node' },
+    connections: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+  },
+  allowPositionals: true,
+});
+const conns = Number(values.connections);
+const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
+const node = process.execPath;
+const bin = new URL('../bin/c10k.ts', import.meta.url).pathname;
+const candidates: Record<string, string[]> = {
+  'C echo_epoll': [yardstick().echoEpoll, '{PORT}'],
+  'plain node:net': [node, new URL('./plain-node-echo.ts', import.meta.url).pathname, '{PORT}'],
+  [`c10k reactor (${values.backend})`]: [
+    node,
+    bin,
+    'serve',
+    '--model',
+    'reactor',
+    '--backend',
+    values.backend!,
+    '--app',
+    'echo',
+    '--port',
+    '{PORT}',
+    '--log-level',
+    'warn',
+    ...positionals,
+  ],
+};
+const results: Record<string, number[]> = {};
+const rates: Record<string, number[]> = {};
+let port = 20000 + Math.floor(Math.random() * 20000);
+for (let round = 1; round <= rounds; round++) {
+  for (const [name, command] of Object.entries(candidates)) {
+    const r = await cpuPerMessage(command, port++, conns, seconds);
+    (results[name] ??= []).push(r.usPerMsg);
+    (rates[name] ??= []).push(r.load.msgsPerSec);
+    console.log(
+      `round ${round} ${name}: ${r.usPerMsg.toFixed(3)} us/msg, ${r.load.msgsPerSec} msgs/s, p99 ${r.load.p99us} us, closed ${r.load.closed}`,
+    );
+  }
+}
+const [ref, plain, ours] = Object.keys(candidates).map((k) => median(results[k]));
+console.log(`\n${conns} connections, 64 B messages, median of ${rounds} rounds (server CPU per message):`);
+console.log(`  C echo_epoll      ${ref.toFixed(3)} us/msg  1.00x`);
+console.log(`  plain node:net    ${plain.toFixed(3)} us/msg  ${(plain / ref).toFixed(2)}x C`);
+console.log(
+  `  c10k (${values.backend})${' '.repeat(Math.max(1, 11 - values.backend!.length))}${ours.toFixed(3)} us/msg  ${(ours / ref).toFixed(2)}x C, ${(ours / plain).toFixed(2)}x node:net`,
+);

@@ -1,0 +1,313 @@
+// The conformance suite: the same cases for every model x backend. A target names the serve() options
+// that select it and how many clients it serves at once; cases that need concurrency adapt to it.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { memoryLogger, type ServeOptions, type ServerHandle, serve } from '../../src/index.ts';
+import { eventually, prng, randomBytes, sleep, TestClient } from '../helpers/client.ts';
+
+export interface ConformanceTarget {
+  /** e.g. 'reactor (node)'. */
+  name: string;
+  options: Partial<ServeOptions>;
+  /** Clients served at the same time (Infinity for reactors); the rest wait in the accept queue. */
+  concurrency: number;
+}
+
+type Logged = ReturnType<typeof memoryLogger>;
+
+async function start(target: ConformanceTarget, options: Partial<ServeOptions> = {}) {
+  const logger = memoryLogger();
+  const server = await serve({ app: 'echo', ...target.options, ...options, port: 0, logger });
+  return { server, logger };
+}
+
+async function stop(server: ServerHandle): Promise<void> {
+  await server.close();
+}
+
+/** Send `messages` to a fresh connection, one after another, and check every byte comes back in order. */
+async function echoSession(port: number, messages: Buffer[]): Promise<void> {
+  const client = await TestClient.open(port, '127.0.0.1', 20_000);
+  try {
+    let total = 0;
+    for (const m of messages) {
+      client.write(m);
+      total += m.length;
+      await client.waitFor(total, 20_000);
+    }
+    assert.ok(client.data().equals(Buffer.concat(messages)), 'echoed bytes differ from the bytes sent');
+  } finally {
+    client.close();
+  }
+}
+
+const testApp = (name: string) => new URL(`./apps/${name}.ts`, import.meta.url).pathname;
+
+function logged(logger: Logged, reason: string): boolean {
+  return logger.entries.some((e) => e.message.includes(`closed: ${reason}`));
+}
+
+export function conformance(target: ConformanceTarget): void {
+  describe(`conformance: ${target.name}`, { concurrency: false, timeout: 120_000 }, () => {
+    test('echo: 1,000 concurrent clients, random-size messages, every byte back in order', async () => {
+      const { server } = await start(target);
+      try {
+        const random = prng(1);
+        const sessions = Array.from({ length: 1000 }, (_, i) => {
+          const messages = Array.from({ length: 1 + (i % 3) }, () =>
+            randomBytes(random, 1 + Math.floor(random() ** 3 * 32_768)),
+          );
+          return () => echoSession(server.port, messages);
+        });
+        await Promise.all(sessions.map((s) => s()));
+        const stats = await server.stats();
+        assert.equal(stats.accepted, 1000);
+      } finally {
+        await stop(server);
+      }
+    });
+
+    test('framing: lines split at arbitrary chunk boundaries come back whole', async () => {
+      const { server } = await start(target, { app: 'line-echo' });
+      try {
+        const random = prng(2);
+        const lines = Array.from(
+          { length: 200 },
+          (_, i) => `line ${i} ${'x'.repeat(Math.floor(random() * 3000))}\n`,
+        );
+        const stream = Buffer.from(lines.join(''));
+        const client = await TestClient.open(server.port);
+        for (let at = 0; at < stream.length; ) {
+          const n = 1 + Math.floor(random() * 700);
+          client.write(stream.subarray(at, at + n));
+          at += n;
+          if (random() < 0.2) await sleep(1);
+        }
+        const back = await client.waitFor(stream.length);
+        assert.equal(back.toString(), stream.toString());
+        client.close();
+      } finally {
+        await stop(server);
+      }
+    });
+
+    test('oversize frame: that connection closes with a logged reason, the others go on', async () => {
+      const { server, logger } = await start(target, { app: 'line-echo' });
+      try {
+        // With spare concurrency a good client is served throughout; otherwise it waits its turn.
+        const early = target.concurrency > 1 ? await TestClient.open(server.port) : undefined;
+        if (early) {
+          early.write('before\n');
+          await early.waitFor(7);
+        }
+        const bad = await TestClient.open(server.port);
+        bad.write(Buffer.alloc(100 * 1024, 'a'));
+        await bad.waitClosed();
+        await eventually(() => logged(logger, 'protocol-error'), 5000, 'a logged protocol-error');
+        const entry = logger.entries.find((e) => e.message.includes('closed: protocol-error'))!;
+        assert.match(String(entry.fields?.error), /line longer than/);
+        const good = early ?? (await TestClient.open(server.port));
+        good.write('after\n');
+        await good.waitFor(early ? 13 : 6);
+        assert.ok(good.data().toString().endsWith('after\n'));
+        good.close();
+        const stats = await server.stats();
+        assert.equal(stats.closed['protocol-error'], 1);
+      } finally {
+        await stop(server);
+      }
+    });
+
+    test('peer half-close: everything sent before FIN is answered, then the server closes', async () => {
+      const { server } = await start(target);
+      try {
+        const client = await TestClient.open(server.port);
+        const payload = randomBytes(prng(3), 200_000);
+        client.socket.end(payload);
+        await client.waitFor(payload.length);
+        await client.waitEnded();
+        assert.ok(client.data().equals(payload));
+        await client.waitClosed();
+      } finally {
+        await stop(server);
+      }
+    });
+
+    test('peer reset: the server counts it and keeps serving', async () => {
+      const { server } = await start(target);
+      try {
+        const victim = await TestClient.open(server.port);
+        victim.write('hello');
+        await victim.waitFor(5);
+        victim.socket.resetAndDestroy();
+        await eventually(
+          async () => (await server.stats()).closed['peer-reset'] === 1,
+          5000,
+          'peer-reset counted',
+        );
+        await echoSession(server.port, [Buffer.from('still here')]);
+      } finally {
+        await stop(server);
+      }
+    });
+
+    test('idle timeout: a silent client is closed, a chatty one is not', async () => {
+      const { server } = await start(target, { idleTimeout: 400 });
+      try {
+        const silent = await TestClient.open(server.port);
+        const chatty = target.concurrency > 1 ? await TestClient.open(server.port) : undefined;
+        const started = Date.now();
+        let sent = 0;
+        while (!silent.closed && Date.now() - started < 3000) {
+          if (chatty) {
+            chatty.write('.');
+            await chatty.waitFor(++sent);
+          }
+          await sleep(100);
+        }
+        assert.ok(silent.closed, 'the silent client was not closed');
+        const waited = Date.now() - started;
+        assert.ok(waited >= 300, `closed after ${waited} ms, before the timeout`);
+        if (chatty) {
+          assert.ok(!chatty.closed, 'the chatty client was closed');
+          chatty.close();
+        }
+        await eventually(
+          async () => (await server.stats()).closed['idle-timeout'] >= 1,
+          2000,
+          'idle-timeout counted',
+        );
+      } finally {
+        await stop(server);
+      }
+    });
+
+    test('max connections: connection N+1 is refused or closed at once, earlier ones unaffected', async (t) => {
+      const cap = Math.min(5, target.concurrency);
+      const { server } = await start(target, { maxConnections: cap });
+      try {
+        const held: TestClient[] = [];
+        for (let i = 0; i < cap; i++) {
+          const c = await TestClient.open(server.port);
+          c.write(`c${i}`);
+          await c.waitFor(2);
+          held.push(c);
+        }
+        let extraRefused = false;
+        try {
+          const extra = await TestClient.open(server.port);
+          extra.write('x');
+          await extra.waitClosed(3000);
+          extraRefused = extra.received === 0;
+        } catch (error) {
+          extraRefused = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+        }
+        assert.ok(extraRefused, 'connection N+1 was served');
+        for (const [i, c] of held.entries()) {
+          c.write('!');
+          await c.waitFor(3);
+          assert.equal(c.data().toString(), `c${i}!`);
+          c.close();
+        }
+        const stats = await server.stats();
+        assert.ok(stats.closed['max-connections'] >= 1);
+        t.diagnostic(`rejected=${stats.rejected}`);
+      } finally {
+        await stop(server);
+      }
+    });
+
+    test('graceful shutdown: messages in flight are all answered, then connections close', async () => {
+      const { server } = await start(target);
+      const clients = await Promise.all(
+        Array.from({ length: Math.min(20, target.concurrency) }, () => TestClient.open(server.port)),
+      );
+      const random = prng(4);
+      const sent = clients.map((c) => {
+        const payload = randomBytes(random, 50_000);
+        for (let at = 0; at < payload.length; at += 1000) c.write(payload.subarray(at, at + 1000));
+        return payload;
+      });
+      const closing = server.close();
+      await Promise.all(clients.map((c, i) => c.waitFor(sent[i].length, 10_000)));
+      for (const [i, c] of clients.entries()) assert.ok(c.data().equals(sent[i]), `client ${i} lost bytes`);
+      await Promise.all(clients.map((c) => c.waitEnded(10_000)));
+      for (const c of clients) c.close();
+      await closing;
+      const stats = await server.stats();
+      assert.equal(stats.active, 0);
+      await assert.rejects(
+        TestClient.open(server.port, '127.0.0.1', 1000),
+        'the server still accepts after close()',
+      );
+    });
+
+    test('a handler that throws loses its own connection only, with a logged reason', async () => {
+      const { server, logger } = await start(target, { app: testApp('throws') });
+      try {
+        const bad = await TestClient.open(server.port);
+        bad.write('boom\n');
+        await bad.waitClosed();
+        await eventually(() => logged(logger, 'handler-error'), 5000, 'a logged handler-error');
+        await echoLines(server.port, ['fine', 'still fine']);
+        assert.equal((await server.stats()).closed['handler-error'], 1);
+      } finally {
+        await stop(server);
+      }
+    });
+
+    test('async handlers: replies come back in order, messages are not overwritten', async () => {
+      const { server } = await start(target, { app: testApp('async-echo') });
+      try {
+        const lines = Array.from({ length: 300 }, (_, i) => `message ${i} ${'#'.repeat(i % 7)}`);
+        await echoLines(server.port, lines);
+      } finally {
+        await stop(server);
+      }
+    });
+
+    test('slow consumer: a peer that does not read is cut off at maxWriteBuffer', async () => {
+      const { server, logger } = await start(target, { app: testApp('flood'), maxWriteBuffer: 1 << 20 });
+      try {
+        const client = await TestClient.open(server.port);
+        client.socket.pause(); // read nothing
+        client.write('flood 200\n'); // 12.5 MiB, far beyond kernel buffers + 1 MiB
+        await eventually(() => logged(logger, 'slow-consumer'), 10_000, 'a logged slow-consumer');
+        assert.equal((await server.stats()).closed['slow-consumer'], 1);
+        client.close();
+        const other = await TestClient.open(server.port); // the others are unaffected
+        other.write('polite 1\n');
+        await other.waitFor(64 * 1024 + 4);
+        other.close();
+      } finally {
+        await stop(server);
+      }
+    });
+
+    test('back-pressure: send() returns false, drain() resumes, every byte arrives', async () => {
+      const { server } = await start(target, { app: testApp('flood'), maxWriteBuffer: 1 << 20 });
+      try {
+        const client = await TestClient.open(server.port);
+        client.write('polite 100\n'); // 6.25 MiB through a 1 MiB limit: only possible with drain
+        const total = 100 * 64 * 1024 + 4;
+        await client.waitFor(total, 20_000);
+        assert.equal(client.data().subarray(-4).toString(), 'end\n');
+        client.close();
+      } finally {
+        await stop(server);
+      }
+    });
+  });
+}
+
+async function echoLines(port: number, lines: string[]): Promise<void> {
+  const client = await TestClient.open(port);
+  try {
+    const text = lines.map((l) => l + '\n').join('');
+    client.write(text);
+    const back = await client.waitFor(Buffer.byteLength(text));
+    assert.equal(back.toString(), text);
+  } finally {
+    client.close();
+  }
+}
