@@ -25,6 +25,7 @@ export interface AppSpec<In = Buffer, Out = Buffer | string> {
   singleProcess?: boolean;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: an App of any message types, as models and registries hold them.
 export interface App<In = any, Out = any> {
   readonly codec: Codec<In, Out>;
   readonly open: ((conn: Connection<Out>) => MaybePromise) | undefined;

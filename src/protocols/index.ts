@@ -1,19 +1,23 @@
 import type { Codec } from './codec.ts';
+
 import { length } from './length.ts';
 import { line } from './line.ts';
 import { raw } from './raw.ts';
 
 export { type Codec, type Decoder, ProtocolError } from './codec.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: a codec of any message types (variance forbids unknown here).
+export type AnyCodec = Codec<any, any>;
 export { length, line, raw };
 
 /** Codecs that can be named by string in defineApp({ protocol }) and on the command line. */
-export const BUILTIN_CODECS: Record<string, () => Codec<any, any>> = {
+export const BUILTIN_CODECS: Record<string, () => AnyCodec> = {
   raw: () => raw,
   line: () => line(),
   length: () => length(),
 };
 
-export function resolveCodec(protocol: string | Codec<any, any>): Codec<any, any> {
+export function resolveCodec(protocol: string | AnyCodec): AnyCodec {
   if (typeof protocol !== 'string') {
     if (typeof protocol?.decoder !== 'function' || typeof protocol?.encode !== 'function') {
       throw new TypeError('protocol must be a codec name or an object with decoder() and encode()');
