@@ -13,6 +13,7 @@ import {
   type ServerHandle,
 } from './models/types.ts';
 import { type ConnectionLimits, resolveLimits } from './net/limits.ts';
+import { syscallBackendAvailable } from './sys/index.ts';
 
 export interface ServeOptions extends Partial<ConnectionLimits> {
   /** An app made with defineApp(), a built-in app name ('echo', ...) or a module path. */
@@ -34,7 +35,8 @@ export interface ServeOptions extends Partial<ConnectionLimits> {
   balance?: 'reuseport' | 'shared';
 }
 
-export const DEFAULT_BACKEND: Backend = 'node';
+/** The syscall backend where it runs (Linux with koffi), node:net elsewhere. */
+export const DEFAULT_BACKEND: Backend = syscallBackendAvailable() ? 'syscall' : 'node';
 
 export async function resolveServeOptions(options: ServeOptions): Promise<ResolvedServeOptions> {
   const model = options.model ?? 'reactor';

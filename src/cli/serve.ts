@@ -11,6 +11,7 @@ export const HELP = `usage: c10k serve --app APP [options]
 
 Serve APP (a built-in app or a module whose default export is defineApp(...)) under one I/O model.
 Stops on SIGINT/SIGTERM: stops accepting, lets connections finish (--drain-timeout), exits 0.
+SIGHUP reloads the workers of multi-process models (new workers accept before old ones drain).
 
   --app NAME|PATH          echo, line-echo, or a module path (required)
   --model NAME             ${Object.keys(MODELS).join(', ')} (default reactor)
@@ -95,11 +96,22 @@ export async function run(argv: string[]): Promise<number> {
   logger.info(`${server.model} (${server.backend}) serving ${v.app} on ${server.host}:${server.port}`, {
     pid: process.pid,
   });
+  // SIGHUP: a rolling reload of the workers, for the models that have them.
+  const reload = () => {
+    if (!server.reload) {
+      logger.warn(`SIGHUP: model ${server.model} has no workers to reload`);
+      return;
+    }
+    logger.info('SIGHUP: reloading workers');
+    server.reload().catch((error: Error) => logger.error(`reload failed: ${error.message}`));
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info(`${signal}: stopping; connections get up to the drain timeout to finish`);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('SIGHUP', reload);
       resolve();
     };
     process.on('SIGINT', stop);

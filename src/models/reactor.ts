@@ -1,4 +1,5 @@
 import { startNodeReactor } from '../backends/node/reactor.ts';
+import { startSyscallReactor } from '../backends/syscall/reactor.ts';
 import type { ModelDefinition } from './types.ts';
 
 export const reactor: ModelDefinition = {
@@ -6,6 +7,6 @@ export const reactor: ModelDefinition = {
   summary: 'one event loop multiplexes every socket (select, poll or epoll); one core',
   backends: {
     node: startNodeReactor,
-    syscall: 'the syscall backend is not built yet: use --backend node',
+    syscall: startSyscallReactor,
   },
 };

@@ -19,6 +19,8 @@ export interface ServerHandle {
   stats(): Promise<ServerStats>;
   /** Stop accepting, let connections finish (see drainTimeout), close the rest; resolves when all are gone. */
   close(): Promise<void>;
+  /** Multi-process models: replace every worker, new ones accepting before old ones drain (SIGHUP). */
+  reload?(): Promise<void>;
 }
 
 export interface ResolvedServeOptions {
@@ -39,6 +41,14 @@ export interface ResolvedServeOptions {
   multiplexer: 'select' | 'poll' | 'epoll';
   trigger: 'level' | 'edge';
   balance: 'reuseport' | 'shared';
+}
+
+/** How a reactor gets its listening socket: its own (optionally SO_REUSEPORT) or an inherited one. */
+export interface ListenSpec {
+  /** Set SO_REUSEPORT so several processes can each listen on the port (the kernel spreads connections). */
+  reusePort?: boolean;
+  /** Serve an already listening descriptor (inherited from a supervisor) instead of opening one. */
+  fd?: number;
 }
 
 export interface ModelDefinition {

@@ -18,6 +18,7 @@ export type CloseReason =
   | 'slow-consumer' // the write buffer passed maxWriteBuffer
   | 'shutdown' // the server stopped and the connection did not finish in time
   | 'max-connections' // refused at accept: too many connections
+  | 'fd-limit' // refused at accept: a descriptor limit (select's FD_SETSIZE, the open-files reserve)
   | 'error'; // any other transport error
 
 export const CLOSE_REASONS: readonly CloseReason[] = [
@@ -32,6 +33,7 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   'slow-consumer',
   'shutdown',
   'max-connections',
+  'fd-limit',
   'error',
 ];
 

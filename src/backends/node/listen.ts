@@ -1,8 +1,9 @@
 import type { Server } from 'node:net';
-import { ServeError } from '../../models/types.ts';
+import { type ListenSpec, type ResolvedServeOptions, ServeError } from '../../models/types.ts';
 
 /** server.listen() as a promise, with the errors a person can act on spelled out. */
-export function listen(server: Server, host: string, port: number, backlog: number): Promise<number> {
+export function listen(server: Server, options: ResolvedServeOptions, spec: ListenSpec): Promise<number> {
+  const { host, port, backlog } = options;
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -19,6 +20,7 @@ export function listen(server: Server, host: string, port: number, backlog: numb
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({ host, port, backlog });
+    if (spec.fd !== undefined) server.listen({ fd: spec.fd, backlog });
+    else server.listen({ host, port, backlog, reusePort: spec.reusePort ?? false });
   });
 }

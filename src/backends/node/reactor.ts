@@ -1,12 +1,15 @@
 // The reactor on node:net: libuv's one event loop (epoll underneath) serves every connection of this
 // process. Connections are plain NodeConnections registered with one ServerCore.
 import { createServer } from 'node:net';
-import type { ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
+import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
 import { ServerCore } from '../../net/server-core.ts';
 import { NodeConnection } from './connection.ts';
 import { listen } from './listen.ts';
 
-export async function startNodeReactor(options: ResolvedServeOptions): Promise<ServerHandle> {
+export async function startNodeReactor(
+  options: ResolvedServeOptions,
+  spec: ListenSpec = {},
+): Promise<ServerHandle> {
   const core = new ServerCore({
     app: options.app,
     limits: options.limits,
@@ -24,7 +27,7 @@ export async function startNodeReactor(options: ResolvedServeOptions): Promise<S
       new NodeConnection(core, socket).start();
     },
   );
-  const port = await listen(server, options.host, options.port, options.backlog);
+  const port = await listen(server, options, spec);
   server.on('error', (error) => options.logger.error('listening socket failed', { error }));
   core.start();
   let closing: Promise<void> | null = null;

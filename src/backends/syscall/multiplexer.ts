@@ -1,0 +1,36 @@
+// One interface over select, poll and epoll, so one reactor runs on any of them and the difference
+// between them is only how they find ready descriptors: select and poll hand the whole interest set to
+// the kernel and scan it again on every call (O(n)); epoll keeps the set in the kernel and returns a
+// ready list (O(ready)). Event bits are poll's (POLLIN=1, POLLOUT=4, POLLERR=8, POLLHUP=0x10), which
+// epoll shares, so neither of those two translates anything on the hot path.
+
+export const READABLE = 0x1;
+export const WRITABLE = 0x4;
+export const ERROR = 0x8;
+export const HANGUP = 0x10;
+
+export interface Multiplexer {
+  readonly name: 'select' | 'poll' | 'epoll';
+  /** Edge-triggered: a readiness is reported once; the reactor must read/write until EAGAIN. */
+  readonly edge: boolean;
+  /** May add/modify/remove run while a waitAsync() is pending on another thread? (epoll: yes.) */
+  readonly concurrentEdits: boolean;
+  /**
+   * Watch fd for `interest` (READABLE | WRITABLE). Throws for a descriptor it cannot watch. `level`: watch
+   * this one level-triggered even on an edge-triggered multiplexer (the listening socket, the wake fd).
+   */
+  add(fd: number, interest: number, level?: boolean): void;
+  modify(fd: number, interest: number): void;
+  /** Stop watching fd. `closing`: the caller closes fd right after (epoll then needs no syscall). */
+  remove(fd: number, closing: boolean): void;
+  /** Wait up to timeoutMs (0: poll, -1: forever); the number of ready descriptors, or -errno. */
+  wait(timeoutMs: number): number;
+  /** The same on a libuv pool thread, so Node's event loop runs meanwhile. */
+  waitAsync(timeoutMs: number): Promise<number>;
+  /** Ready descriptor i of the last wait, and its events. */
+  readyFd(i: number): number;
+  readyEvents(i: number): number;
+  /** Descriptors watched. */
+  readonly size: number;
+  close(): void;
+}

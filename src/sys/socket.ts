@@ -1,0 +1,236 @@
+// socket.ts — socket system calls: the hot path (accept4, read, write, writev, recv, send, close,
+// shutdown) and the setup calls (socket, bind, listen, setsockopt, getsockname...).
+//
+// Why it is shaped this way: the reactor calls read/write/accept4 millions of times, so those are one
+// koffi call plus a sign test: they return the result, or `-errno` (e.g. -EAGAIN), never throw and
+// never allocate (scratch Buffers are module-level; writev builds iovecs in a reusable Iovecs block).
+// `readPtr`/`writePtr` take a raw address so a partial write can resume at an offset without a
+// `subarray()` allocation. Setup calls throw SysError because failures there are real errors.
+// The `*Async` variants run the blocking call on a libuv pool thread (see epoll.ts for the caveats).
+import { SO_ERROR, SO_LINGER, SOL_SOCKET } from './constants.ts';
+import { SysError } from './errno.ts';
+import { addressOf, bindLibc, callAsync, lastErrno } from './libc.ts';
+import { decodeSockaddr, encodeSockaddrInto, SOCKADDR_STORAGE_SIZE, type SockAddr } from './sockaddr.ts';
+
+const c = bindLibc({
+  socket: 'int socket(int domain, int type, int protocol)',
+  bind: 'int bind(int fd, const void *addr, uint32_t len)',
+  listen: 'int listen(int fd, int backlog)',
+  accept4: 'int accept4(int fd, void *addr, void *addrlen, int flags)',
+  connect: 'int connect(int fd, const void *addr, uint32_t len)',
+  read: 'long read(int fd, void *buf, size_t n)',
+  readp: 'long read(int fd, uintptr_t buf, size_t n)',
+  write: 'long write(int fd, const void *buf, size_t n)',
+  writep: 'long write(int fd, uintptr_t buf, size_t n)',
+  writev: 'long writev(int fd, const void *iov, int iovcnt)',
+  recv: 'long recv(int fd, void *buf, size_t n, int flags)',
+  send: 'long send(int fd, const void *buf, size_t n, int flags)',
+  shutdown: 'int shutdown(int fd, int how)',
+  close: 'int close(int fd)',
+  setsockopt: 'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
+  getsockopt: 'int getsockopt(int fd, int level, int name, void *val, void *len)',
+  getsockname: 'int getsockname(int fd, void *addr, void *len)',
+  getpeername: 'int getpeername(int fd, void *addr, void *len)',
+});
+
+// Scratch space for synchronous calls (JS is single-threaded; async calls allocate their own).
+const addrScratch = Buffer.alloc(SOCKADDR_STORAGE_SIZE);
+const lenScratch = Buffer.alloc(4);
+const optScratch = Buffer.alloc(8);
+
+// ---------------------------------------------------------------- hot path: result or -errno
+
+/** accept4(2): a connected fd, or -errno (-EAGAIN when the queue is empty). `peer` (>= 28 bytes,
+ * ideally SOCKADDR_STORAGE_SIZE) receives the client's sockaddr: decode it with decodeSockaddr(). */
+export function accept4(fd: number, flags: number, peer?: Buffer): number {
+  let r: number;
+  if (peer === undefined) {
+    r = c.accept4(fd, null, null, flags);
+  } else {
+    lenScratch.writeUInt32LE(peer.length, 0);
+    r = c.accept4(fd, peer, lenScratch, flags);
+  }
+  return r < 0 ? -lastErrno() : r;
+}
+
+/** read(2) into buf[0..len): bytes read (0 = EOF), or -errno. */
+export function read(fd: number, buf: Uint8Array, len: number): number {
+  const r = c.read(fd, buf, len);
+  return r < 0 ? -lastErrno() : r;
+}
+
+/** write(2) from buf[0..len): bytes written, or -errno (-EAGAIN when the send buffer is full). */
+export function write(fd: number, buf: Uint8Array, len: number): number {
+  const r = c.write(fd, buf, len);
+  return r < 0 ? -lastErrno() : r;
+}
+
+/** read(2) at a raw address (addressOf(buf) + offset): no subarray allocation. */
+export function readPtr(fd: number, addr: number, len: number): number {
+  const r = c.readp(fd, addr, len);
+  return r < 0 ? -lastErrno() : r;
+}
+
+/** write(2) from a raw address (addressOf(buf) + offset); keep `buf` alive during the call. */
+export function writePtr(fd: number, addr: number, len: number): number {
+  const r = c.writep(fd, addr, len);
+  return r < 0 ? -lastErrno() : r;
+}
+
+/** recv(2) with flags (MSG_PEEK, MSG_DONTWAIT...): bytes, 0 = EOF, or -errno. */
+export function recv(fd: number, buf: Uint8Array, len: number, flags: number): number {
+  const r = c.recv(fd, buf, len, flags);
+  return r < 0 ? -lastErrno() : r;
+}
+
+/** send(2) with flags (MSG_NOSIGNAL...): bytes, or -errno. */
+export function send(fd: number, buf: Uint8Array, len: number, flags: number): number {
+  const r = c.send(fd, buf, len, flags);
+  return r < 0 ? -lastErrno() : r;
+}
+
+/** close(2): 0 or -errno. */
+export function close(fd: number): number {
+  return c.close(fd) < 0 ? -lastErrno() : 0;
+}
+
+/** shutdown(2) with SHUT_RD / SHUT_WR / SHUT_RDWR: 0 or -errno (-ENOTCONN if the peer is gone). */
+export function shutdown(fd: number, how: number): number {
+  return c.shutdown(fd, how) < 0 ? -lastErrno() : 0;
+}
+
+/** connect(2) to a prepared sockaddr: 0, or -errno (-EINPROGRESS on a non-blocking socket). */
+export function connectAddr(fd: number, sockaddr: Buffer, len: number = sockaddr.length): number {
+  return c.connect(fd, sockaddr, len) < 0 ? -lastErrno() : 0;
+}
+
+/** connect(2) to an IP literal: 0, or -errno (-EINPROGRESS on a non-blocking socket). */
+export function connect(fd: number, host: string, port: number): number {
+  const len = encodeSockaddrInto(addrScratch, host, port);
+  return c.connect(fd, addrScratch, len) < 0 ? -lastErrno() : 0;
+}
+
+/** IOV_MAX on Linux. */
+export const IOV_MAX = 1024;
+
+/** A reusable array of struct iovec {void *base; size_t len} (16 bytes each on 64-bit Linux). */
+export class Iovecs {
+  readonly capacity: number;
+  readonly buffer: Buffer;
+  private readonly u32: Uint32Array;
+  constructor(capacity = 64) {
+    this.capacity = capacity;
+    const ab = new ArrayBuffer(capacity * 16);
+    this.buffer = Buffer.from(ab);
+    this.u32 = new Uint32Array(ab);
+  }
+  /** Entry i = [addr, addr+len); `addr` from addressOf(); the memory must stay alive until writev. */
+  setPtr(i: number, addr: number, len: number): void {
+    const u = this.u32;
+    const k = i << 2;
+    u[k] = addr >>> 0;
+    u[k + 1] = (addr / 4294967296) >>> 0;
+    u[k + 2] = len >>> 0;
+    u[k + 3] = 0;
+  }
+  /** Entry i = buf[offset .. offset+len). Costs one koffi.address() (a BigInt) per call. */
+  setBuffer(i: number, buf: Uint8Array, offset = 0, len: number = buf.length - offset): void {
+    this.setPtr(i, addressOf(buf) + offset, len);
+  }
+}
+
+/** writev(2) of the first `count` entries of `iov`: bytes written, or -errno. */
+export function writev(fd: number, iov: Iovecs, count: number): number {
+  const r = c.writev(fd, iov.buffer, count);
+  return r < 0 ? -lastErrno() : r;
+}
+
+const sharedIov = new Iovecs(IOV_MAX);
+/** writev(2) of whole Buffers (at most IOV_MAX): bytes written, or -errno. */
+export function writevBuffers(fd: number, bufs: readonly Uint8Array[]): number {
+  const n = bufs.length;
+  if (n > IOV_MAX) throw new RangeError(`writev: ${n} buffers exceed IOV_MAX (${IOV_MAX})`);
+  for (let i = 0; i < n; i++) sharedIov.setBuffer(i, bufs[i]!);
+  return writev(fd, sharedIov, n);
+}
+
+// ---------------------------------------------------------------- blocking calls on a worker thread
+
+/** accept4(2) on a pool thread (for blocking listening sockets): fd or -errno. */
+export function acceptAsync(fd: number, flags: number): Promise<number> {
+  return callAsync(c.accept4, fd, null, null, flags);
+}
+/** read(2) on a pool thread (blocking sockets): bytes, 0 = EOF, or -errno. Do not touch buf meanwhile. */
+export function readAsync(fd: number, buf: Uint8Array, len: number = buf.length): Promise<number> {
+  return callAsync(c.read, fd, buf, len);
+}
+/** write(2) on a pool thread (blocking sockets): bytes written, or -errno. */
+export function writeAsync(fd: number, buf: Uint8Array, len: number = buf.length): Promise<number> {
+  return callAsync(c.write, fd, buf, len);
+}
+
+// ---------------------------------------------------------------- setup calls: throw SysError
+
+/** socket(2): a new fd; throws SysError (EMFILE, EAFNOSUPPORT...). */
+export function socket(domain: number, type: number, protocol = 0): number {
+  const fd = c.socket(domain, type, protocol);
+  if (fd < 0) throw new SysError('socket', lastErrno());
+  return fd;
+}
+
+/** bind(2) to an IP literal and port (0 = any port); throws SysError (EADDRINUSE...). */
+export function bind(fd: number, host: string, port: number): void {
+  const len = encodeSockaddrInto(addrScratch, host, port);
+  if (c.bind(fd, addrScratch, len) < 0) {
+    throw new SysError('bind', lastErrno(), host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+  }
+}
+
+/** listen(2); throws SysError. */
+export function listen(fd: number, backlog: number): void {
+  if (c.listen(fd, backlog) < 0) throw new SysError('listen', lastErrno());
+}
+
+/** setsockopt(2) for an int option (booleans become 0/1); throws SysError. */
+export function setsockopt(fd: number, level: number, name: number, value: number | boolean): void {
+  optScratch.writeInt32LE(typeof value === 'boolean' ? (value ? 1 : 0) : value, 0);
+  if (c.setsockopt(fd, level, name, optScratch, 4) < 0) throw new SysError('setsockopt', lastErrno());
+}
+
+/** getsockopt(2) for an int option; throws SysError. */
+export function getsockopt(fd: number, level: number, name: number): number {
+  lenScratch.writeUInt32LE(4, 0);
+  optScratch.writeInt32LE(0, 0);
+  if (c.getsockopt(fd, level, name, optScratch, lenScratch) < 0)
+    throw new SysError('getsockopt', lastErrno());
+  return optScratch.readInt32LE(0);
+}
+
+/** SO_LINGER: {on, seconds}. `setLinger(fd, true, 0)` makes close() send RST instead of FIN. */
+export function setLinger(fd: number, on: boolean, seconds: number): void {
+  optScratch.writeInt32LE(on ? 1 : 0, 0);
+  optScratch.writeInt32LE(seconds, 4);
+  if (c.setsockopt(fd, SOL_SOCKET, SO_LINGER, optScratch, 8) < 0)
+    throw new SysError('setsockopt', lastErrno());
+}
+
+/** Pending socket error (SO_ERROR), as a positive errno or 0: how a non-blocking connect() ends. */
+export function socketError(fd: number): number {
+  return getsockopt(fd, SOL_SOCKET, SO_ERROR);
+}
+
+function nameOf(syscall: 'getsockname' | 'getpeername', fd: number): SockAddr {
+  lenScratch.writeUInt32LE(SOCKADDR_STORAGE_SIZE, 0);
+  if (c[syscall](fd, addrScratch, lenScratch) < 0) throw new SysError(syscall, lastErrno());
+  return decodeSockaddr(addrScratch, lenScratch.readUInt32LE(0));
+}
+
+/** getsockname(2), decoded: the local address (e.g. the port the kernel chose for port 0). */
+export function getsockname(fd: number): SockAddr {
+  return nameOf('getsockname', fd);
+}
+
+/** getpeername(2), decoded; throws SysError (ENOTCONN) when not connected. */
+export function getpeername(fd: number): SockAddr {
+  return nameOf('getpeername', fd);
+}
