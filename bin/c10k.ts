@@ -36,11 +36,22 @@ async function main(argv: string[]): Promise<number> {
   return module.run(rest);
 }
 
+let settled = false;
+process.on('exit', () => {
+  // A verb whose work is still pending when Node runs out of things to do has lost track of something.
+  if (!settled) {
+    process.stderr.write('c10k: internal error: the command stopped before it finished\n');
+    process.exitCode = 70;
+  }
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (error) => {
+    settled = true;
     const verb = process.argv[2] && Object.hasOwn(VERBS, process.argv[2]) ? ` ${process.argv[2]}` : '';
     if (error instanceof UsageError || error instanceof ServeError) {
       process.stderr.write(`c10k${verb}: ${error.message}\n`);

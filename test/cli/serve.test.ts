@@ -45,25 +45,27 @@ test('a module without a default app is refused with its name', async () => {
   assert.match(r.stderr, /has no default export made with defineApp/);
 });
 
-test('port in use: a clear error', async () => {
-  const first = await startServe(['--app', 'echo', '--port', '0']);
-  try {
-    const r = await runCli(['serve', '--app', 'echo', '--port', String(first.port)]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`port ${first.port} is already in use`));
-  } finally {
-    first.child.kill('SIGTERM');
-    await exited(first.child);
-  }
-});
+for (const backend of ['syscall', 'node']) {
+  test(`port in use (${backend} backend): a clear error`, async () => {
+    const first = await startServe(['--app', 'echo', '--port', '0', '--backend', backend]);
+    try {
+      const r = await runCli(['serve', '--app', 'echo', '--port', String(first.port), '--backend', backend]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`port ${first.port} is already in use`));
+    } finally {
+      first.child.kill('SIGTERM');
+      await exited(first.child);
+    }
+  });
 
-test('SIGTERM: the server answers what is in flight, closes and exits 0', async () => {
-  const { child, port } = await startServe(['--app', 'echo', '--port', '0']);
-  const client = await TestClient.open(port);
-  client.write('in flight');
-  await client.waitFor(9);
-  child.kill('SIGTERM');
-  await client.waitEnded(5000);
-  assert.equal(client.data().toString(), 'in flight');
-  assert.equal(await exited(child), 0);
-});
+  test(`SIGTERM (${backend} backend): the server answers what is in flight, closes and exits 0`, async () => {
+    const { child, port } = await startServe(['--app', 'echo', '--port', '0', '--backend', backend]);
+    const client = await TestClient.open(port);
+    client.write('in flight');
+    await client.waitFor(9);
+    child.kill('SIGTERM');
+    await client.waitEnded(5000);
+    assert.equal(client.data().toString(), 'in flight');
+    assert.equal(await exited(child), 0);
+  });
+}

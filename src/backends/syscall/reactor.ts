@@ -395,6 +395,11 @@ export class SyscallReactor<In = unknown, Out = unknown> {
     this.listenFd = -1;
   }
 
+  /** Release what the constructor opened, for a reactor whose loop never started. */
+  dispose(): void {
+    this.finish();
+  }
+
   private finish(): void {
     if (this.uvFd >= 0) this.mux.remove(this.uvFd, false);
     this.mux.remove(this.wakeFd, true);
@@ -427,7 +432,7 @@ export async function startSyscallReactor(
   try {
     port = reactor.listen(spec);
   } catch (error) {
-    await reactor.close();
+    reactor.dispose();
     throw error;
   }
   let closing: Promise<void> | null = null;
