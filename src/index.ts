@@ -6,5 +6,21 @@ export { ServeError } from './models/types.ts';
 export type { CloseReason, Connection } from './net/connection.ts';
 export type { ConnectionLimits } from './net/limits.ts';
 export type { ServerStats } from './net/server-core.ts';
-export { type Codec, type Decoder, length, line, ProtocolError, raw } from './protocols/index.ts';
+export {
+  type Codec,
+  type Decoder,
+  type HttpRequest,
+  http,
+  httpCodec,
+  length,
+  line,
+  ProtocolError,
+  parseCidrList,
+  parseProxyHeader,
+  proxyPreface,
+  type RespReply,
+  raw,
+  resp,
+  respCodec,
+} from './protocols/index.ts';
 export { type ServeOptions, serve } from './serve.ts';

@@ -13,6 +13,8 @@ import {
   type ServerHandle,
 } from './models/types.ts';
 import { type ConnectionLimits, resolveLimits } from './net/limits.ts';
+import { DEFAULT_TRUSTED_PROXIES } from './net/server-core.ts';
+import { parseCidrList } from './protocols/cidr.ts';
 import { syscallBackendAvailable } from './sys/index.ts';
 
 export interface ServeOptions extends Partial<ConnectionLimits> {
@@ -33,6 +35,10 @@ export interface ServeOptions extends Partial<ConnectionLimits> {
   multiplexer?: 'select' | 'poll' | 'epoll';
   trigger?: 'level' | 'edge';
   balance?: 'reuseport' | 'shared';
+  /** Read a PROXY protocol header (v1 or v2) first on connections from trusted proxies. */
+  proxyProtocol?: boolean;
+  /** CIDR ranges trusted to send PROXY headers (default loopback: 127.0.0.0/8,::1/128). */
+  trustedProxies?: string | string[];
 }
 
 /** The syscall backend where it runs (Linux with koffi), node:net elsewhere. */
@@ -79,7 +85,19 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     multiplexer: options.multiplexer ?? 'epoll',
     trigger: options.trigger ?? 'level',
     balance: options.balance ?? 'reuseport',
+    proxyProtocol: options.proxyProtocol ?? false,
+    trustedProxies: trustedProxies(options.trustedProxies),
   };
+}
+
+function trustedProxies(list: string | string[] | undefined): string {
+  const text = Array.isArray(list) ? list.join(',') : (list ?? DEFAULT_TRUSTED_PROXIES);
+  try {
+    parseCidrList(text);
+  } catch (error) {
+    throw new ServeError(`trusted proxies: ${(error as Error).message}`);
+  }
+  return text;
 }
 
 export async function serve(options: ServeOptions): Promise<ServerHandle> {

@@ -8,6 +8,8 @@ import { ServeError } from '../models/types.ts';
 export const BUILTIN_APPS: Record<string, string> = {
   echo: new URL('./echo.ts', import.meta.url).href,
   'line-echo': new URL('./line-echo.ts', import.meta.url).href,
+  kv: new URL('./kv.ts', import.meta.url).href,
+  http: new URL('./http.ts', import.meta.url).href,
 };
 
 /** The module URL for a built-in app name or a path (relative to the working directory). */

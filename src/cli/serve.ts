@@ -13,7 +13,7 @@ Serve APP (a built-in app or a module whose default export is defineApp(...)) un
 Stops on SIGINT/SIGTERM: stops accepting, lets connections finish (--drain-timeout), exits 0.
 SIGHUP reloads the workers of multi-process models (new workers accept before old ones drain).
 
-  --app NAME|PATH          echo, line-echo, or a module path (required)
+  --app NAME|PATH          echo, line-echo, kv, http, or a module path (required)
   --model NAME             ${Object.keys(MODELS).join(', ')} (default reactor)
   --backend NAME           ${BACKENDS.join(', ')} (default ${DEFAULT_BACKEND})
   --host ADDR              address to listen on (default 127.0.0.1)
@@ -32,6 +32,10 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
   --multiplexer NAME       syscall reactor: select, poll, epoll (default epoll)
   --trigger level|edge     epoll trigger mode (default level)
   --balance reuseport|shared  multi-reactor port sharing (default reuseport)
+  --proxy-protocol         expect a PROXY protocol v1/v2 header from trusted proxies; the client it
+                           names becomes the connection's remote address
+  --trusted-proxies CIDRS  who may send that header (default 127.0.0.0/8,::1/128); a header from
+                           anyone else closes the connection
   --log-level LEVEL        ${LOG_LEVELS.join(', ')} (default info)
   --log-format text|json   (default text)
   -h, --help               this text
@@ -56,6 +60,8 @@ const OPTIONS = {
   multiplexer: { type: 'string' },
   trigger: { type: 'string' },
   balance: { type: 'string' },
+  'proxy-protocol': { type: 'boolean' },
+  'trusted-proxies': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -91,6 +97,8 @@ export async function run(argv: string[]): Promise<number> {
     multiplexer: oneOf('multiplexer', v.multiplexer, ['select', 'poll', 'epoll'] as const),
     trigger: oneOf('trigger', v.trigger, ['level', 'edge'] as const),
     balance: oneOf('balance', v.balance, ['reuseport', 'shared'] as const),
+    proxyProtocol: v['proxy-protocol'],
+    trustedProxies: v['trusted-proxies'],
     logger,
   });
   logger.info(`${server.model} (${server.backend}) serving ${v.app} on ${server.host}:${server.port}`, {

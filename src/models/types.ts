@@ -41,6 +41,10 @@ export interface ResolvedServeOptions {
   multiplexer: 'select' | 'poll' | 'epoll';
   trigger: 'level' | 'edge';
   balance: 'reuseport' | 'shared';
+  /** Expect a PROXY protocol v1/v2 header from trusted peers (a TCP load balancer in front). */
+  proxyProtocol: boolean;
+  /** Comma-separated CIDR ranges whose PROXY headers are believed. */
+  trustedProxies: string;
 }
 
 /** How a reactor gets its listening socket: its own (optionally SO_REUSEPORT) or an inherited one. */

@@ -3,6 +3,7 @@
 // a backend subclass supplies the few transport operations (write, pause, half-close, destroy).
 import type { Decoder } from '../protocols/codec.ts';
 import { ProtocolError } from '../protocols/codec.ts';
+import { looksLikeProxyHeader, type PrefaceResult, ProxyPreface } from '../protocols/proxy.ts';
 import type { ServerCore } from './server-core.ts';
 import { Deadline } from './timeout-list.ts';
 
@@ -105,6 +106,12 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   private backlog: In[] = []; // messages decoded while busy
   private peerEnded = false;
   private needDrain = false;
+  /** A PROXY protocol header is expected first (see readPreface). */
+  private prefacePending: boolean;
+  private preface: ProxyPreface | null = null;
+  /** Inside received(): sends are counted so that a read's second reply corks the transport. */
+  private reading = false;
+  private sendsInRead = 0;
   readonly idleDeadline: Deadline<ConnectionBase<In, Out>>;
   readonly partialDeadline: Deadline<ConnectionBase<In, Out>>;
 
@@ -113,6 +120,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.id = core.nextId();
     this.lastActive = core.now;
     this.decoder = core.app.codec.decoder();
+    this.prefacePending = core.trustedProxy !== null;
     this.emit = core.app.retainMessages ? (m) => this.deliver(this.retain(m)) : (m) => this.deliver(m);
     this.idleDeadline = new Deadline(this);
     this.partialDeadline = new Deadline(this);
@@ -127,6 +135,10 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   protected abstract transportEnd(): void;
   /** Close at once; the backend then calls closed(). */
   protected abstract transportDestroy(): void;
+  /** Hold writes until transportUncork(), then hand them to the kernel together (one writev).
+   * A transport that cannot gather writes keeps these no-ops and writes each at once. */
+  protected transportCork(): void {}
+  protected transportUncork(): void {}
   abstract get writableLength(): number;
 
   get closed(): boolean {
@@ -147,6 +159,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.bytesOut += n;
     this.core.stats.bytesOut += n;
     if (this.lastActive !== this.core.now) this.touch();
+    if (this.reading && ++this.sendsInRead === 2) this.transportCork();
     const queued = this.transportWrite(bytes as Buffer | string);
     if (queued === 0) return true;
     const limits = this.core.limits;
@@ -175,6 +188,10 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   end(): void {
     if (this.state !== OPEN) return;
+    if (this.sendsInRead >= 2) {
+      this.sendsInRead = 0;
+      this.transportUncork();
+    }
     this.state = ENDING;
     this.closeReason ??= this.peerEnded ? 'peer-closed' : 'ended';
     this.transportEnd();
@@ -221,12 +238,21 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     const core = this.core;
     core.stats.bytesIn += n;
     if (this.lastActive !== core.now) this.touch();
+    if (this.prefacePending) {
+      const rest = this.readPreface(chunk);
+      if (rest === null) return;
+      chunk = rest;
+    }
+    this.sendsInRead = 0;
+    this.reading = true;
     try {
       this.decoder.push(chunk, this.emit);
     } catch (error) {
+      this.uncorkAfterRead();
       this.protocolError(error);
       return;
     }
+    this.uncorkAfterRead();
     if (core.partialList) {
       if (this.decoder.buffered > 0) {
         if (!this.partialDeadline.linked) core.partialList.touch(this.partialDeadline, core.now);
@@ -281,6 +307,61 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   }
 
   // ---- internals -----------------------------------------------------------------------------------
+  /**
+   * Replies to pipelined requests: the first send() of a read goes out at once (the common one-request
+   * read pays nothing extra); from the second on, writes are corked and leave in one writev when the read
+   * has been handled, in order, before anything else (an error reply, a FIN).
+   */
+  /**
+   * PROXY protocol: a trusted peer (a load balancer) starts with a header naming the real client, which
+   * becomes this connection's remote address; a header from anyone else is refused. Returns the bytes that
+   * follow the header, or null when there are none yet (or the connection was closed).
+   */
+  private readPreface(chunk: Buffer): Buffer | null {
+    const core = this.core;
+    if (!core.trustedProxy!(this.remoteAddress)) {
+      this.prefacePending = false;
+      if (!looksLikeProxyHeader(chunk)) return chunk; // a direct client
+      this.destroy(
+        'protocol-error',
+        new ProtocolError(`PROXY header from untrusted peer ${this.remoteAddress}`),
+      );
+      return null;
+    }
+    this.preface ??= new ProxyPreface();
+    let result: PrefaceResult;
+    try {
+      result = this.preface.push(chunk);
+    } catch (error) {
+      this.destroy('protocol-error', error);
+      return null;
+    }
+    if (result.state === 'need-more') {
+      if (core.partialList && !this.partialDeadline.linked)
+        core.partialList.touch(this.partialDeadline, core.now);
+      return null;
+    }
+    this.prefacePending = false;
+    this.preface = null;
+    if (this.partialDeadline.linked) core.partialList?.remove(this.partialDeadline);
+    const source = result.header.command === 'PROXY' ? result.header.source : undefined;
+    if (source) {
+      this.remoteAddress = source.address;
+      this.remotePort = source.port;
+    }
+    return result.rest.length > 0 ? result.rest : null;
+  }
+
+  private uncorkAfterRead(): void {
+    this.reading = false;
+    if (this.sendsInRead >= 2) {
+      this.sendsInRead = 0;
+      this.transportUncork();
+      // The gathered bytes may all have gone at once: then no writability event will say so.
+      if (this.needDrain && this.writableLength <= this.core.limits.lowWaterMark) this.drained();
+    }
+  }
+
   private touch(): void {
     const core = this.core;
     this.lastActive = core.now;

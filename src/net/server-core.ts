@@ -3,6 +3,8 @@
 // Every model and backend builds on it, so their behaviour and statistics are the same.
 import type { App } from '../app.ts';
 import type { Logger } from '../log.ts';
+import type { ResolvedServeOptions } from '../models/types.ts';
+import { parseCidrList } from '../protocols/cidr.ts';
 import { CLOSE_REASONS, type CloseReason, type ConnectionBase } from './connection.ts';
 import type { ConnectionLimits } from './limits.ts';
 import { TimeoutList } from './timeout-list.ts';
@@ -42,6 +44,28 @@ export interface ServerCoreOptions<In, Out> {
   logger: Logger;
   /** At most this many connections at once in this process (Infinity: no cap). */
   maxConnections: number;
+  /** PROXY protocol: which peers may send a header (null: the protocol is off). */
+  trustedProxy?: ((address: string) => boolean) | null;
+}
+
+export const DEFAULT_TRUSTED_PROXIES = '127.0.0.0/8,::1/128';
+
+/** The ServerCore options a model derives from its serve options (every model builds its cores so). */
+export function coreOptions<In, Out>(
+  options: Pick<
+    ResolvedServeOptions,
+    'limits' | 'logger' | 'maxConnections' | 'proxyProtocol' | 'trustedProxies'
+  > & {
+    app: App<In, Out>;
+  },
+): ServerCoreOptions<In, Out> {
+  return {
+    app: options.app,
+    limits: options.limits,
+    logger: options.logger,
+    maxConnections: options.maxConnections,
+    trustedProxy: options.proxyProtocol ? parseCidrList(options.trustedProxies) : null,
+  };
 }
 
 /** A drained connection is ended once it has been quiet (nothing in or out) this long. */
@@ -57,6 +81,7 @@ export class ServerCore<In = unknown, Out = unknown> {
   readonly idleList: TimeoutList<ConnectionBase<In, Out>> | null;
   readonly partialList: TimeoutList<ConnectionBase<In, Out>> | null;
   maxConnections: number;
+  readonly trustedProxy: ((address: string) => boolean) | null;
   /** A coarse clock (ms), advanced by the sweep timer: cheap to read on every chunk. */
   now = Date.now();
   private ids = 0;
@@ -70,6 +95,7 @@ export class ServerCore<In = unknown, Out = unknown> {
     this.limits = options.limits;
     this.logger = options.logger;
     this.maxConnections = options.maxConnections;
+    this.trustedProxy = options.trustedProxy ?? null;
     this.idleList = this.limits.idleTimeout > 0 ? new TimeoutList() : null;
     this.partialList = this.limits.partialTimeout > 0 ? new TimeoutList() : null;
     const shortest = Math.min(this.limits.idleTimeout || Infinity, this.limits.partialTimeout || Infinity);

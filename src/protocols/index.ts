@@ -1,13 +1,19 @@
 import type { Codec } from './codec.ts';
 
+import { httpCodec } from './http.ts';
 import { length } from './length.ts';
 import { line } from './line.ts';
 import { raw } from './raw.ts';
+import { respCodec } from './resp.ts';
 
 export { type Codec, type Decoder, ProtocolError } from './codec.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a codec of any message types (variance forbids unknown here).
 export type AnyCodec = Codec<any, any>;
+export { parseCidrList } from './cidr.ts';
+export { type HttpRequest, http, httpCodec } from './http.ts';
+export { parseProxyHeader, proxyPreface } from './proxy.ts';
+export { type RespReply, resp, respCodec } from './resp.ts';
 export { length, line, raw };
 
 /** Codecs that can be named by string in defineApp({ protocol }) and on the command line. */
@@ -15,6 +21,8 @@ export const BUILTIN_CODECS: Record<string, () => AnyCodec> = {
   raw: () => raw,
   line: () => line(),
   length: () => length(),
+  resp: () => respCodec(),
+  http: () => httpCodec(),
 };
 
 export function resolveCodec(protocol: string | AnyCodec): AnyCodec {

@@ -43,6 +43,14 @@ export class NodeConnection<In = unknown, Out = unknown> extends ConnectionBase<
     return this.socket.writableLength;
   }
 
+  protected transportCork(): void {
+    this.socket.cork();
+  }
+
+  protected transportUncork(): void {
+    this.socket.uncork();
+  }
+
   protected transportPause(): void {
     this.socket.pause();
   }

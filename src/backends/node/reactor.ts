@@ -2,7 +2,7 @@
 // process. Connections are plain NodeConnections registered with one ServerCore.
 import { createServer } from 'node:net';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
-import { ServerCore } from '../../net/server-core.ts';
+import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import { NodeConnection } from './connection.ts';
 import { listen } from './listen.ts';
 
@@ -10,12 +10,7 @@ export async function startNodeReactor(
   options: ResolvedServeOptions,
   spec: ListenSpec = {},
 ): Promise<ServerHandle> {
-  const core = new ServerCore({
-    app: options.app,
-    limits: options.limits,
-    logger: options.logger,
-    maxConnections: options.maxConnections,
-  });
+  const core = new ServerCore(coreOptions(options));
   const server = createServer(
     { noDelay: true, allowHalfOpen: true, highWaterMark: options.limits.highWaterMark },
     (socket) => {

@@ -4,7 +4,17 @@
 // read buffer every connection shares.
 import { type CloseReason, ConnectionBase } from '../../net/connection.ts';
 import type { ServerCore } from '../../net/server-core.ts';
-import { close, EAGAIN, ECONNRESET, EPIPE, SHUT_WR, shutdown, write } from '../../sys/index.ts';
+import {
+  close,
+  EAGAIN,
+  ECONNRESET,
+  EPIPE,
+  IOV_MAX,
+  SHUT_WR,
+  shutdown,
+  write,
+  writevBuffers,
+} from '../../sys/index.ts';
 import { READABLE, WRITABLE } from './multiplexer.ts';
 import type { SyscallReactor } from './reactor.ts';
 
@@ -25,6 +35,9 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   readPending = false;
   /** end() was called: shut down our side once the queue is flushed. */
   private ending = false;
+  /** Writes held during a read that produced several replies (see ConnectionBase's cork). */
+  private gather: Buffer[] | null = null;
+  private gathered = 0;
   /** errno of a failed write, pending its close. */
   private failed = 0;
 
@@ -40,7 +53,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   }
 
   get writableLength(): number {
-    return this.queued;
+    return this.queued + this.gathered;
   }
 
   /** The reactor read `chunk` (a view of its shared buffer) for this connection. */
@@ -82,9 +95,51 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
     queueMicrotask(() => this.onError(errno));
   }
 
+  protected transportCork(): void {
+    this.gather = [];
+  }
+
+  /** Write what was gathered during the read with writev; whatever the kernel refuses is queued. */
+  protected transportUncork(): void {
+    const gather = this.gather;
+    this.gather = null;
+    this.gathered = 0;
+    if (gather === null || this.failed !== 0 || this.closed) return;
+    if (this.queued > 0) {
+      for (const b of gather) this.enqueue(b);
+      return;
+    }
+    for (let at = 0; at < gather.length; at += IOV_MAX) {
+      const batch = at === 0 && gather.length <= IOV_MAX ? gather : gather.slice(at, at + IOV_MAX);
+      let n = writevBuffers(this.fd, batch);
+      if (n < 0) {
+        if (n !== -EAGAIN) {
+          this.fail(-n);
+          return;
+        }
+        n = 0;
+      }
+      let i = 0;
+      for (; i < batch.length && n >= batch[i].length; i++) n -= batch[i].length;
+      if (i < batch.length) {
+        // The kernel took part: queue the rest (copied: it may show the read buffer) and stop here.
+        this.enqueue(n > 0 ? batch[i].subarray(n) : batch[i]);
+        for (const b of batch.slice(i + 1)) this.enqueue(b);
+        for (const b of gather.slice(at + IOV_MAX)) this.enqueue(b);
+        this.updateInterest();
+        return;
+      }
+    }
+  }
+
   protected transportWrite(bytes: Buffer | string): number {
     if (this.failed !== 0) return 0;
     const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    if (this.gather !== null) {
+      this.gather.push(buf);
+      this.gathered += buf.length;
+      return this.queued + this.gathered;
+    }
     if (this.queued === 0) {
       const n = write(this.fd, buf, buf.length);
       if (n === buf.length) return 0;

@@ -17,7 +17,7 @@
 import { readdirSync } from 'node:fs';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
 import { ServeError } from '../../models/types.ts';
-import { ServerCore } from '../../net/server-core.ts';
+import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { SysConnection } from './connection.ts';
 import { EpollMultiplexer } from './epoll-multiplexer.ts';
@@ -75,12 +75,7 @@ export class SyscallReactor<In = unknown, Out = unknown> {
 
   constructor(options: ResolvedServeOptions) {
     this.options = options;
-    this.core = new ServerCore({
-      app: options.app,
-      limits: options.limits,
-      logger: options.logger,
-      maxConnections: options.maxConnections,
-    });
+    this.core = new ServerCore(coreOptions(options));
     this.mux = createMultiplexer(options);
     this.wakeFd = sys.eventfd(0, sys.EFD_NONBLOCK | sys.EFD_CLOEXEC);
     this.mux.add(this.wakeFd, READABLE, true);

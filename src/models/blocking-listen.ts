@@ -1,0 +1,43 @@
+// Opening a listening socket with src/sys for the models that own it themselves (iterative, prefork's
+// and process-per-connection's parent, thread-pool's acceptor, multi-reactor's 'shared' supervisor), with
+// the same one-line errors as the node backend's listen().
+import * as sys from '../sys/index.ts';
+import { type ResolvedServeOptions, ServeError } from './types.ts';
+
+export function listenSocket(options: ResolvedServeOptions, nonBlocking: boolean): number {
+  const { host, port, backlog } = options;
+  try {
+    sys.assertSyscallBackendAvailable();
+  } catch (error) {
+    throw new ServeError((error as Error).message);
+  }
+  try {
+    return sys.listenTcp({ host, port, backlog, nonBlocking });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ServeError(`port ${port} is already in use on ${host}`);
+    if (code === 'EACCES') throw new ServeError(`no permission to listen on ${host}:${port}`);
+    if (code === 'EADDRNOTAVAIL') throw new ServeError(`address ${host} is not available here`);
+    throw new ServeError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+  }
+}
+
+/** A listening socket in blocking mode: accept() waits for a client. */
+export function listenBlocking(options: ResolvedServeOptions): number {
+  return listenSocket(options, false);
+}
+
+/**
+ * A graceful stop of a blocking model: take every connection the kernel has already completed (they
+ * wait in the accept queue) so they are served, not reset when the listening socket closes. The socket
+ * turns non-blocking for this; a pool thread still blocked in accept() is woken afterwards by shutdown().
+ */
+export function takeQueued(listenFd: number): number[] {
+  const fds: number[] = [];
+  sys.setNonBlocking(listenFd, true);
+  for (;;) {
+    const fd = sys.accept4(listenFd, sys.SOCK_CLOEXEC);
+    if (fd >= 0) fds.push(fd);
+    else if (fd !== -sys.ECONNABORTED && fd !== -sys.EINTR) return fds;
+  }
+}

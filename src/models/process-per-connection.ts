@@ -1,0 +1,241 @@
+// Process per connection: the parent owns the listening socket; every accepted connected socket is
+// handed to a brand-new child process *as a descriptor* (the bytes never pass through the parent), the
+// parent closes its copy, and the child (worker-main.ts, role 'connection') loads the app, serves that one
+// client and exits. At most `maxChildren` children run at once. Node's child_process reaps every child
+// (libuv's SIGCHLD handler calls waitpid), and 'exit' is where a slot frees: no zombie accumulates.
+// - syscall: blocking accept() on a pool thread; beyond maxChildren the parent simply stops calling
+//   accept(), so further clients wait in the kernel's accept queue. The child gets the socket as its fd 4
+//   (stdio: ['ignore', 'inherit', 'inherit', 'ipc', fd]) and serves it with blocking read()/write().
+// - node: net.Server with pauseOnConnect; child.send({t:'socket'}, socket) passes the descriptor over the
+//   IPC channel (SCM_RIGHTS) and closes the parent's handle. node:net accepts eagerly and cannot leave a
+//   connection in the kernel's queue, so beyond maxChildren accepted sockets wait, paused, in the parent.
+import type { ChildProcess } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
+import { listen } from '../backends/node/listen.ts';
+import { emptyStats, type ServerStats } from '../net/server-core.ts';
+import * as sys from '../sys/index.ts';
+import { listenBlocking, takeQueued } from './blocking-listen.ts';
+import { checkWorkerApp, forkWorker, forwardLog } from './supervisor.ts';
+import type { ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
+import { addStats, type FromWorker, type ToWorker, toWire } from './worker-protocol.ts';
+
+interface Child {
+  proc: ChildProcess;
+  final: ServerStats | null;
+  exited: Promise<void>;
+}
+
+/** The children and their counters: shared by both backends. */
+class Children {
+  readonly live = new Set<Child>();
+  readonly parent = emptyStats(); // refusals at accept, and the counters of children that are gone
+  private readonly options: ResolvedServeOptions;
+  private waiters: (() => void)[] = [];
+  private seq = 0;
+  private asks = new Map<number, (s: ServerStats | null) => void>();
+
+  constructor(options: ResolvedServeOptions) {
+    this.options = options;
+  }
+
+  /** Fork a child for one connection; `fd` goes to its stdio[4] (syscall). */
+  spawn(fd: number | undefined): Child {
+    const proc = forkWorker(fd);
+    let onExit!: () => void;
+    const child: Child = { proc, final: null, exited: new Promise((r) => (onExit = r)) };
+    this.live.add(child);
+    proc.on('message', (m: FromWorker) => {
+      if (forwardLog(this.options.logger, m)) return;
+      if (m.t === 'final') {
+        child.final = m.stats;
+        addStats(this.parent, m.stats);
+      } else if (m.t === 'stats') this.asks.get(m.id)?.(m.stats);
+      else if (m.t === 'fatal') this.options.logger.error(`connection child ${proc.pid}: ${m.message}`);
+    });
+    proc.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') this.options.logger.error(`connection child: ${error.message}`); // EPIPE: it just exited
+    });
+    proc.on('exit', (code, signal) => {
+      this.live.delete(child);
+      if (child.final === null && (code !== 0 || signal))
+        this.options.logger.warn(`connection child ${proc.pid} died (${signal ?? `code ${code}`})`);
+      onExit();
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    this.send(child, { t: 'start', role: 'connection', options: toWire(this.options), listen: {} });
+    return child;
+  }
+
+  send(child: Child, message: ToWorker | { t: 'socket' }, handle?: Socket): void {
+    if (!child.proc.connected) return;
+    try {
+      if (handle) child.proc.send(message, handle);
+      else child.proc.send(message);
+    } catch {
+      // the child is gone; its 'exit' does the bookkeeping
+    }
+  }
+
+  /** Resolves when a child exits (a slot is free). */
+  slotFree(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  async stats(): Promise<ServerStats> {
+    const live = [...this.live];
+    const answers = await Promise.all(live.map((c) => this.ask(c)));
+    const total = structuredClone(this.parent);
+    live.forEach((c, i) => {
+      const s = answers[i];
+      if (c.final === null && s) addStats(total, s);
+    });
+    return total;
+  }
+
+  private ask(child: Child): Promise<ServerStats | null> {
+    const id = ++this.seq;
+    return new Promise((resolve) => {
+      const done = (s: ServerStats | null) => {
+        clearTimeout(timer);
+        this.asks.delete(id);
+        resolve(s);
+      };
+      const timer = setTimeout(() => done(null), 2000);
+      this.asks.set(id, done);
+      child.exited.then(() => done(null));
+      this.send(child, { t: 'stats', id });
+    });
+  }
+
+  /** Tell every child to drain and wait for all of them. */
+  async drain(): Promise<void> {
+    for (const c of this.live) this.send(c, { t: 'drain' });
+    await Promise.all([...this.live].map((c) => c.exited));
+  }
+}
+
+async function startSyscall(options: ResolvedServeOptions): Promise<ServerHandle> {
+  checkWorkerApp(options, 'process-per-connection', 2);
+  const listenFd = listenBlocking(options);
+  const port = sys.getsockname(listenFd).port;
+  const children = new Children(options);
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping) {
+      if (children.live.size >= options.maxChildren) {
+        await children.slotFree(); // not accepting: the kernel queues further clients
+        continue;
+      }
+      const fd = await sys.acceptAsync(listenFd, sys.SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (stopping) break;
+        if (-fd !== sys.EINTR && -fd !== sys.ECONNABORTED) {
+          options.logger.warn(`accept: ${sys.errnoName(-fd)}: retrying in 100 ms`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        continue;
+      }
+      if (children.live.size >= options.maxConnections) {
+        sys.close(fd);
+        children.parent.rejected++;
+        children.parent.closed['max-connections']++;
+        continue;
+      }
+      // The parent owns fd from accept() until the child exists; spawn() dup2()s it into the child's
+      // stdio[4] synchronously, so the parent's copy is closed right away: the child alone owns it.
+      try {
+        const child = children.spawn(fd);
+        if (stopping) children.send(child, { t: 'drain' });
+      } finally {
+        sys.close(fd);
+      }
+    }
+  })();
+  return handle(options, port, children, async () => {
+    stopping = true;
+    const queued = takeQueued(listenFd); // completed handshakes: served under the drain, not reset
+    sys.shutdown(listenFd, sys.SHUT_RD); // wakes the pool thread blocked in accept()
+    await loop;
+    sys.close(listenFd);
+    for (const fd of queued) {
+      while (children.live.size >= options.maxChildren) await children.slotFree();
+      try {
+        children.send(children.spawn(fd), { t: 'drain' });
+      } finally {
+        sys.close(fd);
+      }
+    }
+  });
+}
+
+async function startNode(options: ResolvedServeOptions): Promise<ServerHandle> {
+  checkWorkerApp(options, 'process-per-connection', 2);
+  const children = new Children(options);
+  const waiting: Socket[] = [];
+  let stopping = false;
+  let accepted = 0;
+  const handOff = (socket: Socket) => {
+    const child = children.spawn(undefined);
+    // keepOpen false (the default): once sent, the parent's handle is closed; the child owns the socket.
+    children.send(child, { t: 'socket' }, socket);
+    if (stopping) children.send(child, { t: 'drain' });
+    child.exited.then(() => {
+      const next = waiting.shift();
+      if (next) handOff(next);
+    });
+  };
+  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
+    accepted++;
+    socket.on('error', () => {}); // a waiting socket reset by its peer
+    if (children.live.size + waiting.length >= options.maxConnections) {
+      children.parent.rejected++;
+      children.parent.closed['max-connections']++;
+      socket.destroy();
+    } else if (children.live.size >= options.maxChildren) waiting.push(socket);
+    else handOff(socket);
+  });
+  const port = await listen(server, options, {});
+  return handle(options, port, children, async () => {
+    stopping = true;
+    // libuv accepts one connection per loop turn: turn until quiet, so completed handshakes are served.
+    for (let quiet = 0, seen = -1; quiet < 2; ) {
+      quiet = accepted === seen ? quiet + 1 : 0;
+      seen = accepted;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // close() stops listening at once; its callback would wait for node's cross-process bookkeeping of
+    // sockets sent to children, which our children (they exit after their one client) do not always send.
+    server.close();
+    while (waiting.length > 0) await children.slotFree();
+  });
+}
+
+function handle(
+  options: ResolvedServeOptions,
+  port: number,
+  children: Children,
+  stopAccepting: () => Promise<void>,
+): ServerHandle {
+  let closing: Promise<void> | null = null;
+  return {
+    model: 'process-per-connection',
+    backend: options.backend,
+    host: options.host,
+    port,
+    pids: () => [process.pid, ...[...children.live].map((c) => c.proc.pid ?? 0)],
+    stats: () => children.stats(),
+    close: () =>
+      (closing ??= (async () => {
+        const stopped = stopAccepting();
+        await children.drain();
+        await stopped;
+        await children.drain(); // any child forked as accepting stopped
+      })()),
+  };
+}
+
+export const processPerConnection: ModelDefinition = {
+  name: 'process-per-connection',
+  summary: 'the parent accepts; each connected socket goes (as a descriptor) to a new child process',
+  backends: { syscall: startSyscall, node: startNode },
+};

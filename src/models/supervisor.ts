@@ -1,0 +1,288 @@
+// The supervisor of the multi-process models (prefork, multi-reactor): forks `count` workers of
+// worker-main.ts, each of which loads the app itself from options.appSpec; reaps them and replaces a
+// crashed one (exponential backoff, capped); sums their stats over IPC; forwards their log lines to the
+// caller's logger; drains them on close(); and reloads them one by one (a new worker is up and accepting
+// before the old one is told to drain, so no connection is refused meanwhile).
+// It holds no connection itself. With an inherited listening socket (`listenFd`, prefork and 'shared'
+// balance) it keeps its copy open for the server's lifetime so replacements can inherit it too; the
+// socket therefore outlives any one worker and its accept queue is never lost to a restart.
+import { type ChildProcess, fork } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../log.ts';
+import { emptyStats, type ServerStats } from '../net/server-core.ts';
+import * as sys from '../sys/index.ts';
+import { type ListenSpec, type ResolvedServeOptions, ServeError } from './types.ts';
+import {
+  addStats,
+  type FromWorker,
+  type ToWorker,
+  toWire,
+  WORKER_MAIN,
+  type WorkerRole,
+} from './worker-protocol.ts';
+
+export interface SupervisorOptions {
+  role: WorkerRole;
+  count: number;
+  /** A listening socket every worker inherits as fd 4 (the supervisor owns and finally closes it). */
+  listenFd?: number;
+  /** Workers open their own listening socket with SO_REUSEPORT. */
+  reusePort?: boolean;
+}
+
+/** The descriptor number an inherited socket gets in a worker: stdio[4]. */
+export const INHERITED_FD = 4;
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+/** A worker that ran this long resets the backoff. */
+const STABLE_MS = 10_000;
+const STATS_TIMEOUT_MS = 2000;
+
+interface Worker {
+  child: ChildProcess;
+  pid: number;
+  startedAt: number;
+  ready: boolean;
+  retiring: boolean;
+  final: ServerStats | null;
+  lastKnown: ServerStats;
+  exited: Promise<void>;
+}
+
+/** The worker's forward of a log line, or a no-op for a message that is not one. */
+export function forwardLog(logger: Logger, message: FromWorker): boolean {
+  if (message.t !== 'log') return false;
+  logger[message.level === 'silent' ? 'debug' : message.level](message.message, message.fields);
+  return true;
+}
+
+const COMPILE_CACHE = join(tmpdir(), 'c10k-compile-cache');
+
+export function forkWorker(stdioFd: number | undefined): ChildProcess {
+  const stdio: (string | number)[] = ['ignore', 'inherit', 'inherit', 'ipc'];
+  if (stdioFd !== undefined) stdio.push(stdioFd);
+  return fork(WORKER_MAIN, [], {
+    execArgv: [],
+    // V8's compile cache (keyed by source) spares each new worker the stripping and compiling of every
+    // module: a connection child starts in ~60 ms instead of ~300 ms.
+    env: { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? COMPILE_CACHE },
+    serialization: 'advanced',
+    stdio: stdio as ('ignore' | 'inherit' | 'ipc' | number)[],
+  });
+}
+
+export class Supervisor {
+  port: number;
+  private readonly options: ResolvedServeOptions;
+  private readonly spec: SupervisorOptions;
+  private readonly logger: Logger;
+  private workers = new Set<Worker>();
+  private retired = emptyStats(); // counters of workers that are gone
+  private closing = false;
+  private crashes = 0;
+  private restartTimers = new Set<NodeJS.Timeout>();
+  private reloading: Promise<void> | null = null;
+  private statsSeq = 0;
+  private statsWaiters = new Map<number, (stats: ServerStats | null) => void>();
+
+  constructor(options: ResolvedServeOptions, spec: SupervisorOptions) {
+    this.options = options;
+    this.spec = spec;
+    this.logger = options.logger;
+    this.port = options.port;
+  }
+
+  /** Start every worker; rejects with the first worker's fatal error (e.g. the app failed to load). */
+  async start(): Promise<void> {
+    try {
+      // With SO_REUSEPORT and port 0, the first worker picks the port and the others join it.
+      if (this.spec.reusePort && this.port === 0) await this.spawn();
+      await Promise.all(Array.from({ length: this.spec.count - this.workers.size }, () => this.spawn()));
+    } catch (error) {
+      this.closing = true;
+      for (const w of this.workers) w.child.kill('SIGKILL');
+      await Promise.all([...this.workers].map((w) => w.exited));
+      if (this.spec.listenFd !== undefined) sys.close(this.spec.listenFd);
+      throw error;
+    }
+  }
+
+  pids(): number[] {
+    return [process.pid, ...[...this.workers].map((w) => w.pid)];
+  }
+
+  async stats(): Promise<ServerStats> {
+    const live = [...this.workers];
+    const answers = await Promise.all(live.map((w) => this.ask(w)));
+    const total = structuredClone(this.retired);
+    live.forEach((w, i) => {
+      if (w.final === null) addStats(total, answers[i] ?? w.lastKnown); // still running
+    });
+    return total;
+  }
+
+  /** Rolling reload: for each worker, start a replacement, wait until it accepts, then drain the old one. */
+  reload(): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    this.reloading ??= (async () => {
+      try {
+        for (const old of [...this.workers]) {
+          if (this.closing) return;
+          if (old.retiring) continue;
+          await this.spawn();
+          await this.retire(old);
+        }
+        this.logger.info(`reloaded ${this.spec.count} workers`);
+      } finally {
+        this.reloading = null;
+      }
+    })();
+    return this.reloading;
+  }
+
+  /** Drain every worker (each stops accepting, finishes its connections within drainTimeout) and exit. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    await Promise.all([...this.workers].map((w) => this.retire(w)));
+    if (this.spec.listenFd !== undefined) sys.close(this.spec.listenFd);
+  }
+
+  private async retire(w: Worker): Promise<void> {
+    w.retiring = true;
+    const hardStop = setTimeout(() => w.child.kill('SIGKILL'), this.options.drainTimeout + 5000);
+    this.send(w, { t: 'drain' });
+    await w.exited;
+    clearTimeout(hardStop);
+  }
+
+  private spawn(): Promise<void> {
+    const child = forkWorker(this.spec.listenFd);
+    let onExit!: () => void;
+    const w: Worker = {
+      child,
+      pid: child.pid ?? 0,
+      startedAt: Date.now(),
+      ready: false,
+      retiring: false,
+      final: null,
+      lastKnown: emptyStats(),
+      exited: new Promise((resolve) => (onExit = resolve)),
+    };
+    this.workers.add(w);
+    const listen: ListenSpec =
+      this.spec.listenFd !== undefined ? { fd: INHERITED_FD } : { reusePort: this.spec.reusePort ?? false };
+    const options = { ...toWire(this.options), port: this.port };
+    return new Promise<void>((resolve, reject) => {
+      child.on('message', (m: FromWorker) => {
+        if (forwardLog(this.logger, m)) return;
+        if (m.t === 'ready') {
+          w.ready = true;
+          this.port = m.port;
+          resolve();
+        } else if (m.t === 'fatal') reject(new ServeError(m.message));
+        else if (m.t === 'stats') {
+          w.lastKnown = m.stats;
+          this.statsWaiters.get(m.id)?.(m.stats);
+        } else if (m.t === 'final') {
+          w.final = m.stats;
+          addStats(this.retired, m.stats);
+        }
+      });
+      child.on('error', (error) => this.logger.error(`worker ${w.pid}: ${error.message}`));
+      child.on('exit', (code, signal) => {
+        this.workers.delete(w);
+        if (w.final === null) addStats(this.retired, { ...w.lastKnown, active: 0 });
+        onExit();
+        if (!w.ready) {
+          reject(new ServeError(`worker ${w.pid} exited while starting (${signal ?? `code ${code}`})`));
+          return;
+        }
+        if (w.retiring || this.closing) return;
+        this.crashed(w, code, signal);
+      });
+      this.send(w, { t: 'start', role: this.spec.role, options, listen });
+    });
+  }
+
+  private crashed(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    if (Date.now() - w.startedAt > STABLE_MS) this.crashes = 0;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.crashes++);
+    this.logger.warn(`worker ${w.pid} died (${signal ?? `code ${code}`}): replacing it in ${delay} ms`);
+    const restart = () => {
+      this.restartTimers.delete(timer);
+      if (this.closing) return;
+      this.spawn().catch((error: Error) => {
+        this.logger.error(`replacement worker failed: ${error.message}`);
+        if (!this.closing) this.crashed({ ...w, startedAt: Date.now() }, 1, null);
+      });
+    };
+    const timer = setTimeout(restart, delay);
+    this.restartTimers.add(timer);
+  }
+
+  private ask(w: Worker): Promise<ServerStats | null> {
+    if (w.final !== null || !w.ready) return Promise.resolve(null);
+    const id = ++this.statsSeq;
+    return new Promise((resolve) => {
+      const done = (stats: ServerStats | null) => {
+        clearTimeout(timer);
+        this.statsWaiters.delete(id);
+        resolve(stats);
+      };
+      const timer = setTimeout(() => done(null), STATS_TIMEOUT_MS);
+      this.statsWaiters.set(id, done);
+      w.exited.then(() => done(null));
+      if (!this.send(w, { t: 'stats', id })) done(null);
+    });
+  }
+
+  private send(w: Worker, message: ToWorker): boolean {
+    if (!w.child.connected) return false;
+    try {
+      w.child.send(message);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * Models whose workers load the app themselves need its module spec, and an app that keeps its state in
+ * one process cannot be spread over several.
+ */
+export function checkWorkerApp(options: ResolvedServeOptions, model: string, processes: number): void {
+  if (options.appSpec === undefined) {
+    throw new ServeError(
+      `model '${model}' loads the app in each worker: pass the app as a built-in name or a module path, not an object`,
+    );
+  }
+  if (options.app.singleProcess && processes > 1) {
+    throw new ServeError(
+      `app '${options.appSpec}' keeps its state in one process (singleProcess): model '${model}' would run it in ${processes} copies; use --model reactor or iterative, or --workers 1`,
+    );
+  }
+}
+
+/** The ServerHandle of a supervised model. */
+export function supervisedHandle(
+  sup: Supervisor,
+  model: string,
+  options: ResolvedServeOptions,
+): import('./types.ts').ServerHandle {
+  let closing: Promise<void> | null = null;
+  return {
+    model,
+    backend: options.backend,
+    host: options.host,
+    get port() {
+      return sup.port;
+    },
+    pids: () => sup.pids(),
+    stats: () => sup.stats(),
+    reload: () => sup.reload(),
+    close: () => (closing ??= sup.close()),
+  };
+}

@@ -1,0 +1,197 @@
+// Thread pool: one acceptor (this thread) and `workers` worker_threads. The acceptor blocks in accept()
+// (on a libuv pool thread, so this event loop stays free) and puts each connected descriptor in a
+// BOUNDED queue (capacity = workers); an idle thread takes it and serves that client with blocking
+// read()/write() on its own thread (thread-worker.ts). When the queue is full the acceptor stops calling
+// accept(), so further clients wait in the kernel's accept queue: exactly `workers` clients are served
+// at a time. Descriptor ownership: the acceptor owns an fd from accept() until it posts it to a thread
+// (fds are process-wide, so the number is all that moves); from then on the thread owns it and closes it
+// when the client is done. Descriptors still queued when the server closes are closed by the acceptor.
+// node:net sockets cannot move to another thread: no node backend.
+import { Worker } from 'node:worker_threads';
+import { emptyStats, type ServerStats } from '../net/server-core.ts';
+import * as sys from '../sys/index.ts';
+import { listenBlocking, takeQueued } from './blocking-listen.ts';
+import { checkWorkerApp, forwardLog } from './supervisor.ts';
+import type { FromThread, ToThread } from './thread-worker.ts';
+import { type ModelDefinition, type ResolvedServeOptions, ServeError, type ServerHandle } from './types.ts';
+import { addStats, type FromWorker, toWire } from './worker-protocol.ts';
+
+const THREAD_MAIN = new URL('./thread-worker.ts', import.meta.url);
+
+interface Thread {
+  worker: Worker;
+  busy: boolean;
+  exited: boolean;
+  final: ServerStats | null;
+  finished: Promise<void>;
+}
+
+export async function startThreadPool(options: ResolvedServeOptions): Promise<ServerHandle> {
+  checkWorkerApp(options, 'thread-pool', options.workers);
+  const listenFd = listenBlocking(options);
+  const port = sys.getsockname(listenFd).port;
+  const capacity = options.workers;
+  const queue: number[] = [];
+  const parent = emptyStats(); // refusals at accept
+  const statsWaiters = new Map<number, (s: ServerStats) => void>();
+  let statsSeq = 0;
+  let wakeAcceptor: (() => void) | null = null;
+  let stopping = false;
+  let wakeClose: (() => void) | null = null;
+  const idle = () => {
+    if (wakeClose && queue.length === 0 && threads.every((t) => !t.busy || t.exited)) wakeClose();
+  };
+
+  const post = (t: Thread, m: ToThread) => t.worker.postMessage(m);
+  const dispatch = () => {
+    for (const t of threads) {
+      if (queue.length === 0) break;
+      if (t.busy || t.final || t.exited) continue;
+      t.busy = true;
+      post(t, { t: 'serve', fd: queue.shift()! }); // ownership passes to the thread
+    }
+    if (queue.length < capacity && wakeAcceptor) {
+      const wake = wakeAcceptor;
+      wakeAcceptor = null;
+      wake();
+    }
+  };
+
+  const threads: Thread[] = [];
+  const ready: Promise<void>[] = [];
+  for (let i = 0; i < options.workers; i++) {
+    const worker = new Worker(THREAD_MAIN, { workerData: { options: { ...toWire(options), port } } });
+    let onFinished!: () => void;
+    const finished = new Promise<void>((r) => (onFinished = r));
+    const t: Thread = { worker, busy: false, exited: false, final: null, finished };
+    threads.push(t);
+    ready.push(
+      new Promise<void>((resolve, reject) => {
+        worker.on('message', (m: FromThread) => {
+          if (forwardLog(options.logger, m as FromWorker)) return;
+          if (m.t === 'ready') resolve();
+          else if (m.t === 'done') {
+            t.busy = false;
+            dispatch();
+            idle();
+          } else if (m.t === 'fatal') reject(new ServeError(m.message));
+          else if (m.t === 'stats') statsWaiters.get(m.id)?.(m.stats);
+          else if (m.t === 'final') {
+            t.final = m.stats;
+            onFinished();
+          }
+        });
+        worker.on('error', (error) => {
+          options.logger.error(`thread ${worker.threadId} failed: ${error.message}`);
+          reject(new ServeError(error.message));
+          onFinished();
+        });
+        worker.on('exit', () => {
+          t.exited = true;
+          onFinished();
+        });
+      }),
+    );
+  }
+  try {
+    await Promise.all(ready);
+  } catch (error) {
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+    sys.close(listenFd);
+    throw error;
+  }
+
+  const acceptor = (async () => {
+    while (!stopping) {
+      if (queue.length >= capacity) {
+        await new Promise<void>((resolve) => (wakeAcceptor = resolve)); // full: leave clients in the kernel
+        continue;
+      }
+      const fd = await sys.acceptAsync(listenFd, sys.SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (stopping) break;
+        if (-fd !== sys.EINTR && -fd !== sys.ECONNABORTED) {
+          options.logger.warn(`accept: ${sys.errnoName(-fd)}: retrying in 100 ms`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        continue;
+      }
+      const held = threads.filter((t) => t.busy).length + queue.length;
+      if (held >= options.maxConnections) {
+        sys.close(fd);
+        parent.rejected++;
+        parent.closed['max-connections']++;
+        continue;
+      }
+      queue.push(fd);
+      dispatch();
+    }
+  })();
+
+  const stats = async (): Promise<ServerStats> => {
+    const answers = await Promise.all(
+      threads.map((t) => {
+        if (t.final || t.exited) return t.final ?? emptyStats();
+        const id = ++statsSeq;
+        return new Promise<ServerStats>((resolve) => {
+          const timer = setTimeout(() => done(emptyStats()), 2000);
+          const done = (s: ServerStats) => {
+            clearTimeout(timer);
+            statsWaiters.delete(id);
+            resolve(s);
+          };
+          statsWaiters.set(id, done);
+          post(t, { t: 'stats', id });
+        });
+      }),
+    );
+    return answers.reduce((total, s) => addStats(total, s), structuredClone(parent));
+  };
+
+  let closing: Promise<void> | null = null;
+  return {
+    model: 'thread-pool',
+    backend: 'syscall',
+    host: options.host,
+    port,
+    pids: () => [process.pid],
+    stats,
+    close: () =>
+      (closing ??= (async () => {
+        // Stop accepting, but serve (within the drain timeout) what the kernel has already queued.
+        stopping = true;
+        for (const t of threads) post(t, { t: 'drain' });
+        queue.push(...takeQueued(listenFd));
+        sys.shutdown(listenFd, sys.SHUT_RD); // wakes the pool thread blocked in accept()
+        wakeAcceptor?.();
+        await acceptor;
+        dispatch();
+        const allIdle = new Promise<void>((resolve) => (wakeClose = resolve));
+        idle();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          allIdle,
+          new Promise((r) => (timer = setTimeout(r, options.drainTimeout + 1000))),
+        ]);
+        clearTimeout(timer);
+        for (const fd of queue.splice(0)) {
+          sys.close(fd); // never reached a thread in time: the acceptor still owns it
+          parent.closed.shutdown++;
+        }
+        for (const t of threads) post(t, { t: 'finish' });
+        await Promise.all(threads.map((t) => t.finished));
+        await Promise.all(threads.map((t) => t.worker.terminate()));
+        sys.close(listenFd);
+      })()),
+  };
+}
+
+export const threadPool: ModelDefinition = {
+  name: 'thread-pool',
+  summary:
+    'an acceptor hands connected sockets through a bounded queue to N threads serving with blocking calls',
+  backends: {
+    syscall: startThreadPool,
+    node: 'thread-pool needs connected descriptors handed to worker threads, which node:net sockets cannot do: use --backend syscall',
+  },
+};

@@ -1,0 +1,54 @@
+// One thread of the thread-pool model (a worker_thread). It loads the app itself (module instances are
+// per thread), then serves the connected descriptors the acceptor hands it, one at a time, blocking in
+// read()/write() on this thread (BlockingConnection 'thread' mode). It owns each descriptor from the
+// moment it receives it: BlockingConnection closes it when the client is done, then the thread says
+// 'done' and gets the next one. Its counters live in its own ServerCore; the acceptor sums them.
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadApp } from '../apps/index.ts';
+import { BlockingConnection, READ_BUFFER_BYTES } from '../backends/blocking/connection.ts';
+import { coreOptions, ServerCore } from '../net/server-core.ts';
+import { type FromWorker, ipcLogger, type WireOptions } from './worker-protocol.ts';
+
+export type ToThread =
+  | { t: 'serve'; fd: number }
+  | { t: 'stats'; id: number }
+  | { t: 'drain' }
+  | { t: 'finish' };
+export type FromThread = FromWorker | { t: 'done' };
+
+const port = parentPort!;
+const send = (message: FromThread) => port.postMessage(message);
+const wire = workerData.options as WireOptions;
+
+let core: ServerCore | null = null;
+let draining = false;
+const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES); // one read buffer for every client of this thread
+
+try {
+  const app = await loadApp(wire.appSpec);
+  // The acceptor admits connections (maxConnections); a thread serves whatever it is handed.
+  core = new ServerCore(coreOptions({ ...wire, app, logger: ipcLogger(send), maxConnections: Infinity }));
+  core.start();
+  send({ t: 'ready', port: wire.port });
+} catch (error) {
+  send({ t: 'fatal', message: (error as Error).message });
+}
+
+port.on('message', (m: ToThread) => {
+  if (!core) return;
+  if (m.t === 'serve') {
+    if (draining) {
+      // Accepted as the server stops: served under the drain (quiet -> ended; the deadline holds).
+      core.now = Date.now();
+      core.start();
+    }
+    void new BlockingConnection(core, m.fd, 'thread', buf).serve().then(() => send({ t: 'done' }));
+  } else if (m.t === 'stats') send({ t: 'stats', id: m.id, stats: structuredClone(core.stats) });
+  else if (m.t === 'drain') {
+    draining = true;
+    void core.drain(wire.drainTimeout);
+  } else if (m.t === 'finish') {
+    core.stop();
+    send({ t: 'final', stats: structuredClone(core.stats) });
+  }
+});

@@ -1,0 +1,329 @@
+// RESP2, the Redis protocol, from the server's side: clients send arrays of bulk strings
+// (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) or inline commands (`PING\r\n`); the server answers with any RESP value.
+// The decoder is one byte-level state machine that never rescans: a command wholly inside a chunk costs one
+// args array plus one view per argument (no copy); state that outlives a chunk (arguments already parsed, a
+// partial bulk, a partial header line) is copied into owned buffers at the end of push(). Replies are
+// prebuilt Buffers (see the helpers below), so encode() is the identity.
+import { type Codec, type Decoder, ProtocolError } from './codec.ts';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const STAR = 0x2a;
+const DOLLAR = 0x24;
+const MINUS = 0x2d;
+const SPACE = 0x20;
+const TAB = 0x09;
+
+export interface RespOptions {
+  /** Most arguments in one command (default 65536). */
+  maxArgs?: number;
+  /** Longest bulk string (default 64 MiB). */
+  maxBulkBytes?: number;
+  /** Longest inline command line (default 64 KiB). */
+  maxInlineBytes?: number;
+  /** Most bytes one command may hold buffered across reads (default 128 MiB). */
+  maxCommandBytes?: number;
+}
+
+/** A RESP error reply for a protocol violation, sent before the connection closes. */
+function protocolError(what: string): never {
+  throw new ProtocolError(`RESP protocol error: ${what}`, Buffer.from(`-ERR Protocol error: ${what}\r\n`));
+}
+
+const IDLE = 0; // between commands
+const MB_HEADER = 1; // in a `*N\r\n` line
+const BULK_HEADER = 2; // expecting a `$N\r\n` line
+const BULK_DATA = 3; // in a bulk's bytes (and its CRLF)
+const INLINE = 4; // in an inline command line
+
+const HEADER_MAX = 32; // `*` / `$` lines: a sign, 20 digits and CRLF fit easily
+
+export class RespDecoder implements Decoder<Buffer[]> {
+  private readonly maxArgs: number;
+  private readonly maxBulk: number;
+  private readonly maxInline: number;
+  private readonly maxCommand: number;
+  private state = IDLE;
+  private args: Buffer[] = [];
+  private argsLeft = 0;
+  private owned = 0; // bytes of args already copied for the current command
+  private bulkLen = 0;
+  private bulk: Buffer | null = null; // a partial bulk (data + CRLF), owned
+  private bulkHave = 0;
+  private line: Buffer | null = null; // a partial header or inline line, owned
+  private lineLen = 0;
+
+  constructor(options: RespOptions = {}) {
+    this.maxArgs = options.maxArgs ?? 65536;
+    this.maxBulk = options.maxBulkBytes ?? 64 * 1024 * 1024;
+    this.maxInline = options.maxInlineBytes ?? 64 * 1024;
+    this.maxCommand = options.maxCommandBytes ?? 128 * 1024 * 1024;
+  }
+
+  get buffered(): number {
+    return this.owned + this.bulkHave + this.lineLen;
+  }
+
+  push(chunk: Buffer, emit: (args: Buffer[]) => void): void {
+    const n = chunk.length;
+    let at = 0;
+    let viewsFrom = this.args.length; // args before this index are owned copies
+    while (at < n) {
+      const state = this.state;
+      if (state === BULK_DATA) {
+        const len = this.bulkLen;
+        let arg: Buffer;
+        if (this.bulk === null && n - at >= len + 2) {
+          if (chunk[at + len] !== CR || chunk[at + len + 1] !== LF)
+            protocolError('expected CRLF after bulk string');
+          arg = chunk.subarray(at, at + len);
+          at += len + 2;
+        } else {
+          const need = len + 2 - this.bulkHave;
+          const take = Math.min(need, n - at);
+          this.growBulk(this.bulkHave + take);
+          chunk.copy(this.bulk!, this.bulkHave, at, at + take);
+          this.bulkHave += take;
+          at += take;
+          if (this.bulkHave < len + 2) break;
+          const b = this.bulk!;
+          if (b[len] !== CR || b[len + 1] !== LF) protocolError('expected CRLF after bulk string');
+          arg = b.subarray(0, len);
+          this.bulk = null;
+          this.bulkHave = 0;
+          this.owned += len;
+          if (viewsFrom === this.args.length) viewsFrom++;
+        }
+        this.args.push(arg);
+        if (--this.argsLeft === 0) {
+          const args = this.args;
+          this.args = [];
+          this.owned = 0;
+          viewsFrom = 0;
+          this.state = IDLE;
+          emit(args);
+        } else this.state = BULK_HEADER;
+        continue;
+      }
+      if (state === IDLE) {
+        this.state = chunk[at] === STAR ? MB_HEADER : INLINE;
+        continue;
+      }
+      // A line: the `*N` or `$N` header, or an inline command.
+      if (state === BULK_HEADER && this.lineLen === 0 && chunk[at] !== DOLLAR) {
+        protocolError(`expected '$', got '${printable(chunk[at])}'`);
+      }
+      const max = state === INLINE ? this.maxInline : HEADER_MAX;
+      const nl = chunk.indexOf(LF, at);
+      let src: Buffer;
+      let start: number;
+      let end: number; // index of the LF in src
+      if (this.lineLen === 0 && nl !== -1) {
+        if (nl - at > max) this.lineTooLong(state);
+        src = chunk;
+        start = at;
+        end = nl;
+      } else {
+        const stop = nl === -1 ? n : nl;
+        if (this.lineLen + (stop - at) > max) this.lineTooLong(state);
+        this.appendLine(chunk, at, stop);
+        if (nl === -1) break;
+        src = this.line!;
+        start = 0;
+        end = this.lineLen;
+        this.lineLen = 0;
+      }
+      at = nl + 1;
+      if (state === INLINE) {
+        const args = splitInline(src, start, end);
+        this.state = IDLE;
+        if (args.length > this.maxArgs) protocolError('too many arguments in inline request');
+        if (args.length > 0) emit(args);
+        viewsFrom = 0;
+        continue;
+      }
+      if (end - start < 3 || src[end - 1] !== CR) this.badNumber(state);
+      const value = parseNumber(src, start + 1, end - 1);
+      if (state === MB_HEADER) {
+        if (value === BAD || value > this.maxArgs) protocolError('invalid multibulk length');
+        if (value <= 0) {
+          this.state = IDLE; // `*0` and `*-1` are ignored, as Redis does
+          continue;
+        }
+        this.argsLeft = value;
+        this.state = BULK_HEADER;
+      } else {
+        if (value === BAD || value < 0 || value > this.maxBulk) protocolError('invalid bulk length');
+        this.bulkLen = value;
+        this.state = BULK_DATA;
+      }
+    }
+    // Whatever stays for the next chunk must not point into this one.
+    const args = this.args;
+    if (viewsFrom < args.length) {
+      for (let i = viewsFrom; i < args.length; i++) {
+        this.owned += args[i].length;
+        args[i] = Buffer.from(args[i]);
+      }
+    }
+    if (this.buffered > this.maxCommand) protocolError('command too big');
+  }
+
+  private growBulk(need: number): void {
+    if (this.owned + need > this.maxCommand) protocolError('command too big');
+    const bulk = this.bulk;
+    if (bulk !== null && bulk.length >= need) return;
+    const full = this.bulkLen + 2;
+    // Grow with the data actually received, so an announced 64 MiB bulk does not reserve 64 MiB up front.
+    const size = Math.min(full, Math.max(need, 16 * 1024, (bulk?.length ?? 0) * 2));
+    const grown = Buffer.allocUnsafe(size);
+    if (bulk !== null) bulk.copy(grown, 0, 0, this.bulkHave);
+    this.bulk = grown;
+  }
+
+  private appendLine(chunk: Buffer, from: number, to: number): void {
+    const need = this.lineLen + (to - from);
+    if (this.line === null || this.line.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 64, (this.line?.length ?? 0) * 2));
+      if (this.line !== null) this.line.copy(grown, 0, 0, this.lineLen);
+      this.line = grown;
+    }
+    chunk.copy(this.line, this.lineLen, from, to);
+    this.lineLen = need;
+  }
+
+  private lineTooLong(state: number): never {
+    if (state === INLINE) protocolError('too big inline request');
+    this.badNumber(state);
+  }
+
+  private badNumber(state: number): never {
+    protocolError(state === MB_HEADER ? 'invalid multibulk length' : 'invalid bulk length');
+  }
+}
+
+const BAD = -0x7fffffff;
+
+/** A decimal integer (optionally negative) in src[from, to); BAD if not one or out of the safe range. */
+function parseNumber(src: Buffer, from: number, to: number): number {
+  let negative = false;
+  if (src[from] === MINUS) {
+    negative = true;
+    from++;
+  }
+  if (from >= to || to - from > 15) return BAD;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const d = src[i] - 0x30;
+    if (d < 0 || d > 9) return BAD;
+    value = value * 10 + d;
+  }
+  return negative ? -value : value;
+}
+
+/** Split an inline command on spaces and tabs (no quoting); views of src. */
+function splitInline(src: Buffer, from: number, to: number): Buffer[] {
+  if (to > from && src[to - 1] === CR) to--;
+  const args: Buffer[] = [];
+  let i = from;
+  while (i < to) {
+    while (i < to && (src[i] === SPACE || src[i] === TAB)) i++;
+    if (i === to) break;
+    const start = i;
+    while (i < to && src[i] !== SPACE && src[i] !== TAB) i++;
+    args.push(src.subarray(start, i));
+  }
+  return args;
+}
+
+function printable(byte: number): string {
+  return byte >= 0x20 && byte < 0x7f && byte !== 0x27
+    ? String.fromCharCode(byte)
+    : `\\x${byte.toString(16).padStart(2, '0')}`;
+}
+
+// ---- replies -----------------------------------------------------------------------------------------
+
+const CRLF = Buffer.from('\r\n');
+const NULL_BULK = Buffer.from('$-1\r\n');
+const NULL_ARRAY = Buffer.from('*-1\r\n');
+const EMPTY_ARRAY = Buffer.from('*0\r\n');
+const SMALL_INTS: Buffer[] = [];
+for (let i = -1; i <= 256; i++) SMALL_INTS.push(Buffer.from(`:${i}\r\n`));
+
+/** Strip CR and LF: simple strings and errors cannot carry them. */
+function line1(text: string): string {
+  return /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, ' ') : text;
+}
+
+/** Builders of encoded RESP2 replies. Each returns a Buffer ready for conn.send(). */
+export const resp = {
+  /** `+OK` */
+  simple(text: string): Buffer {
+    return Buffer.from(`+${line1(text)}\r\n`);
+  },
+  /** `-ERR ...`: pass the whole message including its code ('ERR', 'WRONGTYPE', ...). */
+  error(message: string): Buffer {
+    return Buffer.from(`-${line1(message)}\r\n`);
+  },
+  integer(n: number | bigint): Buffer {
+    if (typeof n === 'number' && n >= -1 && n <= 256 && Number.isInteger(n)) return SMALL_INTS[n + 1];
+    return Buffer.from(`:${typeof n === 'bigint' ? n : Math.trunc(n)}\r\n`, 'latin1');
+  },
+  /** A bulk string; null is the null bulk (`$-1`). Strings are UTF-8. */
+  bulk(value: Buffer | Uint8Array | string | null): Buffer {
+    if (value === null) return NULL_BULK;
+    if (typeof value === 'string') {
+      const length = Buffer.byteLength(value);
+      const head = `$${length}\r\n`;
+      const out = Buffer.allocUnsafe(head.length + length + 2);
+      out.write(head, 0, 'latin1');
+      out.write(value, head.length);
+      out[out.length - 2] = CR;
+      out[out.length - 1] = LF;
+      return out;
+    }
+    const head = `$${value.length}\r\n`;
+    const out = Buffer.allocUnsafe(head.length + value.length + 2);
+    out.write(head, 0, 'latin1');
+    out.set(value, head.length);
+    out[out.length - 2] = CR;
+    out[out.length - 1] = LF;
+    return out;
+  },
+  /** An array of already-encoded replies (from the other helpers); null is the null array (`*-1`). */
+  array(items: readonly Buffer[] | null): Buffer {
+    if (items === null) return NULL_ARRAY;
+    if (items.length === 0) return EMPTY_ARRAY;
+    return Buffer.concat([Buffer.from(`*${items.length}\r\n`, 'latin1'), ...items]);
+  },
+  /** An array of bulk strings (null entries are null bulks): MGET, CONFIG GET, ... */
+  bulks(values: readonly (Buffer | Uint8Array | string | null)[]): Buffer {
+    return resp.array(values.map((v) => resp.bulk(v)));
+  },
+  OK: Buffer.from('+OK\r\n'),
+  PONG: Buffer.from('+PONG\r\n'),
+  NULL: NULL_BULK,
+  EMPTY_ARRAY,
+  CRLF,
+};
+
+export type RespReply = Buffer | string;
+
+/**
+ * The RESP codec: messages in are the command's arguments (views of the read buffer while the handler
+ * runs: copy what you keep), messages out are encoded replies (Buffers from `resp.*`, or RESP text).
+ */
+export function respCodec(options: RespOptions = {}): Codec<Buffer[], RespReply> {
+  for (const key of ['maxArgs', 'maxBulkBytes', 'maxInlineBytes', 'maxCommandBytes'] as const) {
+    const v = options[key];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0 && v <= 2 ** 40))
+      throw new RangeError(`${key} out of range: ${v}`);
+  }
+  return {
+    name: 'resp',
+    decoder: () => new RespDecoder(options),
+    encode: (reply) => reply,
+    retain: (args) => args.map((a) => Buffer.from(a)),
+  };
+}
