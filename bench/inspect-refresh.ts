@@ -2,7 +2,8 @@
 // and client sides spread over child processes, since one process may open only 20,000 fds; clients
 // bind 127.0.0.x source addresses so ephemeral ports do not run out), then times inspect({port}), the
 // sock_diag dump alone, and raw /proc/net/tcp parses (full, port-filtered, count-only).
-// Usage: node bench/inspect-refresh.ts [--connections 20000] [--rounds 5]
+// --hold S keeps the connections open S seconds afterwards (to run `c10k inspect` or `ss` against them).
+// Usage: node bench/inspect-refresh.ts [--connections 20000] [--rounds 5] [--hold 0]
 import { type ChildProcess, fork } from 'node:child_process';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
@@ -75,7 +76,11 @@ function time(label: string, rounds: number, fn: () => unknown): Promise<number>
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { connections: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' } },
+    options: {
+      connections: { type: 'string', default: '20000' },
+      rounds: { type: 'string', default: '5' },
+      hold: { type: 'string', default: '0' },
+    },
     strict: true,
   });
   const n = Number(values.connections);
@@ -133,6 +138,10 @@ async function main(): Promise<void> {
         `  pid ${p.pid} ${p.role}: ${p.connections} conns, fds ${p.fds}, ` +
           `process memory/conn ${p.processMemoryPerConnection?.toFixed(0)} B`,
       );
+    }
+    if (Number(values.hold) > 0) {
+      console.log(`holding ${opened} connections on port ${port} for ${values.hold} s`);
+      await new Promise((resolve) => setTimeout(resolve, Number(values.hold) * 1000));
     }
   } finally {
     for (const c of children) c.kill('SIGKILL');

@@ -1,7 +1,8 @@
 // c10k's public API.
-export { type App, type AppSpec, defineApp } from './app.ts';
+export { type App, type AppContext, type AppSpec, defineApp } from './app.ts';
+export type { Bus, BusHandler, BusPayload } from './bus/bus.ts';
 export { createLogger, type Logger, memoryLogger } from './log.ts';
-export type { Backend, ServerHandle } from './models/types.ts';
+export type { Backend, ServerHandle, WorkerStats } from './models/types.ts';
 export { ServeError } from './models/types.ts';
 export type { CloseReason, Connection } from './net/connection.ts';
 export type { ConnectionLimits } from './net/limits.ts';

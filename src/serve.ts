@@ -3,6 +3,8 @@
 import { availableParallelism } from 'node:os';
 import { type App, isApp } from './app.ts';
 import { loadApp } from './apps/index.ts';
+import { parseBusUrl } from './bus/redis.ts';
+import { startAppRuntime } from './bus/runtime.ts';
 import { createLogger, type Logger } from './log.ts';
 import { MODELS } from './models/index.ts';
 import {
@@ -26,7 +28,10 @@ export interface ServeOptions extends Partial<ConnectionLimits> {
   /** 0 picks a free port (see handle.port). */
   port?: number;
   backlog?: number;
+  /** At most this many connections at once, over every worker (multi-process models split it). */
   maxConnections?: number;
+  /** At most this many connections at once from one client address, per serving process. */
+  maxConnectionsPerIp?: number;
   /** How long a graceful stop waits for connections to finish, in ms (default 10 s). */
   drainTimeout?: number;
   logger?: Logger;
@@ -39,6 +44,8 @@ export interface ServeOptions extends Partial<ConnectionLimits> {
   proxyProtocol?: boolean;
   /** CIDR ranges trusted to send PROXY headers (default loopback: 127.0.0.0/8,::1/128). */
   trustedProxies?: string | string[];
+  /** Share the app's bus with every server on this Redis: `redis://HOST:PORT` (pub/sub). */
+  bus?: string;
 }
 
 /** The syscall backend where it runs (Linux with koffi), node:net elsewhere. */
@@ -77,6 +84,10 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
       options.maxConnections === undefined
         ? Infinity
         : int('maxConnections', options.maxConnections, 0, 1, 1e9),
+    maxConnectionsPerIp:
+      options.maxConnectionsPerIp === undefined
+        ? Infinity
+        : int('maxConnectionsPerIp', options.maxConnectionsPerIp, 0, 1, 1e9),
     limits,
     drainTimeout: int('drainTimeout', options.drainTimeout, 10_000, 0, 3_600_000),
     logger: options.logger ?? createLogger(),
@@ -87,8 +98,22 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     balance: options.balance ?? 'reuseport',
     proxyProtocol: options.proxyProtocol ?? false,
     trustedProxies: trustedProxies(options.trustedProxies),
+    bus: busUrl(options.bus),
   };
 }
+
+function busUrl(url: string | undefined): string | undefined {
+  if (url === undefined || url === '') return undefined;
+  try {
+    parseBusUrl(url);
+  } catch (error) {
+    throw new ServeError((error as Error).message);
+  }
+  return url;
+}
+
+/** Models whose app runs in this process: serve() runs its setup(); the others do it in their workers. */
+const APP_IN_THIS_PROCESS = new Set(['reactor', 'iterative']);
 
 function trustedProxies(list: string | string[] | undefined): string {
   const text = Array.isArray(list) ? list.join(',') : (list ?? DEFAULT_TRUSTED_PROXIES);
@@ -108,5 +133,27 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
       start ?? `model '${resolved.model}' does not run on the ${resolved.backend} backend`,
     );
   }
-  return start(resolved);
+  if (!APP_IN_THIS_PROCESS.has(resolved.model) || resolved.app.setup === undefined) return start(resolved);
+  let runtime: Awaited<ReturnType<typeof startAppRuntime>>;
+  try {
+    runtime = await startAppRuntime(resolved.app, {
+      logger: resolved.logger,
+      where: 'local',
+      url: resolved.bus,
+    });
+  } catch (error) {
+    throw new ServeError((error as Error).message);
+  }
+  let handle: ServerHandle;
+  try {
+    handle = await start(resolved);
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+  // The app's teardown runs once the last connection is gone.
+  const closeServer = handle.close.bind(handle);
+  let closing: Promise<void> | null = null;
+  handle.close = () => (closing ??= closeServer().finally(() => runtime.close()));
+  return handle;
 }

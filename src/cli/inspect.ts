@@ -2,18 +2,26 @@
 // All the reading is in src/inspect/; this file only parses arguments and renders a compact table
 // (or JSON, one object per refresh with --watch). Exit codes: 0 ok, 1 runtime failure, 2 bad arguments.
 import { parseArgs } from 'node:util';
+import { EndpointError, resolveToken, TOKEN_ENV } from '../admin/http-endpoint.ts';
+import type { JoinedSnapshot } from '../inspect/join.ts';
 import { counterDelta, type TcpCounters } from '../inspect/proc-netstat.ts';
-import { formatBytes, inspect, type Snapshot } from '../inspect/snapshot.ts';
+import { formatBytes } from '../inspect/snapshot.ts';
+import { sample, startWebInspector } from '../inspect/web.ts';
 
 const USAGE = `usage: c10k inspect --port P | --pid N [--sockets] [--watch] [--json] [--interval ms]
+                    [--status-url URL] [--web HOST:PORT] [--token T]
 
-  --port P        the listening port to inspect (its listener, queues, connections, owner processes)
-  --pid N         a server process (and its children) to inspect
-  --sockets       list every connected socket (4-tuple, state, queues, owner pid/fd)
-  --watch         refresh every interval until Ctrl-C
-  --json          machine-readable output (one JSON object per refresh)
-  --interval ms   refresh interval for --watch (default 1000)
-  --help          this text`;
+  --port P          the listening port to inspect (its listener, queues, connections, owner processes)
+  --pid N           a server process (and its children) to inspect
+  --sockets         list every connected socket (4-tuple, state, queues, owner pid/fd)
+  --watch           refresh every interval until Ctrl-C
+  --json            machine-readable output (one JSON object per refresh)
+  --interval ms     refresh interval for --watch and --web (default 1000)
+  --status-url URL  a server's own counters (c10k serve --status), joined to the kernel's view
+  --web HOST:PORT   serve a live page (server-sent events) until Ctrl-C; loopback unless --token
+  --token T         required on every --web request (Authorization: Bearer T or ?token=T), and sent
+                    to --status-url as a bearer token (default: $${TOKEN_ENV})
+  --help            this text`;
 
 const SOCKET_ROWS = 50;
 
@@ -41,7 +49,7 @@ function hostPort(addr: string, port: number): string {
 }
 
 /** Render a snapshot as text; `prev` adds counter deltas since the previous refresh. */
-export function render(s: Snapshot, prev?: TcpCounters): string {
+export function render(s: JoinedSnapshot, prev?: TcpCounters): string {
   const out: string[] = [];
   const what = s.port !== undefined ? `port ${s.port}` : `pid ${s.pid}`;
   out.push(`c10k inspect ${what}  ${s.time}  (source: ${s.source}, ${s.elapsedMs.toFixed(0)} ms)`);
@@ -112,7 +120,33 @@ export function render(s: Snapshot, prev?: TcpCounters): string {
     }
     out.push('');
   }
+  if (s.server) out.push(renderServer(s), '');
+  if (s.serverError) out.push(`server counters unavailable: ${s.serverError}`, '');
   for (const m of s.missing) out.push(`missing: ${m}`);
+  return out.join('\n');
+}
+
+function renderServer(s: JoinedSnapshot): string {
+  const v = s.server!;
+  const t = v.totals;
+  const out = [
+    `server (${v.url}): ${v.model} (${v.backend}), up ${Math.round(v.uptimeMs / 1000)} s: ` +
+      `active ${t.active}, accepted ${t.accepted}, rejected ${t.rejected}, messages in/out ${t.messagesIn}/${t.messagesOut}, ` +
+      `bytes in/out ${formatBytes(t.bytesIn)}/${formatBytes(t.bytesOut)}`,
+  ];
+  const rows = [['WORKER', 'ACTIVE', 'KERNEL-CONNS', 'ACCEPTED', 'MSGS-IN', 'BYTES-IN']];
+  for (const w of v.workers) {
+    rows.push([
+      String(w.pid),
+      String(w.stats.active),
+      w.kernel ? String(w.kernel.connections) : '-',
+      String(w.stats.accepted),
+      String(w.stats.messagesIn),
+      formatBytes(w.stats.bytesIn),
+    ]);
+  }
+  out.push(table(rows));
+  for (const e of v.explain) out.push(`  - ${e}`);
   return out.join('\n');
 }
 
@@ -130,7 +164,9 @@ export async function run(argv: string[]): Promise<number> {
         watch: { type: 'boolean' },
         json: { type: 'boolean' },
         interval: { type: 'string' },
-        web: { type: 'boolean' },
+        web: { type: 'string' },
+        'status-url': { type: 'string' },
+        token: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -141,7 +177,6 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  if (values.web) return fail('--web is not yet available');
   if (values.port === undefined && values.pid === undefined) return fail('give --port or --pid');
   const port = values.port === undefined ? undefined : posInt(values.port as string, 65535);
   if (port === null) return fail(`--port must be an integer 1-65535, got "${values.port}"`);
@@ -151,11 +186,21 @@ export async function run(argv: string[]): Promise<number> {
   if (interval === null || interval < 100) return fail(`--interval must be an integer >= 100 (ms)`);
   const opts = { port, pid, sockets: values.sockets === true };
   const json = values.json === true;
+  const token = resolveToken(values.token as string | undefined);
+  const statusUrl = values['status-url'] as string | undefined;
+  if (statusUrl !== undefined && !/^https?:\/\/./.test(statusUrl))
+    return fail(`--status-url needs an http:// URL, got "${statusUrl}"`);
+  const sampleOpts = { port, pid, statusUrl, statusToken: token };
+  if (values.web !== undefined) {
+    if (values.watch || json || values.sockets)
+      return fail('--web runs alone (no --watch, --json or --sockets)');
+    return web(values.web as string, token, sampleOpts, interval);
+  }
 
   let refresh = 0;
-  const once = async (prev?: TcpCounters): Promise<Snapshot> => {
+  const once = async (prev?: TcpCounters): Promise<JoinedSnapshot> => {
     // every 10th refresh rescans all processes for owners; in between, known owners and their children
-    const snap = await inspect({ ...opts, fullScan: refresh++ % 10 === 0 });
+    const snap = await sample({ ...sampleOpts, sockets: opts.sockets }, refresh++ % 10 === 0);
     if (json) process.stdout.write(JSON.stringify(snap) + '\n');
     else process.stdout.write((values.watch ? '\x1b[H\x1b[2J' : '') + render(snap, prev) + '\n');
     return snap;
@@ -192,4 +237,35 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`c10k inspect: ${(err as Error).message}\n`);
     return 1;
   }
+}
+
+/** --web: serve the live page until SIGINT/SIGTERM. */
+async function web(
+  address: string,
+  token: string | undefined,
+  opts: Parameters<typeof sample>[0],
+  intervalMs: number,
+): Promise<number> {
+  let server: Awaited<ReturnType<typeof startWebInspector>>;
+  try {
+    server = await startWebInspector({ ...opts, address, token, intervalMs });
+  } catch (err) {
+    if (err instanceof EndpointError) return fail(err.message);
+    process.stderr.write(`c10k inspect: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stderr.write(
+    `c10k inspect: live page on ${server.url}/${token ? '?token=...' : ''} (Ctrl-C stops)\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
 }

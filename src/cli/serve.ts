@@ -1,11 +1,13 @@
 // c10k serve: run an app under one I/O model until SIGINT/SIGTERM, then stop gracefully and exit 0.
 import { availableParallelism } from 'node:os';
+import { TOKEN_ENV } from '../admin/http-endpoint.ts';
 import { createLogger, LOG_LEVELS } from '../log.ts';
 import { MODELS } from '../models/index.ts';
 import { BACKENDS } from '../models/types.ts';
 import { DEFAULT_LIMITS } from '../net/limits.ts';
 import { DEFAULT_BACKEND, serve } from '../serve.ts';
 import { bytes, duration, integer, oneOf, parse, UsageError } from './args.ts';
+import { parseAdminArgs, startAdmin } from './serve-admin.ts';
 
 export const HELP = `usage: c10k serve --app APP [options]
 
@@ -13,14 +15,24 @@ Serve APP (a built-in app or a module whose default export is defineApp(...)) un
 Stops on SIGINT/SIGTERM: stops accepting, lets connections finish (--drain-timeout), exits 0.
 SIGHUP reloads the workers of multi-process models (new workers accept before old ones drain).
 
-  --app NAME|PATH          echo, line-echo, kv, http, or a module path (required)
+  --app NAME|PATH          echo, line-echo, kv, http, chat, or a module path (required)
   --model NAME             ${Object.keys(MODELS).join(', ')} (default reactor)
   --backend NAME           ${BACKENDS.join(', ')} (default ${DEFAULT_BACKEND})
   --host ADDR              address to listen on (default 127.0.0.1)
   --port N                 port (default 7000; 0 picks a free one)
   --backlog N              accept-queue length asked of listen() (default 4096; the kernel caps it
                            at net.core.somaxconn)
-  --max-connections N      refuse connections beyond N at once (default: no cap)
+  --max-connections N      refuse connections beyond N at once, over the whole server (default: no
+                           cap). Multi-process models split N evenly among the workers and each
+                           refuses past its share, so refusals can begin a little before N in total
+                           when connections spread unevenly (and, during a reload, an old and a new
+                           worker each hold their slot's share). N must be >= --workers there
+  --max-connections-per-ip N  refuse connections beyond N at once from one client address (default: no
+                           cap); counted per serving process, i.e. per worker under multi-reactor
+                           (reactor and multi-reactor models; with --proxy-protocol, per real client)
+  Open files: each serving process stops accepting 64 descriptors short of its open-files limit
+  (ulimit -n) and resumes below it; the syscall backend leaves new clients in the accept queue
+  meanwhile (another worker sharing the socket takes them), the node backend closes them ('fd-limit').
   --idle-timeout T         close connections silent for T (e.g. 30s; default: never)
   --partial-timeout T      close connections holding an incomplete message for T (default: never)
   --high-water-mark B      send() reports back-pressure past B queued bytes (default ${DEFAULT_LIMITS.highWaterMark})
@@ -36,6 +48,12 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
                            names becomes the connection's remote address
   --trusted-proxies CIDRS  who may send that header (default 127.0.0.0/8,::1/128); a header from
                            anyone else closes the connection
+  --status HOST:PORT       serve the server's own counters as JSON (GET /status): totals, per worker
+  --metrics HOST:PORT      serve them in Prometheus text format (GET /metrics), with event-loop delay
+  --token T                required on every --status/--metrics request (Authorization: Bearer T or
+                           ?token=T); needed to bind them anywhere but loopback (default: $${TOKEN_ENV})
+  --bus redis://HOST:PORT  share the app's bus (chat rooms, ...) with every server on this Redis
+                           (pub/sub); without it the bus spans this server's workers
   --log-level LEVEL        ${LOG_LEVELS.join(', ')} (default info)
   --log-format text|json   (default text)
   -h, --help               this text
@@ -49,6 +67,7 @@ const OPTIONS = {
   port: { type: 'string' },
   backlog: { type: 'string' },
   'max-connections': { type: 'string' },
+  'max-connections-per-ip': { type: 'string' },
   'idle-timeout': { type: 'string' },
   'partial-timeout': { type: 'string' },
   'high-water-mark': { type: 'string' },
@@ -62,6 +81,10 @@ const OPTIONS = {
   balance: { type: 'string' },
   'proxy-protocol': { type: 'boolean' },
   'trusted-proxies': { type: 'string' },
+  bus: { type: 'string' },
+  status: { type: 'string' },
+  metrics: { type: 'string' },
+  token: { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -78,6 +101,7 @@ export async function run(argv: string[]): Promise<number> {
     level: oneOf('log-level', v['log-level'], LOG_LEVELS) ?? 'info',
     format: oneOf('log-format', v['log-format'], ['text', 'json'] as const) ?? 'text',
   });
+  const adminArgs = parseAdminArgs({ status: v.status, metrics: v.metrics, token: v.token });
   const server = await serve({
     app: v.app,
     model: v.model,
@@ -86,6 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     port: integer('port', v.port, 0, 65535) ?? 7000,
     backlog: integer('backlog', v.backlog, 1),
     maxConnections: integer('max-connections', v['max-connections'], 1),
+    maxConnectionsPerIp: integer('max-connections-per-ip', v['max-connections-per-ip'], 1),
     idleTimeout: duration('idle-timeout', v['idle-timeout']),
     partialTimeout: duration('partial-timeout', v['partial-timeout']),
     highWaterMark: bytes('high-water-mark', v['high-water-mark']),
@@ -99,11 +124,13 @@ export async function run(argv: string[]): Promise<number> {
     balance: oneOf('balance', v.balance, ['reuseport', 'shared'] as const),
     proxyProtocol: v['proxy-protocol'],
     trustedProxies: v['trusted-proxies'],
+    bus: v.bus,
     logger,
   });
   logger.info(`${server.model} (${server.backend}) serving ${v.app} on ${server.host}:${server.port}`, {
     pid: process.pid,
   });
+  const admin = await startAdmin(server, adminArgs, logger);
   // SIGHUP: a rolling reload of the workers, for the models that have them.
   const reload = () => {
     if (!server.reload) {
@@ -125,6 +152,7 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  await admin.close();
   await server.close();
   const stats = await server.stats();
   logger.info('stopped', {

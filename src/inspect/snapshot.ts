@@ -1,13 +1,18 @@
 // inspect(): one consistent picture of a port or a process tree, joined from the kernel readers.
 // Sockets come from sock_diag when it works (kernel-side port filter, listener backlog, socket memory)
-// and from /proc/net/tcp otherwise; owners come from one pass over /proc/*/fd (socket inodes), because
-// a server is whoever holds the listening socket: ours or not, one process or a tree of workers.
+// and from /proc/net/tcp otherwise; owners come from /proc/*/fd (socket inodes), because a server is
+// whoever holds the listening socket: ours or not, one process or a tree of workers. Reading fd links
+// is most of a refresh (~2-4 us each), so a port's first refresh gives up on a process after its first
+// OWNER_SCAN_GIVE_UP fds if none is one of the port's sockets (a load generator's 20,000 client sockets
+// are not read) and reads those processes fully only if sockets are left without an owner; later
+// refreshes read only the last owners and their descendants.
 import { readlinkSync } from 'node:fs';
+import { fastFdScanAvailable, scanSocketFds } from './fd-scan.ts';
 import type { DiagSocket, SkMemInfo } from './inet-diag.ts';
 import { sockDiagDump } from './netlink-socket.ts';
 import { readProcNetTcp, type TcpState } from './proc-net-tcp.ts';
 import { readTcpCounters, type TcpCounters } from './proc-netstat.ts';
-import { descendantsOf, type FdLimit, listPids, readProcessStats, readSocketInodes } from './proc-process.ts';
+import { descendantsOf, type FdLimit, type FdScan, listPids, readProcessStats } from './proc-process.ts';
 
 export interface InspectOptions {
   port?: number;
@@ -18,7 +23,12 @@ export interface InspectOptions {
   netlink?: boolean;
   /** Scan every process for owners even when the last refresh's owners still hold the listeners. */
   fullScan?: boolean;
+  /** Sum the kernel's byte counters (tcp_info) of the connected sockets into `kernelBytes`. */
+  kernelBytes?: boolean;
 }
+
+/** A process whose first this-many fds hold none of the port's sockets is not read further (at first). */
+export const OWNER_SCAN_GIVE_UP = 256;
 
 export interface Owner {
   pid: number;
@@ -91,6 +101,8 @@ export interface Snapshot {
   /** Machine-wide (network namespace) counters since boot. */
   counters: TcpCounters;
   explain: string[];
+  /** With opts.kernelBytes: bytes received + acked by the connected sockets (tcp_info); null if unknown. */
+  kernelBytes?: number | null;
   elapsedMs: number;
 }
 
@@ -106,6 +118,7 @@ type Row = Pick<
   | 'txQueue'
   | 'inode'
   | 'skmem'
+  | 'tcpInfo'
 >;
 
 export function skmemBytes(m: SkMemInfo): number {
@@ -156,6 +169,56 @@ function cachedOwners(inodes: number[]): number[] | null {
   return [...pids];
 }
 
+/** Does a listener among `bound` serve this (non-LISTEN) socket? (Everything does when none listens.) */
+function servedBy(bound: Row[]): (r: Row) => boolean {
+  if (bound.length === 0) return () => true;
+  const wild = new Set<number>(); // family << 16 | port of wildcard listeners
+  const exact = new Map<number, Set<string>>(); // port -> addresses
+  for (const l of bound) {
+    if (l.localAddress === '0.0.0.0' || l.localAddress === '::') wild.add((l.family << 16) | l.localPort);
+    else {
+      let set = exact.get(l.localPort);
+      if (!set) exact.set(l.localPort, (set = new Set()));
+      set.add(l.localAddress);
+    }
+  }
+  return (r) =>
+    wild.has((r.family << 16) | r.localPort) || exact.get(r.localPort)?.has(r.localAddress) === true;
+}
+
+/** Unowned sockets tolerated after the quick pass (closed meanwhile) before given-up processes are read. */
+const UNOWNED_SLACK = (connected: number) => Math.max(16, Math.ceil(connected / 100));
+
+/**
+ * After a quick pass: if a listener has no owner, or more connected sockets than churn explains have none,
+ * read the processes that were given up on, one by one, until every listener and socket is owned.
+ */
+function finishScans(scans: Map<number, FdScan>, rows: Row[], relevant: Set<number>): void {
+  const pending = [...scans.values()].filter((sc) => !sc.complete);
+  if (pending.length === 0) return;
+  const owned = new Set<number>();
+  for (const sc of scans.values()) for (const inode of sc.held.keys()) owned.add(inode);
+  const listeners = new Set<number>();
+  const connected = new Set<number>();
+  for (const r of rows)
+    if (relevant.has(r.inode)) (r.state === 'LISTEN' ? listeners : connected).add(r.inode);
+  let unownedListeners = 0;
+  let unownedSockets = 0;
+  for (const inode of listeners) if (!owned.has(inode)) unownedListeners++;
+  for (const inode of connected) if (!owned.has(inode)) unownedSockets++;
+  const slack = UNOWNED_SLACK(connected.size);
+  for (const sc of pending) {
+    if (unownedListeners === 0 && unownedSockets <= slack) return;
+    sc.finish();
+    for (const inode of sc.held.keys()) {
+      if (owned.has(inode)) continue;
+      owned.add(inode);
+      if (listeners.has(inode)) unownedListeners--;
+      else if (connected.has(inode)) unownedSockets--;
+    }
+  }
+}
+
 /** Take one snapshot. Never throws for missing kernel features: see `missing`. */
 export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const t0 = performance.now();
@@ -170,8 +233,8 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     opts.netlink === false
       ? { ok: false as const, reason: 'disabled' }
       : await sockDiagDump([
-          { family: 4, port: opts.port },
-          { family: 6, port: opts.port },
+          { family: 4, port: opts.port, tcpInfo: opts.kernelBytes === true },
+          { family: 6, port: opts.port, tcpInfo: opts.kernelBytes === true },
         ]);
   if (diag.ok) rows = diag.sockets;
   else {
@@ -183,24 +246,33 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     );
   }
 
-  // 2. owners: which processes hold which socket inodes
-  const rowInodes = new Set<number>();
-  for (const r of rows) if (r.inode) rowInodes.add(r.inode);
-  const held = new Map<number, Map<number, number>>(); // pid -> inode -> fd (only relevant inodes)
-  const scan = (pid: number) => {
-    const mine = new Map<number, number>();
-    for (const [inode, fd] of readSocketInodes(pid)) if (rowInodes.has(inode)) mine.set(inode, fd);
-    if (mine.size > 0) held.set(pid, mine);
-  };
-  let candidates: number[];
-  if (opts.pid !== undefined) candidates = [opts.pid, ...descendantsOf([opts.pid])];
-  else {
-    // Reading every fd of every process dominates a refresh (~4 us per fd); when the listeners' owners
-    // from the last refresh still hold them, scan only those and their descendants.
-    const known = cachedOwners(rows.filter((r) => r.state === 'LISTEN').map((r) => r.inode));
-    candidates = known && !opts.fullScan ? [...known, ...descendantsOf(known)] : listPids();
+  // 2. owners: which processes hold which socket inodes. With a port, only sockets a listener serves
+  // are looked for (a local client whose ephemeral port equals the server's is not).
+  const relevant = new Set<number>();
+  if (opts.pid !== undefined) {
+    for (const r of rows) if (r.inode) relevant.add(r.inode);
+  } else {
+    const served = servedBy(rows.filter((r) => r.state === 'LISTEN'));
+    for (const r of rows) if (r.inode && (r.state === 'LISTEN' || served(r))) relevant.add(r.inode);
   }
-  for (const pid of candidates) scan(pid);
+  await fastFdScanAvailable();
+  const scans = new Map<number, FdScan>();
+  const candidates = (pids: number[], giveUp: number) => {
+    for (const pid of pids) if (!scans.has(pid)) scans.set(pid, scanSocketFds(pid, relevant, giveUp));
+  };
+  if (opts.pid !== undefined) candidates([opts.pid, ...descendantsOf([opts.pid])], Infinity);
+  else {
+    // When the listeners' owners from the last refresh still hold them, read only those and their
+    // descendants; else every process, giving up early on those without the port's sockets.
+    const known = cachedOwners(rows.filter((r) => r.state === 'LISTEN').map((r) => r.inode));
+    if (known && !opts.fullScan) candidates([...known, ...descendantsOf(known)], Infinity);
+    else {
+      candidates(listPids(), OWNER_SCAN_GIVE_UP);
+      finishScans(scans, rows, relevant);
+    }
+  }
+  const held = new Map<number, Map<number, number>>(); // pid -> inode -> fd (only relevant inodes)
+  for (const [pid, sc] of scans) if (sc.held.size > 0) held.set(pid, sc.held);
   if (opts.pid !== undefined) {
     // keep only the process tree's sockets, plus inode-less ones (SYN_RECV, TIME_WAIT) on its ports
     const mine = new Set<number>();
@@ -210,33 +282,29 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     );
     rows = rows.filter((r) => (r.inode ? mine.has(r.inode) : ports.has(r.localPort)));
   }
-  const owners = new Map<number, Owner[]>();
-  for (const [pid, m] of held) {
-    for (const [inode, fd] of m) {
-      let list = owners.get(inode);
-      if (!list) owners.set(inode, (list = []));
-      list.push({ pid, fd });
+  // Every holder of a listener (a prefork socket has several); one owner per connected socket, and
+  // only when they are listed (building 100,000 owner objects for nothing is a good part of a refresh).
+  const ownersOf = (inode: number): Owner[] => {
+    const list: Owner[] = [];
+    for (const [pid, m] of held) {
+      const fd = m.get(inode);
+      if (fd !== undefined) list.push({ pid, fd });
     }
-  }
-
+    return list;
+  };
+  const owned = new Set<number>();
+  for (const m of held.values()) for (const inode of m.keys()) owned.add(inode);
   for (const r of rows)
-    if (r.state === 'LISTEN' && owners.has(r.inode)) ownerCache.set(r.inode, owners.get(r.inode)!);
+    if (r.state === 'LISTEN' && owned.has(r.inode)) ownerCache.set(r.inode, ownersOf(r.inode));
 
   // 3. listeners, handshakes, connections. A client socket may have the server's port as its own
   // ephemeral port (on another address): keep connected sockets only where a listener matches.
-  const bound = rows.filter((r) => r.state === 'LISTEN');
-  const served = (r: Row) =>
-    bound.length === 0 ||
-    bound.some(
-      (l) =>
-        l.localPort === r.localPort &&
-        (l.localAddress === r.localAddress ||
-          (l.family === r.family && (l.localAddress === '0.0.0.0' || l.localAddress === '::'))),
-    );
+  const served = servedBy(rows.filter((r) => r.state === 'LISTEN'));
   const listeners: ListenerInfo[] = [];
   const states: Partial<Record<TcpState, number>> = {};
   let synRecv = 0;
   let connections = 0;
+  let kernelBytes: number | null | undefined;
   const conns: Row[] = [];
   for (const r of rows) {
     if (r.state !== 'LISTEN' && !served(r)) continue;
@@ -249,7 +317,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
         acceptQueue: r.rxQueue,
         backlog: source === 'sock_diag' ? r.txQueue : null,
         drops: r.skmem ? r.skmem.drops : null,
-        owners: owners.get(r.inode) ?? [],
+        owners: owned.has(r.inode) ? ownersOf(r.inode) : [],
         explain: [],
       };
       l.explain = explainListener(l);
@@ -264,6 +332,20 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     }
   }
 
+  if (opts.kernelBytes) {
+    let sum = 0;
+    let known = source === 'sock_diag';
+    for (const r of conns) {
+      const info = r.tcpInfo;
+      if (!info || info.bytesReceived === undefined || info.bytesAcked === undefined) {
+        known = false;
+        break;
+      }
+      sum += info.bytesReceived + info.bytesAcked;
+    }
+    kernelBytes = known ? sum : null;
+  }
+
   // 4. processes
   const listenerInodes = new Set(listeners.map((l) => l.inode));
   const listenerPids = new Set<number>();
@@ -273,7 +355,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   for (const r of conns) if (r.inode) byInode.set(r.inode, r);
   const processes: ProcessEntry[] = [];
   for (const [pid, m] of held) {
-    const st = readProcessStats(pid);
+    const st = readProcessStats(pid, scans.get(pid)?.fdCount);
     if (!st) continue;
     let nl = 0;
     let nc = 0;
@@ -347,7 +429,8 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
       `SyncookiesSent ${counters.SyncookiesSent}: SYN queue overflowed, answered with SYN cookies`,
     );
   }
-  const unowned = conns.filter((r) => r.inode && !owners.has(r.inode)).length;
+  let unowned = 0;
+  for (const r of conns) if (r.inode && !owned.has(r.inode)) unowned++;
   if (unowned > 0) missing.push(`owner pid/fd unknown for ${unowned} sockets (processes not readable)`);
 
   const snap: Snapshot = {
@@ -365,7 +448,11 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     explain,
     elapsedMs: 0,
   };
+  if (kernelBytes !== undefined) snap.kernelBytes = kernelBytes;
   if (opts.sockets) {
+    const owner = new Map<number, Owner>();
+    for (const [pid, m] of held)
+      for (const [inode, fd] of m) if (!owner.has(inode)) owner.set(inode, { pid, fd });
     snap.sockets = conns
       .map((r) => {
         const e: SocketEntry = {
@@ -378,7 +465,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
           sendQ: r.txQueue,
           recvQ: r.rxQueue,
           inode: r.inode,
-          owner: owners.get(r.inode)?.[0] ?? null,
+          owner: owner.get(r.inode) ?? null,
         };
         if (r.skmem) e.kernelMemory = skmemBytes(r.skmem);
         return e;

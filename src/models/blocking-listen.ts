@@ -4,7 +4,7 @@
 import * as sys from '../sys/index.ts';
 import { type ResolvedServeOptions, ServeError } from './types.ts';
 
-export function listenSocket(options: ResolvedServeOptions, nonBlocking: boolean): number {
+export function listenSocket(options: ResolvedServeOptions, nonBlocking: boolean, reusePort = false): number {
   const { host, port, backlog } = options;
   try {
     sys.assertSyscallBackendAvailable();
@@ -12,7 +12,7 @@ export function listenSocket(options: ResolvedServeOptions, nonBlocking: boolean
     throw new ServeError((error as Error).message);
   }
   try {
-    return sys.listenTcp({ host, port, backlog, nonBlocking });
+    return sys.listenTcp({ host, port, backlog, nonBlocking, reusePort });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new ServeError(`port ${port} is already in use on ${host}`);

@@ -42,7 +42,7 @@ export async function startIterative(options: ResolvedServeOptions): Promise<Ser
 /** Serve connections accepted while stopping, one at a time, under the drain already under way. */
 export async function serveLate(core: ServerCore, fds: number[]): Promise<void> {
   for (const fd of fds) {
-    core.now = Date.now(); // a full quiet period from now, as drain() gives every connection
+    core.refreshClock(); // a full quiet period from now, as drain() gives every connection
     core.start(); // drain() stopped the timer once the server was empty: its ticks end this one
     await new BlockingConnection(core, fd, 'pool').serve();
   }

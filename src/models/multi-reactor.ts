@@ -1,13 +1,15 @@
 // Multi-reactor: one reactor per core, each in its own process (`workers`, default: the number of cores),
 // all serving one port. This is the C10K answer: no per-client process or thread, and every core busy.
 // Two ways to share the port (options.balance):
-// - 'reuseport': every worker opens its own listening socket with SO_REUSEPORT. The kernel hashes each
-//   new connection's 4-tuple onto one socket of the group, so each worker has its own accept queue and
-//   only that worker is woken: no thundering herd, and connections spread evenly by count (but blindly:
-//   a busy or stalled worker still gets its share, and its queue is not rebalanced). When a worker closes
-//   its socket, connections still in *its* queue are reset unless net.ipv4.tcp_migrate_req=1, so a
-//   reload drains each old worker's queue (the reactor accepts what waits before closing) with a small
-//   window left.
+// - 'reuseport': one listening socket per worker with SO_REUSEPORT. The kernel hashes each new
+//   connection's 4-tuple onto one socket of the group, so each worker has its own accept queue and only
+//   that worker is woken: no thundering herd, and connections spread evenly by count (but blindly: a
+//   busy, stalled or fd-capped worker still gets its share, and its queue is not rebalanced). A socket
+//   that leaves the group resets the connections in its queue (unless net.ipv4.tcp_migrate_req=1), so
+//   the supervisor opens the sockets and holds them for the server's lifetime, one per worker slot: a
+//   worker's replacement (reload or crash) inherits the same socket and nothing queued is lost (a crashed
+//   worker's queue waits for its replacement, ~the restart backoff). Without the syscall bindings (not
+//   Linux) each worker opens its own socket and a reload keeps that small window.
 // - 'shared': the supervisor opens one listening socket and every worker inherits it (as nginx does).
 //   One accept queue: a worker that is busy simply accepts less, and a restart or reload loses nothing
 //   (the socket outlives every worker). But every worker's epoll watches the same socket, so one new
@@ -19,19 +21,37 @@
 import * as sys from '../sys/index.ts';
 import { listenSocket } from './blocking-listen.ts';
 import { checkWorkerApp, Supervisor, supervisedHandle } from './supervisor.ts';
-import type { ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
+import { type ModelDefinition, type ResolvedServeOptions, ServeError, type ServerHandle } from './types.ts';
 
 export async function startMultiReactor(options: ResolvedServeOptions): Promise<ServerHandle> {
   checkWorkerApp(options, 'multi-reactor', options.workers);
+  if (options.maxConnections < options.workers) {
+    throw new ServeError(
+      `--max-connections ${options.maxConnections} is below --workers ${options.workers}: it is split among the workers`,
+    );
+  }
   let listenFd: number | undefined;
+  let slotFds: number[] | undefined;
   if (options.balance === 'shared') {
     listenFd = listenSocket(options, true);
     options = { ...options, port: sys.getsockname(listenFd).port };
+  } else if (sys.syscallBackendAvailable()) {
+    slotFds = [];
+    try {
+      for (let i = 0; i < options.workers; i++) {
+        slotFds.push(listenSocket(options, true, true));
+        if (i === 0) options = { ...options, port: sys.getsockname(slotFds[0]).port };
+      }
+    } catch (error) {
+      for (const fd of slotFds) sys.close(fd);
+      throw error;
+    }
   }
   const sup = new Supervisor(options, {
     role: 'reactor',
     count: options.workers,
     listenFd,
+    slotFds,
     reusePort: options.balance === 'reuseport',
   });
   await sup.start();

@@ -6,13 +6,20 @@
 // It holds no connection itself. With an inherited listening socket (`listenFd`, prefork and 'shared'
 // balance) it keeps its copy open for the server's lifetime so replacements can inherit it too; the
 // socket therefore outlives any one worker and its accept queue is never lost to a restart.
+// With `slotFds` (multi-reactor's 'reuseport' balance) it holds one SO_REUSEPORT socket per worker slot
+// the same way: worker i and its replacements inherit socket i, so no socket ever leaves the port's
+// reuseport group during a reload or a crash and no connection queued in it is reset.
+// A global maxConnections is split among the slots (workerShare): each worker refuses past its share.
+// It is also the hub of the app's bus (src/bus/bus.ts): a worker's publication goes to the other workers
+// subscribed to its topic, and to Redis when the server has a --bus.
 import { type ChildProcess, fork } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BusHub, ipcBusSender } from '../bus/bus.ts';
 import type { Logger } from '../log.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
-import { type ListenSpec, type ResolvedServeOptions, ServeError } from './types.ts';
+import { type ListenSpec, type ResolvedServeOptions, ServeError, type WorkerStats } from './types.ts';
 import {
   addStats,
   type FromWorker,
@@ -29,6 +36,17 @@ export interface SupervisorOptions {
   listenFd?: number;
   /** Workers open their own listening socket with SO_REUSEPORT. */
   reusePort?: boolean;
+  /** One listening socket per worker slot (count of them), inherited as fd 4 by that slot's workers. */
+  slotFds?: number[];
+}
+
+/**
+ * A worker's share of a global connection cap: `total` split as evenly as integers allow over `count`
+ * slots (shares differ by at most one and add up to total). Infinity stays Infinity.
+ */
+export function workerShare(total: number, count: number, slot: number): number {
+  if (!Number.isFinite(total)) return total;
+  return Math.floor(total / count) + (slot < total % count ? 1 : 0);
 }
 
 /** The descriptor number an inherited socket gets in a worker: stdio[4]. */
@@ -42,6 +60,8 @@ const STATS_TIMEOUT_MS = 2000;
 interface Worker {
   child: ChildProcess;
   pid: number;
+  /** 0..count-1: which listening socket (slotFds) and which share of maxConnections it has. */
+  slot: number;
   startedAt: number;
   ready: boolean;
   retiring: boolean;
@@ -83,6 +103,7 @@ export class Supervisor {
   private crashes = 0;
   private restartTimers = new Set<NodeJS.Timeout>();
   private reloading: Promise<void> | null = null;
+  private readonly hub: BusHub;
   private statsSeq = 0;
   private statsWaiters = new Map<number, (stats: ServerStats | null) => void>();
 
@@ -91,19 +112,22 @@ export class Supervisor {
     this.spec = spec;
     this.logger = options.logger;
     this.port = options.port;
+    this.hub = new BusHub({ url: options.bus, logger: options.logger });
   }
 
   /** Start every worker; rejects with the first worker's fatal error (e.g. the app failed to load). */
   async start(): Promise<void> {
     try {
       // With SO_REUSEPORT and port 0, the first worker picks the port and the others join it.
-      if (this.spec.reusePort && this.port === 0) await this.spawn();
-      await Promise.all(Array.from({ length: this.spec.count - this.workers.size }, () => this.spawn()));
+      const first = this.spec.reusePort && this.port === 0 ? 1 : 0;
+      if (first === 1) await this.spawn(0);
+      await Promise.all(Array.from({ length: this.spec.count - first }, (_, i) => this.spawn(first + i)));
     } catch (error) {
       this.closing = true;
       for (const w of this.workers) w.child.kill('SIGKILL');
       await Promise.all([...this.workers].map((w) => w.exited));
-      if (this.spec.listenFd !== undefined) sys.close(this.spec.listenFd);
+      this.closeListeners();
+      this.hub.close();
       throw error;
     }
   }
@@ -122,6 +146,13 @@ export class Supervisor {
     return total;
   }
 
+  /** Each live worker's counters (its last known ones if it does not answer in time). */
+  async workerStats(): Promise<WorkerStats[]> {
+    const live = [...this.workers].filter((w) => w.final === null && w.ready);
+    const answers = await Promise.all(live.map((w) => this.ask(w)));
+    return live.map((w, i) => ({ pid: w.pid, stats: answers[i] ?? w.lastKnown }));
+  }
+
   /** Rolling reload: for each worker, start a replacement, wait until it accepts, then drain the old one. */
   reload(): Promise<void> {
     if (this.closing) return Promise.resolve();
@@ -130,7 +161,7 @@ export class Supervisor {
         for (const old of [...this.workers]) {
           if (this.closing) return;
           if (old.retiring) continue;
-          await this.spawn();
+          await this.spawn(old.slot);
           await this.retire(old);
         }
         this.logger.info(`reloaded ${this.spec.count} workers`);
@@ -146,7 +177,13 @@ export class Supervisor {
     this.closing = true;
     for (const timer of this.restartTimers) clearTimeout(timer);
     await Promise.all([...this.workers].map((w) => this.retire(w)));
+    this.closeListeners();
+    this.hub.close();
+  }
+
+  private closeListeners(): void {
     if (this.spec.listenFd !== undefined) sys.close(this.spec.listenFd);
+    for (const fd of this.spec.slotFds ?? []) sys.close(fd);
   }
 
   private async retire(w: Worker): Promise<void> {
@@ -157,12 +194,14 @@ export class Supervisor {
     clearTimeout(hardStop);
   }
 
-  private spawn(): Promise<void> {
-    const child = forkWorker(this.spec.listenFd);
+  private spawn(slot: number): Promise<void> {
+    const inherited = this.spec.slotFds?.[slot] ?? this.spec.listenFd;
+    const child = forkWorker(inherited);
     let onExit!: () => void;
     const w: Worker = {
       child,
       pid: child.pid ?? 0,
+      slot,
       startedAt: Date.now(),
       ready: false,
       retiring: false,
@@ -172,11 +211,21 @@ export class Supervisor {
     };
     this.workers.add(w);
     const listen: ListenSpec =
-      this.spec.listenFd !== undefined ? { fd: INHERITED_FD } : { reusePort: this.spec.reusePort ?? false };
-    const options = { ...toWire(this.options), port: this.port };
+      inherited !== undefined ? { fd: INHERITED_FD } : { reusePort: this.spec.reusePort ?? false };
+    const options = {
+      ...toWire(this.options),
+      port: this.port,
+      maxConnections: workerShare(this.options.maxConnections, this.spec.count, slot),
+    };
     return new Promise<void>((resolve, reject) => {
+      const busSend = ipcBusSender(() => child, this.logger, `worker ${w.pid}`);
+      const member = this.hub.join((topic, payload) => busSend({ t: 'bus', op: 'pub', topic, payload }));
       child.on('message', (m: FromWorker) => {
         if (forwardLog(this.logger, m)) return;
+        if (m.t === 'bus') {
+          member.receive(m);
+          return;
+        }
         if (m.t === 'ready') {
           w.ready = true;
           this.port = m.port;
@@ -193,6 +242,7 @@ export class Supervisor {
       child.on('error', (error) => this.logger.error(`worker ${w.pid}: ${error.message}`));
       child.on('exit', (code, signal) => {
         this.workers.delete(w);
+        member.leave();
         if (w.final === null) addStats(this.retired, { ...w.lastKnown, active: 0 });
         onExit();
         if (!w.ready) {
@@ -213,7 +263,7 @@ export class Supervisor {
     const restart = () => {
       this.restartTimers.delete(timer);
       if (this.closing) return;
-      this.spawn().catch((error: Error) => {
+      this.spawn(w.slot).catch((error: Error) => {
         this.logger.error(`replacement worker failed: ${error.message}`);
         if (!this.closing) this.crashed({ ...w, startedAt: Date.now() }, 1, null);
       });
@@ -282,6 +332,7 @@ export function supervisedHandle(
     },
     pids: () => sup.pids(),
     stats: () => sup.stats(),
+    workerStats: () => sup.workerStats(),
     reload: () => sup.reload(),
     close: () => (closing ??= sup.close()),
   };

@@ -3,9 +3,12 @@
 // read()/write() on this thread (BlockingConnection 'thread' mode). It owns each descriptor from the
 // moment it receives it: BlockingConnection closes it when the client is done, then the thread says
 // 'done' and gets the next one. Its counters live in its own ServerCore; the acceptor sums them.
+// The app's setup() runs here too, with a bus local to this thread (the acceptor relays nothing: a
+// thread blocked in read() on its one client could not deliver a broadcast anyway).
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadApp } from '../apps/index.ts';
 import { BlockingConnection, READ_BUFFER_BYTES } from '../backends/blocking/connection.ts';
+import { startAppRuntime } from '../bus/runtime.ts';
 import { coreOptions, ServerCore } from '../net/server-core.ts';
 import { type FromWorker, ipcLogger, type WireOptions } from './worker-protocol.ts';
 
@@ -27,7 +30,9 @@ const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES); // one read buffer for every 
 try {
   const app = await loadApp(wire.appSpec);
   // The acceptor admits connections (maxConnections); a thread serves whatever it is handed.
-  core = new ServerCore(coreOptions({ ...wire, app, logger: ipcLogger(send), maxConnections: Infinity }));
+  const logger = ipcLogger(send);
+  await startAppRuntime(app, { logger, where: 'local' });
+  core = new ServerCore(coreOptions({ ...wire, app, logger, maxConnections: Infinity }));
   core.start();
   send({ t: 'ready', port: wire.port });
 } catch (error) {
@@ -39,7 +44,7 @@ port.on('message', (m: ToThread) => {
   if (m.t === 'serve') {
     if (draining) {
       // Accepted as the server stops: served under the drain (quiet -> ended; the deadline holds).
-      core.now = Date.now();
+      core.refreshClock();
       core.start();
     }
     void new BlockingConnection(core, m.fd, 'thread', buf).serve().then(() => send({ t: 'done' }));

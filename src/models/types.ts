@@ -17,10 +17,17 @@ export interface ServerHandle {
   pids(): number[];
   /** Counters summed over every worker. */
   stats(): Promise<ServerStats>;
+  /** Multi-worker models: each live worker's own counters (for --status and --metrics). */
+  workerStats?(): Promise<WorkerStats[]>;
   /** Stop accepting, let connections finish (see drainTimeout), close the rest; resolves when all are gone. */
   close(): Promise<void>;
   /** Multi-process models: replace every worker, new ones accepting before old ones drain (SIGHUP). */
   reload?(): Promise<void>;
+}
+
+export interface WorkerStats {
+  pid: number;
+  stats: ServerStats;
 }
 
 export interface ResolvedServeOptions {
@@ -32,7 +39,13 @@ export interface ResolvedServeOptions {
   host: string;
   port: number;
   backlog: number;
+  /**
+   * At most this many connections at once: per process for single-process models; for multi-process
+   * models the supervisor splits it among the workers (see workerShare()).
+   */
   maxConnections: number;
+  /** At most this many connections at once from one client address, per serving process (Infinity: off). */
+  maxConnectionsPerIp: number;
   limits: ConnectionLimits;
   drainTimeout: number;
   logger: Logger;
@@ -45,6 +58,8 @@ export interface ResolvedServeOptions {
   proxyProtocol: boolean;
   /** Comma-separated CIDR ranges whose PROXY headers are believed. */
   trustedProxies: string;
+  /** The app bus across servers (`redis://HOST:PORT`); undefined: the bus stays within this server. */
+  bus?: string;
 }
 
 /** How a reactor gets its listening socket: its own (optionally SO_REUSEPORT) or an inherited one. */

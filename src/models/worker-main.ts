@@ -3,11 +3,16 @@
 // its module spec, exactly as `serve` loads it; the logger forwards to the parent), serves, answers
 // stats requests, and on 'drain' (or when the parent disappears) stops gracefully, sends its final
 // counters and exits. An app that fails to load is reported as 'fatal' with the module's message.
+// The app's setup(ctx) runs before serving, its bus reaching the other workers through the parent (which
+// relays; a process-per-connection parent does not, so there the bus stays within the child); its
+// teardown runs after the last connection closed.
 import type { Socket } from 'node:net';
 import { loadApp } from '../apps/index.ts';
 import { BlockingConnection } from '../backends/blocking/connection.ts';
 import { NodeConnection } from '../backends/node/connection.ts';
 import { startNodeReactor } from '../backends/node/reactor.ts';
+import type { AppRuntime } from '../bus/runtime.ts';
+import { startAppRuntime } from '../bus/runtime.ts';
 import { coreOptions, ServerCore, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptLoop } from './iterative.ts';
@@ -27,6 +32,7 @@ const send = (message: FromWorker): void => {
 };
 
 let running: Running | null = null;
+let runtime: AppRuntime | null = null;
 let handSocket: (socket: Socket) => void;
 /** process-per-connection on node: the socket the parent sends (it may arrive before the app has loaded). */
 const handedSocket = new Promise<Socket>((resolve) => (handSocket = resolve));
@@ -44,6 +50,7 @@ async function start(role: string, wire: WireOptions, listen: ListenSpec): Promi
   }
   const options: ResolvedServeOptions = { ...wire, app, logger };
   try {
+    runtime = await startAppRuntime(app, { logger, where: 'worker' });
     if (role === 'reactor') running = await startReactor(options, listen);
     else if (role === 'prefork') running = startPrefork(options, listen.fd!);
     else running = startConnectionChild(options);
@@ -128,6 +135,7 @@ async function stop(): Promise<void> {
   stopping = true;
   if (running) {
     await running.close();
+    await runtime?.close();
     const stats = await running.stats();
     if (process.connected) {
       process.send!({ t: 'final', stats } satisfies FromWorker, () => process.exit(0));
@@ -144,6 +152,7 @@ function fatal(message: string): void {
 
 process.on('message', (m: ToWorker | { t: 'socket' }, handle?: unknown) => {
   if (m.t === 'socket') handSocket(handle as Socket);
+  else if (m.t === 'bus') runtime?.bus?.receive(m);
   else if (m.t === 'start') void start(m.role, m.options, m.listen);
   else if (m.t === 'stats') {
     if (running) void running.stats().then((stats) => send({ t: 'stats', id: m.id, stats }));
@@ -154,3 +163,26 @@ process.on('disconnect', () => void stop());
 // Signals are the parent's business (it drains us over IPC); a terminal's Ctrl-C reaches the whole group.
 process.on('SIGINT', () => {});
 process.on('SIGHUP', () => {});
+// The app threw outside any handler (a timer, an unhandled rejection): this process cannot be trusted any
+// more and exits 1, as Node would, after telling the parent's log why (the parent replaces a worker; a
+// connection child takes only its own client with it).
+const crash = (error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  const stack = error instanceof Error ? error.stack : undefined;
+  if (!process.connected) {
+    process.stderr.write(`${stack ?? message}\n`);
+    process.exit(1);
+  }
+  process.send!(
+    {
+      t: 'log',
+      level: 'error',
+      message: `uncaught exception in pid ${process.pid}: ${message}`,
+      fields: { stack },
+    },
+    () => process.exit(1),
+  );
+  setTimeout(() => process.exit(1), 1000).unref();
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);

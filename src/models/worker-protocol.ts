@@ -1,7 +1,8 @@
 // What crosses the IPC channel between a supervising process and its workers (prefork workers,
 // multi-reactor workers, process-per-connection children): the serve options in a serializable form (the
 // app travels as its module spec, the logger as 'log' messages), stats requests, drain orders, the
-// final stats a worker sends before it exits. Channels use serialization: 'advanced' (Infinity survives).
+// final stats a worker sends before it exits, and the app bus (sub/unsub/pub, relayed by the supervisor). Channels use serialization: 'advanced' (Infinity survives).
+import type { BusMessage } from '../bus/bus.ts';
 import type { LogFields, Logger, LogLevel } from '../log.ts';
 import { CLOSE_REASONS } from '../net/connection.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
@@ -16,14 +17,16 @@ export type WorkerRole = 'reactor' | 'prefork' | 'connection';
 export type ToWorker =
   | { t: 'start'; role: WorkerRole; options: WireOptions; listen: ListenSpec }
   | { t: 'stats'; id: number }
-  | { t: 'drain' };
+  | { t: 'drain' }
+  | BusMessage; // a publication for this worker's subscribers (the supervisor's bus relay)
 
 export type FromWorker =
   | { t: 'ready'; port: number }
   | { t: 'fatal'; message: string }
   | { t: 'log'; level: LogLevel; message: string; fields?: LogFields }
   | { t: 'stats'; id: number; stats: ServerStats }
-  | { t: 'final'; stats: ServerStats };
+  | { t: 'final'; stats: ServerStats }
+  | BusMessage; // this worker's app (un)subscribes or publishes
 
 export function toWire(options: ResolvedServeOptions): WireOptions {
   const { app: _app, logger: _logger, ...rest } = options;

@@ -44,6 +44,8 @@ export interface ServerCoreOptions<In, Out> {
   logger: Logger;
   /** At most this many connections at once in this process (Infinity: no cap). */
   maxConnections: number;
+  /** At most this many connections at once in this process from one client address (default: no cap). */
+  maxConnectionsPerIp?: number;
   /** PROXY protocol: which peers may send a header (null: the protocol is off). */
   trustedProxy?: ((address: string) => boolean) | null;
 }
@@ -55,21 +57,31 @@ export function coreOptions<In, Out>(
   options: Pick<
     ResolvedServeOptions,
     'limits' | 'logger' | 'maxConnections' | 'proxyProtocol' | 'trustedProxies'
-  > & {
-    app: App<In, Out>;
-  },
+  > &
+    Partial<Pick<ResolvedServeOptions, 'maxConnectionsPerIp'>> & {
+      app: App<In, Out>;
+    },
 ): ServerCoreOptions<In, Out> {
   return {
     app: options.app,
     limits: options.limits,
     logger: options.logger,
     maxConnections: options.maxConnections,
+    maxConnectionsPerIp: options.maxConnectionsPerIp,
     trustedProxy: options.proxyProtocol ? parseCidrList(options.trustedProxies) : null,
   };
 }
 
 /** A drained connection is ended once it has been quiet (nothing in or out) this long. */
 const DRAIN_QUIET_MS = 100;
+/**
+ * A connection that is never quiet that long (a client that keeps sending) is ended, from this long into
+ * the drain (at most half the drain timeout), at its next message boundary instead: every message read
+ * has been answered, nothing is half-decoded or queued. The client sees FIN right after its last answer,
+ * so whatever it sent later and got no answer for was not processed and can be sent again elsewhere;
+ * destroying it at the deadline would drop answers to messages already handled.
+ */
+const DRAIN_BOUNDARY_MS = 1000;
 const DRAIN_TICK_MS = 20;
 
 export class ServerCore<In = unknown, Out = unknown> {
@@ -81,13 +93,25 @@ export class ServerCore<In = unknown, Out = unknown> {
   readonly idleList: TimeoutList<ConnectionBase<In, Out>> | null;
   readonly partialList: TimeoutList<ConnectionBase<In, Out>> | null;
   maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  /** Live connections per client address when maxConnectionsPerIp is set (an entry goes at zero, so the
+   * map never holds more entries than there are connections), else null. */
+  readonly perIp: Map<string, number> | null;
   readonly trustedProxy: ((address: string) => boolean) | null;
-  /** A coarse clock (ms), advanced by the sweep timer: cheap to read on every chunk. */
-  now = Date.now();
+  /** Date.now() when this core started; `now` counts from it. */
+  readonly epoch = Date.now();
+  /**
+   * A coarse clock in ms since `epoch`, advanced by the sweep timer: cheap to read on every chunk, and a
+   * small integer, so connections store their times without a boxed double each.
+   */
+  now = 0;
   private ids = 0;
   private timer: NodeJS.Timeout | null = null;
   private tickMs: number;
-  private drainDeadline = 0;
+  /** When a drain must be over (on the `now` clock); -1: not draining. */
+  private drainDeadline = -1;
+  /** From then on (the `now` clock) a drained connection is ended at a message boundary. */
+  private drainBoundary = -1;
   private drainWaiters: (() => void)[] = [];
 
   constructor(options: ServerCoreOptions<In, Out>) {
@@ -95,6 +119,8 @@ export class ServerCore<In = unknown, Out = unknown> {
     this.limits = options.limits;
     this.logger = options.logger;
     this.maxConnections = options.maxConnections;
+    this.maxConnectionsPerIp = options.maxConnectionsPerIp ?? Infinity;
+    this.perIp = Number.isFinite(this.maxConnectionsPerIp) ? new Map() : null;
     this.trustedProxy = options.trustedProxy ?? null;
     this.idleList = this.limits.idleTimeout > 0 ? new TimeoutList() : null;
     this.partialList = this.limits.partialTimeout > 0 ? new TimeoutList() : null;
@@ -103,7 +129,7 @@ export class ServerCore<In = unknown, Out = unknown> {
   }
 
   get draining(): boolean {
-    return this.drainDeadline !== 0;
+    return this.drainDeadline !== -1;
   }
 
   start(): void {
@@ -115,6 +141,11 @@ export class ServerCore<In = unknown, Out = unknown> {
     this.timer = null;
   }
 
+  /** Advance the coarse clock to the real time now (for a caller about to stamp connections). */
+  refreshClock(): number {
+    return (this.now = Date.now() - this.epoch);
+  }
+
   nextId(): number {
     return ++this.ids;
   }
@@ -124,6 +155,43 @@ export class ServerCore<In = unknown, Out = unknown> {
     return this.connections.size < this.maxConnections && !this.draining;
   }
 
+  /**
+   * Why one more connection from `address` would be refused ('shutdown', 'max-connections',
+   * 'per-ip-limit'), or null to take it. The caller closes a refused one and calls reject(reason).
+   */
+  refusal(address: string): CloseReason | null {
+    if (this.draining) return 'shutdown';
+    if (this.connections.size >= this.maxConnections) return 'max-connections';
+    if (this.perIp !== null && (this.perIp.get(address) ?? 0) >= this.maxConnectionsPerIp)
+      return 'per-ip-limit';
+    return null;
+  }
+
+  /**
+   * A connection's address changed (a PROXY header named the real client): move its per-address count.
+   * False, with the connection no longer counted anywhere, if the new address is already at its limit.
+   */
+  readdress(conn: ConnectionBase<In, Out>, address: string): boolean {
+    const perIp = this.perIp;
+    if (perIp === null || !this.connections.has(conn) || address === conn.remoteAddress) {
+      conn.remoteAddress = address;
+      return true;
+    }
+    const n = perIp.get(address) ?? 0;
+    if (n >= this.maxConnectionsPerIp) return false; // still counted under its old address until forget()
+    this.uncountAddress(conn.remoteAddress);
+    conn.remoteAddress = address;
+    perIp.set(address, n + 1);
+    return true;
+  }
+
+  private uncountAddress(address: string): void {
+    const perIp = this.perIp!;
+    const n = perIp.get(address) ?? 0;
+    if (n <= 1) perIp.delete(address);
+    else perIp.set(address, n - 1);
+  }
+
   reject(reason: CloseReason = 'max-connections'): void {
     this.stats.rejected++;
     this.stats.closed[reason]++;
@@ -131,18 +199,27 @@ export class ServerCore<In = unknown, Out = unknown> {
 
   register(conn: ConnectionBase<In, Out>): void {
     this.connections.add(conn);
+    if (this.perIp !== null)
+      this.perIp.set(conn.remoteAddress, (this.perIp.get(conn.remoteAddress) ?? 0) + 1);
     this.stats.accepted++;
     this.stats.active = this.connections.size;
-    if (this.idleList) this.idleList.touch(conn.idleDeadline, this.now);
+    if (this.idleList) this.idleList.touch(conn.idleDeadline!, this.now);
+    if (this.drainDeadline !== -1 && this.timer === null) {
+      // Accepted while stopping (it was in the accept queue) after the drain had emptied the server:
+      // drain it too — a full quiet period from now, then ended — or nothing would ever end it.
+      conn.lastActive = this.refreshClock();
+      this.timer = setInterval(() => this.tick(), DRAIN_TICK_MS);
+    }
   }
 
   /** Drop a closed connection; false if it was already gone. */
   forget(conn: ConnectionBase<In, Out>): boolean {
     if (!this.connections.delete(conn)) return false;
+    if (this.perIp !== null) this.uncountAddress(conn.remoteAddress);
     this.stats.active = this.connections.size;
-    this.idleList?.remove(conn.idleDeadline);
-    this.partialList?.remove(conn.partialDeadline);
-    if (this.drainDeadline !== 0 && this.connections.size === 0) this.drainDone();
+    if (conn.idleDeadline) this.idleList!.remove(conn.idleDeadline);
+    if (conn.partialDeadline) this.partialList!.remove(conn.partialDeadline);
+    if (this.drainDeadline !== -1 && this.connections.size === 0) this.drainDone();
     return true;
   }
 
@@ -152,13 +229,15 @@ export class ServerCore<In = unknown, Out = unknown> {
 
   /**
    * Graceful stop of this process's connections (the caller has stopped accepting): each connection is
-   * served until it is quiet, then ended after its pending writes; at the deadline the rest are destroyed.
+   * served until it is quiet (a busy one, after DRAIN_BOUNDARY_MS: until a message boundary), then ended
+   * after its pending writes; at the deadline the rest are destroyed.
    */
   drain(timeoutMs: number): Promise<void> {
     const done = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-    if (this.drainDeadline === 0) {
-      this.now = Date.now();
+    if (this.drainDeadline === -1) {
+      this.now = Date.now() - this.epoch;
       this.drainDeadline = this.now + timeoutMs;
+      this.drainBoundary = this.now + Math.min(DRAIN_BOUNDARY_MS, timeoutMs / 2);
       // Every connection gets a full quiet period from now: bytes already on the wire still arrive.
       for (const conn of this.connections) conn.lastActive = this.now;
       if (this.timer) clearInterval(this.timer);
@@ -174,15 +253,16 @@ export class ServerCore<In = unknown, Out = unknown> {
   }
 
   private tick(): void {
-    const now = (this.now = Date.now());
+    const now = (this.now = Date.now() - this.epoch);
     if (this.idleList) this.idleList.expire(now - this.limits.idleTimeout, (c) => c.destroy('idle-timeout'));
     if (this.partialList)
       this.partialList.expire(now - this.limits.partialTimeout, (c) => c.destroy('partial-timeout'));
-    if (this.drainDeadline === 0) return;
+    if (this.drainDeadline === -1) return;
     const late = now >= this.drainDeadline;
+    const quietSince = now >= this.drainBoundary ? now : now - DRAIN_QUIET_MS;
     for (const conn of this.connections) {
       if (late) conn.destroy('shutdown');
-      else if (conn.quietSince(now - DRAIN_QUIET_MS)) conn.endForShutdown();
+      else if (conn.quietSince(quietSince)) conn.endForShutdown();
     }
   }
 }

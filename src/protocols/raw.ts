@@ -8,8 +8,11 @@ class RawDecoder implements Decoder<Buffer> {
   }
 }
 
+/** Stateless, so every connection shares one (no allocation per connection). */
+const RAW_DECODER = new RawDecoder();
+
 export const raw: Codec<Buffer, Buffer | string> = {
   name: 'raw',
-  decoder: () => new RawDecoder(),
+  decoder: () => RAW_DECODER,
   encode: (message) => message,
 };

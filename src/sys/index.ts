@@ -15,6 +15,7 @@ export {
   syscallBackendAvailable,
 } from './libc.ts';
 export * from './poll.ts';
+export { recvRaw, sendRaw } from './raw-io.ts';
 export * from './select.ts';
 export * from './sockaddr.ts';
 export * from './socket.ts';

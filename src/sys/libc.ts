@@ -121,11 +121,53 @@ export function addressOf(buf: Uint8Array): number {
  * C call returned a negative value. koffi restores the worker's errno while our callback runs.
  */
 export function callAsync(fn: CFunction, ...args: unknown[]): Promise<number> {
+  if (!exitHooked) hookExit();
+  inFlight++;
   return new Promise((resolve, reject) => {
     fn.async(...args, (err: unknown, r: number | bigint) => {
+      inFlight--;
       if (err) reject(err);
       else if (r < 0) resolve(-lastErrno());
       else resolve(Number(r));
     });
   });
+}
+
+// Leaving with calls still blocked on the pool. Node's exit runs libuv's cleanup, which joins the pool's
+// threads: one blocked in read(), accept() or epoll_wait() for a peer that never comes would hold the
+// exiting process forever (an app's process.exit(), or an uncaught exception, in a server waiting for
+// clients; a connection child whose client is idle). So at the 'exit' event, if a call is still in
+// flight, the 'exit' listeners registered after this one run, then _exit(2) ends the process at once
+// with the same code, C stdio flushed (Node's own stdio is synchronous on Linux; only exit-time extras
+// such as V8 coverage files are skipped).
+let inFlight = 0;
+let exitHooked = false;
+const exitTable = bindLibc({ _exit: 'void _exit(int status)', fflush: 'int fflush(void *stream)' });
+
+function hookExit(): void {
+  exitHooked = true;
+  // Node prints an uncaught exception after the 'exit' event: print it here instead.
+  let fatal: unknown;
+  let hasFatal = false;
+  process.on('uncaughtExceptionMonitor', (error) => {
+    fatal = error;
+    hasFatal = true;
+  });
+  const onExit = (code: number) => {
+    if (inFlight === 0) return;
+    const listeners = process.listeners('exit');
+    for (const listener of listeners.slice(listeners.indexOf(onExit) + 1)) {
+      try {
+        listener.call(process, code);
+      } catch {}
+    }
+    if (hasFatal) {
+      const text = fatal instanceof Error ? (fatal.stack ?? String(fatal)) : String(fatal);
+      process.stderr.write(`Uncaught ${text}\n`);
+    }
+    exitTable.fflush(null);
+    const final = Number(process.exitCode ?? code);
+    exitTable._exit(Number.isInteger(final) ? final : code);
+  };
+  process.on('exit', onExit);
 }

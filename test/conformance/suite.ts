@@ -206,12 +206,15 @@ export function conformance(target: ConformanceTarget): void {
     });
 
     test('max connections: connection N+1 is refused or closed at once, earlier ones unaffected', async (t) => {
-      // maxConnections is per serving process (as nginx's worker_connections); bounded models serve
-      // `concurrency` clients at once whatever the cap, and there N+1 waits in the accept queue instead.
+      // maxConnections is global: multi-process models split it among their workers (5 each here);
+      // bounded models serve `concurrency` clients at once whatever the cap, and there N+1 waits in the
+      // accept queue instead.
       const processes = target.workers ?? 1;
       const perProcess = Math.min(5, target.concurrency);
       const bounded = perProcess === target.concurrency;
-      const { server } = await start(target, { maxConnections: perProcess });
+      const { server } = await start(target, {
+        maxConnections: bounded ? perProcess : perProcess * processes,
+      });
       const held: TestClient[] = [];
       try {
         const attempts = bounded ? perProcess : perProcess * processes + 1;
@@ -308,7 +311,7 @@ export function conformance(target: ConformanceTarget): void {
     });
 
     test('PROXY protocol: a trusted proxy names the client; an untrusted header is refused', async () => {
-      const { server, logger } = await start(target, { app: testApp('whoami'), proxyProtocol: true });
+      const { server } = await start(target, { app: testApp('whoami'), proxyProtocol: true });
       try {
         const v1 = await TestClient.open(server.port);
         v1.write('PROXY TCP4 203.0.113.7 127.0.0.1 40001 7000\r\nwho\n');

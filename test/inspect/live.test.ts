@@ -98,7 +98,10 @@ test('cli: arguments and JSON output', { timeout: 10_000 }, async () => {
     assert.match(errText, /^c10k inspect: give --port or --pid\n$/);
     assert.equal(await run(['--port', '0']), 2);
     assert.equal(await run(['--port', '80', '--web']), 2);
-    assert.match(errText, /not yet available/);
+    assert.match(errText, /'--web <value>' argument missing/);
+    assert.equal(await run(['--port', '80', '--web', '0.0.0.0:7070']), 2);
+    assert.match(errText, /--web 0\.0\.0\.0:7070 is not a loopback address: give --token T/);
+    assert.equal(await run(['--port', '80', '--status-url', 'nope']), 2);
     assert.equal(await run(['--nope']), 2);
     assert.equal(await run(['--port', '1', '--interval', '5']), 2);
     assert.equal(await run(['--help']), 0);

@@ -1,7 +1,13 @@
 // The reactor on node:net: libuv's one event loop (epoll underneath) serves every connection of this
 // process. Connections are plain NodeConnections registered with one ServerCore.
+// Descriptors: node:net accepts every connection as it arrives and has no way to pause accepting (short
+// of closing the listening socket, which would reset the clients queued in it). So past the fd cap (the
+// open-files limit less the descriptors open at start less FD_RESERVE, see src/net/fd-cap.ts) a new
+// client is accepted and closed at once, counted as 'fd-limit': refused cleanly, never EMFILE. (The
+// syscall reactor instead leaves such clients in the accept queue, for itself later or another worker.)
 import { createServer } from 'node:net';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
+import { connectionFdCap } from '../../net/fd-cap.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import { NodeConnection } from './connection.ts';
 import { listen } from './listen.ts';
@@ -11,11 +17,23 @@ export async function startNodeReactor(
   spec: ListenSpec = {},
 ): Promise<ServerHandle> {
   const core = new ServerCore(coreOptions(options));
+  const fdCap = connectionFdCap();
+  let atFdCap = false;
   const server = createServer(
     { noDelay: true, allowHalfOpen: true, highWaterMark: options.limits.highWaterMark },
     (socket) => {
-      if (!core.admits()) {
-        core.reject(core.draining ? 'shutdown' : 'max-connections');
+      let refusal = core.refusal(core.perIp === null ? '' : (socket.remoteAddress ?? ''));
+      if (refusal === null && core.connections.size >= fdCap) {
+        refusal = 'fd-limit';
+        if (!atFdCap) {
+          atFdCap = true;
+          options.logger.warn(
+            `holding ${core.connections.size} connections, the most this process's fd limit allows: refusing new ones`,
+          );
+        }
+      } else if (atFdCap && core.connections.size < fdCap - 16) atFdCap = false;
+      if (refusal !== null) {
+        core.reject(refusal);
         socket.destroy();
         return;
       }

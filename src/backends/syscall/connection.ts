@@ -1,7 +1,6 @@
 // A Connection on a raw non-blocking descriptor. Writes go straight to write(2); whatever the kernel does
-// not take is copied into an owned queue (the bytes may be a view of the shared read buffer) and flushed
-// when the multiplexer reports the socket writable. Reads happen in the reactor, which owns the one
-// read buffer every connection shares.
+// not take goes to an Outbox (allocated only then) and is flushed when the multiplexer reports the socket
+// writable. Reads happen in the reactor, which owns the one read buffer every connection shares.
 import { type CloseReason, ConnectionBase } from '../../net/connection.ts';
 import type { ServerCore } from '../../net/server-core.ts';
 import {
@@ -9,35 +8,31 @@ import {
   EAGAIN,
   ECONNRESET,
   EPIPE,
-  IOV_MAX,
+  MSG_NOSIGNAL,
   SHUT_WR,
+  send,
+  sendRaw,
   shutdown,
-  write,
-  writevBuffers,
 } from '../../sys/index.ts';
 import { READABLE, WRITABLE } from './multiplexer.ts';
+import { Outbox } from './outbox.ts';
 import type { SyscallReactor } from './reactor.ts';
+
+// Bits of SysConnection.bits.
+const READ_PAUSED = 1;
+const EOF = 2;
+const READ_PENDING = 4;
+const ENDING = 8;
 
 export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<In, Out> {
   readonly fd: number;
   private readonly reactor: SyscallReactor<In, Out>;
-  /** Bytes the kernel has not taken yet, oldest first; the head is sent from `headOffset`. */
-  private queue: Buffer[] | null = null;
-  private headOffset = 0;
-  private queued = 0;
+  /** Bytes waiting for the kernel; null while there are none. */
+  private out: Outbox | null = null;
   /** The interest registered with the multiplexer (level-triggered: WRITABLE only while queued). */
   interest = READABLE;
-  /** Reading is paused (by the app, or while an async handler runs). */
-  readPaused = false;
-  /** The peer sent FIN: read() returned 0. */
-  eof = false;
-  /** Edge-triggered: a readable edge arrived while paused; read when resumed. */
-  readPending = false;
-  /** end() was called: shut down our side once the queue is flushed. */
-  private ending = false;
-  /** Writes held during a read that produced several replies (see ConnectionBase's cork). */
-  private gather: Buffer[] | null = null;
-  private gathered = 0;
+  /** Yes/no state in one small integer (see the accessors). */
+  private bits = 0;
   /** errno of a failed write, pending its close. */
   private failed = 0;
 
@@ -47,13 +42,41 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
     this.fd = fd;
   }
 
+  /** Reading is paused (by the app, or while an async handler runs). */
+  get readPaused(): boolean {
+    return (this.bits & READ_PAUSED) !== 0;
+  }
+  /** The peer sent FIN: read() returned 0. */
+  get eof(): boolean {
+    return (this.bits & EOF) !== 0;
+  }
+  /** Edge-triggered: a readable edge arrived while paused; read when resumed. */
+  get readPending(): boolean {
+    return (this.bits & READ_PENDING) !== 0;
+  }
+  set readPending(on: boolean) {
+    this.setBit(READ_PENDING, on);
+  }
+  /** end() was called: shut down our side once the queue is flushed. */
+  private get ending(): boolean {
+    return (this.bits & ENDING) !== 0;
+  }
+
+  private setBit(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
+  }
+
+  private get queued(): number {
+    return this.out === null ? 0 : this.out.queued;
+  }
+
   start(): void {
     this.core.register(this);
     this.opened();
   }
 
   get writableLength(): number {
-    return this.queued + this.gathered;
+    return this.out === null ? 0 : this.out.queued + this.out.gathered;
   }
 
   /** The reactor read `chunk` (a view of its shared buffer) for this connection. */
@@ -63,7 +86,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   /** read() returned 0. */
   onEof(): void {
-    this.eof = true;
+    this.setBit(EOF, true);
     if (this.ending && this.queued === 0) {
       this.closeWith(); // our FIN went out earlier; now the peer's came: done
       return;
@@ -79,9 +102,17 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   /** The multiplexer reports the socket writable. */
   onWritable(): void {
-    if (this.queued > 0 && !this.flush()) return;
+    const out = this.out;
+    if (out !== null && out.queued > 0) {
+      const r = out.flush(this.fd);
+      if (r < 0) {
+        this.fail(-r);
+        return;
+      }
+    }
     if (this.closed) return;
     if (this.queued === 0) {
+      if (out !== null && !out.corked) this.out = null;
       if (this.ending) this.finishEnd();
       else this.updateInterest();
     }
@@ -96,80 +127,74 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   }
 
   protected transportCork(): void {
-    this.gather = [];
+    (this.out ??= new Outbox()).cork();
   }
 
-  /** Write what was gathered during the read with writev; whatever the kernel refuses is queued. */
   protected transportUncork(): void {
-    const gather = this.gather;
-    this.gather = null;
-    this.gathered = 0;
-    if (gather === null || this.failed !== 0 || this.closed) return;
-    if (this.queued > 0) {
-      for (const b of gather) this.enqueue(b);
-      return;
-    }
-    for (let at = 0; at < gather.length; at += IOV_MAX) {
-      const batch = at === 0 && gather.length <= IOV_MAX ? gather : gather.slice(at, at + IOV_MAX);
-      let n = writevBuffers(this.fd, batch);
-      if (n < 0) {
-        if (n !== -EAGAIN) {
-          this.fail(-n);
-          return;
-        }
-        n = 0;
-      }
-      let i = 0;
-      for (; i < batch.length && n >= batch[i].length; i++) n -= batch[i].length;
-      if (i < batch.length) {
-        // The kernel took part: queue the rest (copied: it may show the read buffer) and stop here.
-        this.enqueue(n > 0 ? batch[i].subarray(n) : batch[i]);
-        for (const b of batch.slice(i + 1)) this.enqueue(b);
-        for (const b of gather.slice(at + IOV_MAX)) this.enqueue(b);
-        this.updateInterest();
-        return;
-      }
-    }
+    const out = this.out;
+    if (out === null || !out.corked || this.failed !== 0 || this.closed) return;
+    const r = out.uncork(this.fd);
+    if (r < 0) this.fail(-r);
+    else if (out.queued === 0) this.out = null;
+    else this.updateInterest();
   }
 
   protected transportWrite(bytes: Buffer | string): number {
     if (this.failed !== 0) return 0;
     const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    if (this.gather !== null) {
-      this.gather.push(buf);
-      this.gathered += buf.length;
-      return this.queued + this.gathered;
-    }
-    if (this.queued === 0) {
-      const n = write(this.fd, buf, buf.length);
+    const out = this.out;
+    if (out === null) {
+      const n = this.sendNow(buf);
       if (n === buf.length) return 0;
       if (n < 0 && n !== -EAGAIN) {
         this.fail(-n);
         return 0;
       }
-      this.enqueue(n > 0 ? buf.subarray(n) : buf);
+      const fresh = (this.out = new Outbox());
+      fresh.enqueue(n > 0 ? buf.subarray(n) : buf, this.borrowed(buf));
       this.updateInterest();
-      return this.queued;
+      return fresh.queued;
     }
-    this.enqueue(buf);
-    return this.queued;
+    if (out.corked) out.hold(buf);
+    else out.enqueue(buf, this.borrowed(buf));
+    return out.queued + out.gathered;
+  }
+
+  /** A view of the reactor's read buffer (an echo), which the next read overwrites: queue a copy. */
+  private borrowed(buf: Buffer): boolean {
+    return buf.buffer === this.reactor.readBuffer.buffer;
+  }
+
+  /**
+   * send(2) now. Bytes that are a view of the reactor's read buffer (an echo) go by raw address, with no
+   * marshalling; others through koffi's Buffer argument.
+   */
+  private sendNow(buf: Buffer): number {
+    const reactor = this.reactor;
+    if (buf.buffer === reactor.readBuffer.buffer) {
+      return sendRaw(
+        this.fd,
+        reactor.readAddress + (buf.byteOffset - reactor.readBuffer.byteOffset),
+        buf.length,
+      );
+    }
+    return send(this.fd, buf, buf.length, MSG_NOSIGNAL);
   }
 
   protected transportPause(): void {
-    this.readPaused = true;
+    this.setBit(READ_PAUSED, true);
     this.updateInterest();
   }
 
   protected transportResume(): void {
-    this.readPaused = false;
+    this.setBit(READ_PAUSED, false);
     this.updateInterest();
-    // Edge-triggered: the edge may have passed while paused, and level-triggered data already read from
-    // the kernel is not re-announced: let the reactor try a read on its next turn.
+    // Edge-triggered: the edge may have passed while paused: let the reactor try a read on its next turn.
     this.reactor.scheduleRead(this);
   }
 
   protected transportEnd(): void {
-    this.ending = true;
+    this.setBit(ENDING, true);
     if (this.queued === 0) this.finishEnd();
   }
 
@@ -196,38 +221,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   private release(): void {
     if (this.reactor.forget(this)) close(this.fd);
-    this.queue = null;
-    this.queued = 0;
-  }
-
-  private enqueue(bytes: Buffer): void {
-    const copy = Buffer.allocUnsafe(bytes.length);
-    bytes.copy(copy);
-    (this.queue ??= []).push(copy);
-    this.queued += copy.length;
-  }
-
-  /** Write queued bytes until the kernel refuses; false if the connection failed. */
-  private flush(): boolean {
-    const queue = this.queue!;
-    while (queue.length > 0) {
-      const head = queue[0];
-      const left = head.length - this.headOffset;
-      const n = write(this.fd, this.headOffset === 0 ? head : head.subarray(this.headOffset), left);
-      if (n < 0) {
-        if (n === -EAGAIN) return true;
-        this.fail(-n);
-        return false;
-      }
-      this.queued -= n;
-      if (n < left) {
-        this.headOffset += n;
-        return true;
-      }
-      queue.shift();
-      this.headOffset = 0;
-    }
-    return true;
+    this.out = null;
   }
 
   /** What the multiplexer should watch now (level-triggered only; edge-triggered watches everything). */

@@ -14,9 +14,9 @@
 //   that select/poll cannot take while the kernel scans their arrays, shutdown) writes to an eventfd
 //   that the multiplexer watches.
 // One read buffer serves every connection: a chunk is a view of it, valid while it is being handled.
-import { readdirSync } from 'node:fs';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
 import { ServeError } from '../../models/types.ts';
+import { connectionFdCap } from '../../net/fd-cap.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { SysConnection } from './connection.ts';
@@ -30,11 +30,14 @@ const READ_BUFFER_BYTES = 64 * 1024;
 const ACCEPT_BATCH = 256;
 /** Edge-triggered reads per connection per turn before others get their turn. */
 const EDGE_READS = 16;
+
 /** Descriptors kept free for the process's own files; accepting pauses before them (see fdCap). */
-export const FD_RESERVE = 64;
+export { FD_RESERVE } from '../../net/fd-cap.ts';
+
 /** The longest our loop blocks Node's, in ms, when a turn finds nothing ready (see the top comment). */
 const SYNC_WAIT_MS = 1;
 const MAX_CACHED_VIEWS = 4096;
+const ADDRESS_CACHE = 4096;
 const WATCH_LISTENER = -1;
 const UNWATCH_LISTENER = -2;
 const CLOSE_LISTENER = -3;
@@ -50,9 +53,12 @@ export class SyscallReactor<In = unknown, Out = unknown> {
   readonly mux: Multiplexer;
   private readonly options: ResolvedServeOptions;
   private readonly conns: (SysConnection<In, Out> | undefined)[] = [];
-  private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  /** Every read lands here (an ArrayBuffer of its own: its memory never moves). */
+  readonly readBuffer = Buffer.alloc(READ_BUFFER_BYTES);
+  readonly readAddress: number;
   private readonly peer = Buffer.alloc(sys.SOCKADDR_STORAGE_SIZE);
   private readonly views: Buffer[] = [];
+  private readonly addresses = new Map<number, string>();
   private viewCount = 0;
   private readonly wakeFd: number;
   private listenFd = -1;
@@ -77,15 +83,12 @@ export class SyscallReactor<In = unknown, Out = unknown> {
     this.options = options;
     this.core = new ServerCore(coreOptions(options));
     this.mux = createMultiplexer(options);
+    this.readAddress = sys.addressOf(this.readBuffer);
     this.wakeFd = sys.eventfd(0, sys.EFD_NONBLOCK | sys.EFD_CLOEXEC);
     this.mux.add(this.wakeFd, READABLE, true);
     this.uvFd = sys.libuvBackendFd();
     if (this.uvFd >= 0) this.mux.add(this.uvFd, READABLE, true);
-    const limit = sys.getrlimit().soft;
-    this.fdCap = Math.max(
-      1,
-      Math.min(Number.isFinite(limit) ? limit : 1 << 20, 1 << 24) - openDescriptors() - FD_RESERVE,
-    );
+    this.fdCap = connectionFdCap();
   }
 
   /** Open (or adopt) the listening socket and start the loop; resolves with the port. */
@@ -180,11 +183,10 @@ export class SyscallReactor<In = unknown, Out = unknown> {
   }
 
   private readFrom(conn: SysConnection<In, Out>): void {
-    const buf = this.readBuffer;
     const fd = conn.fd;
     const reads = this.mux.edge ? EDGE_READS : 1;
     for (let i = 0; i < reads; i++) {
-      const n = sys.read(fd, buf, READ_BUFFER_BYTES);
+      const n = sys.recvRaw(fd, this.readAddress, READ_BUFFER_BYTES);
       if (n > 0) {
         conn.onData(this.view(n));
         if (conn.closed || conn.readPaused) {
@@ -252,9 +254,10 @@ export class SyscallReactor<In = unknown, Out = unknown> {
 
   private adopt(fd: number): void {
     const core = this.core;
-    if (!core.admits()) {
+    const refusal = core.refusal(core.perIp === null ? '' : this.peerAddress());
+    if (refusal !== null) {
       sys.close(fd);
-      core.reject(core.draining ? 'shutdown' : 'max-connections');
+      core.reject(refusal);
       return;
     }
     try {
@@ -271,13 +274,33 @@ export class SyscallReactor<In = unknown, Out = unknown> {
     }
     sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
     const conn = new SysConnection(core, this, fd);
-    const peer = sys.decodeSockaddr(this.peer);
-    conn.remoteAddress = peer.address;
-    conn.remotePort = peer.port;
+    this.setPeer(conn);
     conn.localAddress = this.localAddress;
     conn.localPort = this.localPort;
     this.conns[fd] = conn;
     conn.start();
+  }
+
+  /**
+   * The client's address from accept4's sockaddr. IPv4 address strings are shared between connections
+   * from the same host (a bounded cache): thousands of clients behind few addresses pay for one string.
+   */
+  private setPeer(conn: SysConnection<In, Out>): void {
+    conn.remoteAddress = this.peerAddress();
+    conn.remotePort = this.peer.readUInt16BE(2); // sin_port and sin6_port: both at offset 2, big-endian
+  }
+
+  /** The address in accept4's sockaddr (also what maxConnectionsPerIp counts, before a connection exists). */
+  private peerAddress(): string {
+    const peer = this.peer;
+    if (peer.readUInt16LE(0) !== sys.AF_INET) return sys.decodeSockaddr(peer).address;
+    const ip = peer.readUInt32BE(4);
+    let address = this.addresses.get(ip);
+    if (address === undefined) {
+      address = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
+      if (this.addresses.size < ADDRESS_CACHE) this.addresses.set(ip, address);
+    }
+    return address;
   }
 
   private watchListener(on: boolean): void {
@@ -405,15 +428,6 @@ export class SyscallReactor<In = unknown, Out = unknown> {
 
   get turnedAwayCount(): number {
     return this.turnedAway;
-  }
-}
-
-/** Descriptors this process has open now (the baseline the fd cap subtracts). */
-function openDescriptors(): number {
-  try {
-    return readdirSync('/proc/self/fd').length;
-  } catch {
-    return 64;
   }
 }
 

@@ -1,0 +1,83 @@
+// c10k bench: the models' showdown. `npm start` runs it with the defaults.
+
+import { runBench } from '../report/bench.ts';
+import { BENCH_MODELS, pickModels } from '../report/models.ts';
+import { duration, integer, parse, UsageError } from './args.ts';
+
+export const HELP = `usage: c10k bench [options]
+
+Runs every I/O model under the same closed-loop echo load at each connection count, one at a time, and
+writes results.json and a self-contained report.html (charts) to --out; prints a summary table.
+
+  --models LIST          all, or a comma-separated list of: ${BENCH_MODELS.map((m) => m.id).join(', ')}
+                         (a prefix picks a family: 'reactor' = every reactor)  (default all)
+  --connections LIST     the ladder of connection counts (default 100,1000,10000)
+  --duration T           measured traffic per step (default 2s; --quick: 1s)
+  --connect-timeout T    a client not connected by then counts as failed (default 2s)
+  --size B               message size in bytes (default 64)
+  --idle LIST            select/poll/epoll comparison: one busy client beside this many idle
+                         connections (default 100,1000,10000; 'none' skips it)
+  --out DIR              where results.json and report.html go (default report/)
+  --quick                a short run: 1 s per step
+  -h, --help             this text
+`;
+
+const OPTIONS = {
+  models: { type: 'string' },
+  connections: { type: 'string' },
+  duration: { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  size: { type: 'string' },
+  idle: { type: 'string' },
+  out: { type: 'string' },
+  quick: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v } = parse(argv, OPTIONS);
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  let models: ReturnType<typeof pickModels>;
+  try {
+    models = pickModels(v.models ?? 'all');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const ladder = (v.connections ?? '100,1000,10000')
+    .split(',')
+    .map((c) => integer('connections', c.trim(), 1, 1_000_000)!);
+  const durationMs = duration('duration', v.duration) ?? (v.quick ? 1000 : 2000);
+  const connectTimeoutMs = duration('connect-timeout', v['connect-timeout']) ?? 2000;
+  const size = integer('size', v.size, 1, 1 << 20) ?? 64;
+  const idle =
+    v.idle === 'none'
+      ? []
+      : (v.idle ?? '100,1000,10000').split(',').map((c) => integer('idle', c.trim(), 0, 1_000_000)!);
+  const tty = process.stderr.isTTY;
+  const out = await runBench({
+    models,
+    ladder,
+    durationMs,
+    connectTimeoutMs,
+    size,
+    multiplexerLadder: idle,
+    outDir: v.out ?? 'report',
+    onStep: ({ index, total, model, connections, result }) => {
+      if (!result) {
+        process.stderr.write(
+          `${tty ? '\r\x1b[K' : ''}[${index}/${total}] ${model} at ${connections} connections...${tty ? '' : '\n'}`,
+        );
+        return;
+      }
+      const what = result.status === 'ok' ? `${result.msgsPerSec} msgs/s` : result.status;
+      process.stderr.write(
+        `${tty ? '\r\x1b[K' : ''}[${index}/${total}] ${model} at ${connections}: ${what}\n`,
+      );
+    },
+  });
+  process.stdout.write(`\n${out.table}\n\nreport: ${out.htmlPath}\nresults: ${out.jsonPath}\n`);
+  return 0;
+}

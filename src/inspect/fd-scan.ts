@@ -1,0 +1,121 @@
+// Socket inodes held by a process, read fast: with 100,000 connections a refresh reads 100,000 fd links,
+// and through node:fs that is ~3.3 us each (a Dir entry object, a path string, a link string, their
+// garbage). Here libc does the work through koffi: getdents64 fills one buffer with fd names,
+// readlinkat(dirfd, name) writes "socket:[INODE]" into a reused buffer and the inode is parsed from the
+// bytes, so nothing is allocated per fd (~1 us each). Same contract as proc-process.ts scanSocketFds,
+// which remains the fallback where koffi or these libc functions are unavailable.
+import { closeSync, openSync } from 'node:fs';
+import { type FdScan, scanSocketFds as scanWithNodeFs } from './proc-process.ts';
+
+type Fn = (...args: unknown[]) => number;
+interface Lib {
+  getdents64: Fn;
+  readlinkat: Fn;
+}
+
+let lib: Lib | null | undefined;
+
+async function load(): Promise<Lib | null> {
+  if (lib !== undefined) return lib;
+  try {
+    if (process.platform !== 'linux') return (lib = null);
+    const koffi = (await import('koffi')).default;
+    const c = koffi.load('libc.so.6');
+    lib = {
+      getdents64: c.func('long getdents64(int, _Out_ uint8_t *buf, size_t)'),
+      readlinkat: c.func('long readlinkat(int, const uint8_t *path, _Out_ uint8_t *buf, size_t)'),
+    };
+  } catch {
+    lib = null;
+  }
+  return lib;
+}
+
+/** Load the libc functions (once); false means the node:fs fallback will be used. */
+export async function fastFdScanAvailable(): Promise<boolean> {
+  return (await load()) !== null;
+}
+
+const DENTS = Buffer.alloc(64 * 1024);
+const NAME = Buffer.alloc(16);
+const LINK = Buffer.alloc(64);
+const SOCKET_PREFIX = Buffer.from('socket:[');
+
+/** "socket:[123]" in LINK[0..n) -> 123, else -1. */
+function inodeOfLink(n: number): number {
+  if (n < 10 || LINK[n - 1] !== 93 || LINK.compare(SOCKET_PREFIX, 0, 8, 0, 8) !== 0) return -1;
+  let v = 0;
+  for (let i = 8; i < n - 1; i++) v = v * 10 + (LINK[i] - 48);
+  return v;
+}
+
+/**
+ * As proc-process.ts scanSocketFds (which it falls back to): which `relevant` inodes `pid` holds, giving
+ * up after `giveUpAfter` fds without one. Call fastFdScanAvailable() once before, else this is the fallback.
+ */
+export function scanSocketFds(pid: number, relevant: Set<number>, giveUpAfter = Infinity): FdScan {
+  const c = lib;
+  if (!c) return scanWithNodeFs(pid, relevant, giveUpAfter);
+  let dirfd = -1;
+  let count = 0;
+  // entries of the current getdents64 buffer not yet read: buf[pos, end). buf is the shared DENTS
+  // except after giving up, when the unread rest is copied out (other scans reuse DENTS meanwhile).
+  let buf = DENTS;
+  let pos = 0;
+  let end = 0;
+  const scan: FdScan = { pid, held: new Map(), fdCount: null, complete: true, finish: () => run(Infinity) };
+  const close = () => {
+    if (dirfd >= 0) closeSync(dirfd);
+    dirfd = -1;
+  };
+  const run = (limit: number) => {
+    if (dirfd < 0) return;
+    for (;;) {
+      if (scan.held.size === 0 && count >= limit) {
+        scan.complete = false;
+        buf = Buffer.from(buf.subarray(pos, end));
+        end -= pos;
+        pos = 0;
+        return;
+      }
+      if (pos >= end) {
+        buf = DENTS;
+        const n = c.getdents64(dirfd, buf, buf.length);
+        if (n <= 0) break; // end of directory, or the process is gone (ENOENT)
+        pos = 0;
+        end = n;
+      }
+      const reclen = buf.readUInt16LE(pos + 16);
+      const name = pos + 19;
+      pos += reclen;
+      if (buf[name] === 46) continue; // "." and ".."
+      let fd = 0;
+      let k = 0;
+      for (; buf[name + k] !== 0; k++) {
+        NAME[k] = buf[name + k];
+        fd = fd * 10 + (buf[name + k] - 48);
+      }
+      NAME[k] = 0;
+      count++;
+      const m = c.readlinkat(dirfd, NAME, LINK, LINK.length);
+      if (m <= 0) continue; // closed meanwhile
+      const inode = inodeOfLink(m);
+      if (inode >= 0 && relevant.has(inode) && !scan.held.has(inode)) scan.held.set(inode, fd);
+    }
+    scan.fdCount = count;
+    scan.complete = true;
+    close();
+  };
+  try {
+    dirfd = openSync(`/proc/${pid}/fd`, 'r');
+  } catch {
+    return scan; // gone or not readable
+  }
+  try {
+    run(giveUpAfter);
+  } catch (error) {
+    close();
+    throw error;
+  }
+  return scan;
+}
