@@ -3,6 +3,9 @@
 // match as soon as the port is decoded, and can only count by state. Addresses are the kernel's %08X of
 // each 32-bit word in host (little-endian) order; they are rendered like Node/libuv's inet_ntop.
 import { readFileSync } from 'node:fs';
+import { formatIPv6 } from '../sys/sockaddr.ts';
+
+export { formatIPv6 };
 
 /** Index = the kernel's numeric state (include/net/tcp_states.h). */
 export const TCP_STATES = [
@@ -91,43 +94,6 @@ function wordBytes(w: number, out: Uint8Array, at: number): void {
 
 export function formatIPv4(bytes: Uint8Array, at = 0): string {
   return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
-}
-
-/** RFC 5952 compression, IPv4-mapped and IPv4-compatible forms, exactly as libuv's inet_ntop6. */
-export function formatIPv6(bytes: Uint8Array, at = 0): string {
-  const words: number[] = [];
-  for (let i = 0; i < 8; i++) words.push((bytes[at + 2 * i] << 8) | bytes[at + 2 * i + 1]);
-  let bestBase = -1;
-  let bestLen = 0;
-  let curBase = -1;
-  let curLen = 0;
-  for (let i = 0; i < 8; i++) {
-    if (words[i] === 0) {
-      if (curBase === -1) {
-        curBase = i;
-        curLen = 1;
-      } else curLen++;
-    } else if (curBase !== -1) {
-      if (bestBase === -1 || curLen > bestLen) [bestBase, bestLen] = [curBase, curLen];
-      curBase = -1;
-    }
-  }
-  if (curBase !== -1 && (bestBase === -1 || curLen > bestLen)) [bestBase, bestLen] = [curBase, curLen];
-  if (bestBase !== -1 && bestLen < 2) bestBase = -1;
-  let s = '';
-  for (let i = 0; i < 8; i++) {
-    if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
-      if (i === bestBase) s += ':';
-      continue;
-    }
-    if (i !== 0) s += ':';
-    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
-      return s + formatIPv4(bytes, at + 12);
-    }
-    s += words[i].toString(16);
-  }
-  if (bestBase !== -1 && bestBase + bestLen === 8) s += ':';
-  return s;
 }
 
 /** Decode the kernel's hex address (8 or 32 hex digits) at `p`. */

@@ -1,7 +1,10 @@
 // CIDR lists (`127.0.0.0/8,::1/128,10.0.0.0/8`) as a matcher for peer addresses, used to decide which
 // peers may send a PROXY protocol header. Every address becomes 16 bytes: IPv4 as its IPv4-mapped IPv6
 // form (::ffff:a.b.c.d), so an IPv4 range matches both `10.1.2.3` and `::ffff:10.1.2.3` (what a dual-stack
-// socket reports). Parsing is by hand, not via node:net, to get the bytes and keep the module pure.
+// socket reports). The address text itself is parsed and printed by src/sys/sockaddr.ts (pure functions).
+import { formatIPv6, parseIPv4, parseIPv6 } from '../sys/sockaddr.ts';
+
+export { parseIPv4, parseIPv6 };
 
 /** 16 bytes for an IPv4 or IPv6 address (zone ids and brackets tolerated), or null if it is neither. */
 export function parseAddress(text: string): Uint8Array | null {
@@ -19,55 +22,6 @@ export function parseAddress(text: string): Uint8Array | null {
   return parseIPv6(text);
 }
 
-export function parseIPv4(text: string): Uint8Array | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    out[i] = v;
-  }
-  return out;
-}
-
-export function parseIPv6(text: string): Uint8Array | null {
-  const out = new Uint8Array(16);
-  const double = text.indexOf('::');
-  if (double !== -1 && text.indexOf('::', double + 1) !== -1) return null;
-  const head = double === -1 ? text : text.slice(0, double);
-  const tail = double === -1 ? '' : text.slice(double + 2);
-  const groups = (part: string): number[] | null => {
-    if (part === '') return [];
-    const words: number[] = [];
-    const pieces = part.split(':');
-    for (let i = 0; i < pieces.length; i++) {
-      const p = pieces[i];
-      if (i === pieces.length - 1 && p.includes('.')) {
-        const v4 = parseIPv4(p);
-        if (v4 === null) return null;
-        words.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) words.push(Number.parseInt(p, 16));
-      else return null;
-    }
-    return words;
-  };
-  const a = groups(head);
-  const b = groups(tail);
-  if (a === null || b === null) return null;
-  if (double === -1 ? a.length !== 8 : a.length + b.length > 7) return null;
-  // An embedded IPv4 part may only end the address.
-  if (double !== -1 && head.includes('.')) return null;
-  const words = [...a, ...new Array(8 - a.length - b.length).fill(0), ...b];
-  for (let i = 0; i < 8; i++) {
-    out[2 * i] = words[i] >> 8;
-    out[2 * i + 1] = words[i] & 0xff;
-  }
-  return out;
-}
-
 /** The usual text form of 16 address bytes: dotted IPv4 for IPv4-mapped, else compressed IPv6. */
 export function formatAddress(bytes: Uint8Array, mappedAsIPv4 = false): string {
   const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
@@ -75,27 +29,7 @@ export function formatAddress(bytes: Uint8Array, mappedAsIPv4 = false): string {
     const v4 = `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
     return mappedAsIPv4 ? v4 : `::ffff:${v4}`;
   }
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((bytes[i] << 8) | bytes[i + 1]);
-  // The longest run (>= 2) of zero words becomes '::'.
-  let best = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLength) {
-      best = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
-  if (best === -1) return hex(words);
-  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLength))}`;
+  return formatIPv6(bytes);
 }
 
 interface Range {

@@ -207,5 +207,5 @@ test('address formatting', () => {
   assert.equal(f('1:2:3:4:5:6:7:8'), '1:2:3:4:5:6:7:8');
   assert.equal(f('1.2.3.4'), '::ffff:1.2.3.4');
   assert.equal(formatAddress(parseAddress('1.2.3.4')!, true), '1.2.3.4');
-  assert.equal(f('::1.2.3.4'), '::102:304');
+  assert.equal(f('::1.2.3.4'), '::1.2.3.4'); // as Node (libuv's inet_ntop) prints IPv4-compatible addresses
 });

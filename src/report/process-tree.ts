@@ -1,0 +1,43 @@
+// CPU time and memory of a server and every process under it, from /proc. A reaped child's CPU time is
+// in its parent's cutime/cstime, so summing (utime+stime+cutime+cstime) over the live processes of the
+// tree counts every process that ever ran in it once — the process-per-connection model's children too.
+import { readFileSync } from 'node:fs';
+import { descendantsOf } from '../inspect/proc-process.ts';
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+export interface TreeUsage {
+  cpuMs: number;
+  rssBytes: number;
+  processes: number;
+}
+
+function readUsage(pid: number): { cpuTicks: number; rssPages: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // fields after comm: [0]=state ... [11]=utime [12]=stime [13]=cutime [14]=cstime ... [21]=rss (pages)
+    return {
+      cpuTicks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
+      rssPages: Number(f[21]),
+    };
+  } catch {
+    return null;
+  }
+}
+
+const PAGE = 4096;
+
+export function treeUsage(root: number): TreeUsage {
+  let ticks = 0;
+  let pages = 0;
+  let processes = 0;
+  for (const pid of [root, ...descendantsOf([root])]) {
+    const u = readUsage(pid);
+    if (!u) continue;
+    ticks += u.cpuTicks;
+    pages += u.rssPages;
+    processes++;
+  }
+  return { cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssBytes: pages * PAGE, processes };
+}
