@@ -1,6 +1,7 @@
 // Opening a listening socket with src/sys for the models that own it themselves (iterative, prefork's
 // and process-per-connection's parent, thread-pool's acceptor, multi-reactor's 'shared' supervisor), with
 // the same one-line errors as the node backend's listen().
+import type { Logger } from '../log.ts';
 import * as sys from '../sys/index.ts';
 import { type ResolvedServeOptions, ServeError } from './types.ts';
 
@@ -40,4 +41,19 @@ export function takeQueued(listenFd: number): number[] {
     if (fd >= 0) fds.push(fd);
     else if (fd !== -sys.ECONNABORTED && fd !== -sys.EINTR) return fds;
   }
+}
+
+/**
+ * One blocking accept() on a pool thread: the connected descriptor, or -1 when it failed in a way the
+ * caller should simply retry (EAGAIN from SO_RCVTIMEO, EINTR, ECONNABORTED; other errors, EMFILE for
+ * one, are logged and retried after 100 ms). The caller checks whether it is stopping after each call.
+ */
+export async function acceptOne(listenFd: number, logger: Logger, stopping: () => boolean): Promise<number> {
+  const fd = await sys.acceptAsync(listenFd, sys.SOCK_CLOEXEC);
+  if (fd >= 0) return fd;
+  const errno = -fd;
+  if (errno === sys.EAGAIN || errno === sys.EINTR || errno === sys.ECONNABORTED || stopping()) return -1;
+  logger.warn(`accept: ${sys.errnoName(errno)}: retrying in 100 ms`);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return -1;
 }

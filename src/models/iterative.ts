@@ -7,7 +7,7 @@
 import { BlockingConnection, READ_BUFFER_BYTES } from '../backends/blocking/connection.ts';
 import { coreOptions, ServerCore } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
-import { listenBlocking, takeQueued } from './blocking-listen.ts';
+import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
 import type { ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
 
 export async function startIterative(options: ResolvedServeOptions): Promise<ServerHandle> {
@@ -62,15 +62,8 @@ export function acceptLoop(
   const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   const done = (async () => {
     while (!stopping) {
-      const fd = await sys.acceptAsync(listenFd, sys.SOCK_CLOEXEC);
-      if (fd < 0) {
-        const errno = -fd;
-        if (errno === sys.EAGAIN || errno === sys.EINTR || errno === sys.ECONNABORTED) continue;
-        if (stopping) break;
-        core.logger.warn(`accept: ${sys.errnoName(errno)}: retrying in 100 ms`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        continue;
-      }
+      const fd = await acceptOne(listenFd, core.logger, () => stopping);
+      if (fd < 0) continue;
       // A connection accepted as we stop is served anyway (it is drained like the others): never dropped.
       onConnection?.(true);
       await new BlockingConnection(core, fd, 'pool', buf).serve();

@@ -14,7 +14,7 @@ import { createServer, type Socket } from 'node:net';
 import { listen } from '../backends/node/listen.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
-import { listenBlocking, takeQueued } from './blocking-listen.ts';
+import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
 import { checkWorkerApp, forkWorker, forwardLog } from './supervisor.ts';
 import type { ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
 import { addStats, type FromWorker, type ToWorker, toWire } from './worker-protocol.ts';
@@ -126,15 +126,8 @@ async function startSyscall(options: ResolvedServeOptions): Promise<ServerHandle
         await children.slotFree(); // not accepting: the kernel queues further clients
         continue;
       }
-      const fd = await sys.acceptAsync(listenFd, sys.SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (stopping) break;
-        if (-fd !== sys.EINTR && -fd !== sys.ECONNABORTED) {
-          options.logger.warn(`accept: ${sys.errnoName(-fd)}: retrying in 100 ms`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        continue;
-      }
+      const fd = await acceptOne(listenFd, options.logger, () => stopping);
+      if (fd < 0) continue;
       if (children.live.size >= options.maxConnections) {
         sys.close(fd);
         children.parent.rejected++;

@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
-import { listenBlocking, takeQueued } from './blocking-listen.ts';
+import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
 import { checkWorkerApp, forwardLog } from './supervisor.ts';
 import type { FromThread, ToThread } from './thread-worker.ts';
 import { type ModelDefinition, type ResolvedServeOptions, ServeError, type ServerHandle } from './types.ts';
@@ -107,15 +107,8 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
         await new Promise<void>((resolve) => (wakeAcceptor = resolve)); // full: leave clients in the kernel
         continue;
       }
-      const fd = await sys.acceptAsync(listenFd, sys.SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (stopping) break;
-        if (-fd !== sys.EINTR && -fd !== sys.ECONNABORTED) {
-          options.logger.warn(`accept: ${sys.errnoName(-fd)}: retrying in 100 ms`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        continue;
-      }
+      const fd = await acceptOne(listenFd, options.logger, () => stopping);
+      if (fd < 0) continue;
       const held = threads.filter((t) => t.busy).length + queue.length;
       if (held >= options.maxConnections) {
         sys.close(fd);

@@ -68,11 +68,12 @@ function logged(logger: Logged, reason: string): boolean {
 
 export function conformance(target: ConformanceTarget): void {
   describe(`conformance: ${target.name}`, { concurrency: false, timeout: 120_000 }, () => {
-    test('echo: 1,000 clients, as many at once as the model serves, random-size messages, every byte back in order', async () => {
+    const echoClients = target.echoClients ?? 1000;
+    test(`echo: ${echoClients.toLocaleString('en-US')} clients, as many at once as the model serves, random-size messages, every byte back in order`, async () => {
       const { server } = await start(target);
       try {
         const random = prng(1);
-        const clients = target.echoClients ?? 1000;
+        const clients = echoClients;
         const sessions = Array.from({ length: clients }, (_, i) => {
           const messages = Array.from({ length: 1 + (i % 3) }, () =>
             randomBytes(random, 1 + Math.floor(random() ** 3 * 32_768)),
