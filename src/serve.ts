@@ -125,12 +125,20 @@ function trustedProxies(list: string | string[] | undefined): string {
   return text;
 }
 
+/** The models whose accept path checks maxConnectionsPerIp (the bounded models serve few at a time). */
+const PER_IP_MODELS = new Set(['reactor', 'multi-reactor']);
+
 export async function serve(options: ServeOptions): Promise<ServerHandle> {
   const resolved = await resolveServeOptions(options);
   const start = MODELS[resolved.model].backends[resolved.backend];
   if (typeof start !== 'function') {
     throw new ServeError(
       start ?? `model '${resolved.model}' does not run on the ${resolved.backend} backend`,
+    );
+  }
+  if (Number.isFinite(resolved.maxConnectionsPerIp) && !PER_IP_MODELS.has(resolved.model)) {
+    throw new ServeError(
+      `--max-connections-per-ip is enforced by the reactor and multi-reactor models, not '${resolved.model}'`,
     );
   }
   if (!APP_IN_THIS_PROCESS.has(resolved.model) || resolved.app.setup === undefined) return start(resolved);

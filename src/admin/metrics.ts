@@ -109,19 +109,24 @@ export function metricsRegistry(handle: ServerHandle, status = sharedStatus(hand
 
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  const last: Record<string, number> = {};
   new Gauge({
     name: 'c10k_event_loop_delay_seconds',
     help: 'Event-loop delay of the serving process since the previous scrape (perf_hooks), by quantile.',
     labelNames: ['quantile'],
     registers,
     collect() {
-      this.reset();
-      const sec = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
-      if (loop.count > 0) {
-        for (const q of [0.5, 0.9, 0.99]) this.set({ quantile: String(q) }, sec(loop.percentile(q * 100)));
-        this.set({ quantile: '1' }, sec(loop.max));
+      // No sample since the last scrape (scrapes closer together than the resolution): keep the last
+      // figures rather than drop the series.
+      if (loop.count === 0) {
+        for (const q of ['0.5', '0.9', '0.99', '1']) if (!(q in last)) last[q] = 0;
+      } else {
+        const sec = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
+        for (const q of [0.5, 0.9, 0.99]) last[String(q)] = sec(loop.percentile(q * 100));
+        last['1'] = sec(loop.max);
+        loop.reset();
       }
-      loop.reset();
+      for (const [quantile, value] of Object.entries(last)) this.set({ quantile }, value);
     },
   });
   new Gauge({

@@ -1,0 +1,62 @@
+// Crashes (issue 8, item 3): a process-per-connection child that dies (exit, an exception thrown from a
+// timer, an unhandled rejection) takes only its own client with it, is reaped, and is logged with the
+// error; the other clients keep echoing. (A handler that throws is a conformance case for every model; a
+// multi-reactor worker killed with SIGKILL under load is in test/models/multi-reactor.test.ts.)
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { memoryLogger, serve } from '../../src/index.ts';
+import { eventually, TestClient } from '../helpers/client.ts';
+import { zombieChildren } from '../models/helpers.ts';
+import { faultApp } from './helpers.ts';
+
+async function echo(c: TestClient, text: string): Promise<void> {
+  const before = c.received;
+  c.write(`${text}\n`);
+  await c.waitFor(before + text.length + 1, 10_000);
+  assert.equal(c.data().subarray(before).toString(), `${text}\n`);
+}
+
+describe('crashes', { concurrency: false, timeout: 60_000 }, () => {
+  for (const backend of ['syscall', 'node'] as const) {
+    test(`process per connection (${backend}): a child that dies takes only its own client; it is reaped and logged`, async (t) => {
+      const logger = memoryLogger();
+      const server = await serve({
+        app: faultApp('crash'),
+        model: 'process-per-connection',
+        backend,
+        port: 0,
+        logger,
+      });
+      try {
+        const clients = await Promise.all(
+          Array.from({ length: 6 }, () => TestClient.open(server.port, '127.0.0.1', 10_000)),
+        );
+        await Promise.all(clients.map((c, i) => echo(c, `hello ${i}`)));
+        const [exits, throws, rejects, ...others] = clients;
+        exits.write('exit\n');
+        throws.write('throw later\n');
+        rejects.write('reject later\n');
+        // The others are served throughout.
+        for (let round = 0; round < 5; round++)
+          await Promise.all(others.map((c, i) => echo(c, `r${round} ${i}`)));
+        await Promise.all([exits, throws, rejects].map((c) => c.waitClosed(10_000)));
+        await eventually(() => server.pids().length === 1 + others.length, 10_000, 'the dead children gone');
+        await eventually(() => zombieChildren().length === 0, 5000, 'no zombie');
+        for (const c of others) await echo(c, 'still here');
+        const logs = logger.entries.map((e) => `${e.level} ${e.message} ${JSON.stringify(e.fields ?? {})}`);
+        t.diagnostic(logs.filter((l) => !l.startsWith('info') && !l.startsWith('debug')).join('\n'));
+        assert.ok(
+          logs.some((l) => /connection child \d+ died \(code 3\)/.test(l)),
+          'exit logged',
+        );
+        assert.ok(logs.some((l) => l.includes('uncaught exception') && l.includes('thrown from a timer')));
+        assert.ok(logs.some((l) => l.includes('uncaught exception') && l.includes('rejected, never caught')));
+        for (const c of others) c.close();
+        await eventually(() => server.pids().length === 1, 10_000, 'all children gone');
+      } finally {
+        await server.close();
+      }
+      assert.deepEqual(zombieChildren(), []);
+    });
+  }
+});
