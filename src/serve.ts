@@ -94,7 +94,7 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     workers: int('workers', options.workers, availableParallelism(), 1, 1024),
     maxChildren: int('maxChildren', options.maxChildren, 256, 1, 100_000),
     multiplexer: options.multiplexer ?? 'epoll',
-    trigger: options.trigger ?? 'level',
+    trigger: options.trigger ?? 'edge',
     balance: options.balance ?? 'reuseport',
     proxyProtocol: options.proxyProtocol ?? false,
     trustedProxies: trustedProxies(options.trustedProxies),

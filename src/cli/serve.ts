@@ -42,7 +42,8 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
   --workers N|auto         worker processes/threads for multi-worker models (default auto = ${availableParallelism()})
   --max-children N         process-per-connection: concurrent children (default 256)
   --multiplexer NAME       syscall reactor: select, poll, epoll (default epoll)
-  --trigger level|edge     epoll trigger mode (default level)
+  --trigger level|edge     epoll trigger mode (default edge, as nginx: a ready socket is reported once
+                           and read until drained; level re-polls it on every wait)
   --balance reuseport|shared  multi-reactor port sharing (default reuseport)
   --proxy-protocol         expect a PROXY protocol v1/v2 header from trusted proxies; the client it
                            names becomes the connection's remote address

@@ -8,6 +8,8 @@ export const READABLE = 0x1;
 export const WRITABLE = 0x4;
 export const ERROR = 0x8;
 export const HANGUP = 0x10;
+/** The peer shut down its side (EPOLLRDHUP / POLLRDHUP): an EOF waits behind any data. */
+export const PEER_HANGUP = 0x2000;
 
 export interface Multiplexer {
   readonly name: 'select' | 'poll' | 'epoll';

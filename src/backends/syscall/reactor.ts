@@ -21,7 +21,7 @@ import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { SysConnection } from './connection.ts';
 import { EpollMultiplexer } from './epoll-multiplexer.ts';
-import { ERROR, HANGUP, type Multiplexer, READABLE } from './multiplexer.ts';
+import { ERROR, HANGUP, type Multiplexer, PEER_HANGUP, READABLE } from './multiplexer.ts';
 import { PollMultiplexer } from './poll-multiplexer.ts';
 import { SelectMultiplexer } from './select-multiplexer.ts';
 
@@ -172,7 +172,8 @@ export class SyscallReactor<In = unknown, Out = unknown> {
         continue;
       }
       if (events & (READABLE | HANGUP | ERROR)) {
-        if (!conn.readPaused && !conn.eof) this.readFrom(conn);
+        if (!conn.readPaused && !conn.eof)
+          this.readFrom(conn, (events & (PEER_HANGUP | HANGUP | ERROR)) !== 0);
         else if (conn.readPaused && mux.edge) conn.readPending = true;
         else if (events & ERROR) conn.onError(sys.socketError(fd) || sys.ECONNRESET);
         else if (events & HANGUP) conn.closeWith(conn.eof ? undefined : 'peer-reset');
@@ -182,17 +183,25 @@ export class SyscallReactor<In = unknown, Out = unknown> {
     return n;
   }
 
-  private readFrom(conn: SysConnection<In, Out>): void {
+  /**
+   * Level-triggered: one read per readiness, as the textbook loop does (the kernel reports the socket
+   * again while bytes remain). Edge-triggered: read until the socket is drained — a read shorter than the
+   * buffer took all a TCP socket held, and any later arrival raises a new edge, so only a full read (or a
+   * hang-up, whose EOF must still be read) calls for another read before EAGAIN would say so.
+   */
+  private readFrom(conn: SysConnection<In, Out>, untilEof: boolean): void {
     const fd = conn.fd;
-    const reads = this.mux.edge ? EDGE_READS : 1;
+    const edge = this.mux.edge;
+    const reads = edge ? EDGE_READS : 1;
     for (let i = 0; i < reads; i++) {
       const n = sys.recvRaw(fd, this.readAddress, READ_BUFFER_BYTES);
       if (n > 0) {
         conn.onData(this.view(n));
         if (conn.closed || conn.readPaused) {
-          if (conn.readPaused && this.mux.edge) conn.readPending = true;
+          if (conn.readPaused && edge) conn.readPending = true;
           return;
         }
+        if (n < READ_BUFFER_BYTES && !untilEof) return;
         continue;
       }
       if (n === 0) conn.onEof();
@@ -224,7 +233,7 @@ export class SyscallReactor<In = unknown, Out = unknown> {
     if (this.readQueue.length === 0) return 0;
     const queue = this.readQueue;
     this.readQueue = [];
-    for (const conn of queue) if (!conn.closed && !conn.readPaused && !conn.eof) this.readFrom(conn);
+    for (const conn of queue) if (!conn.closed && !conn.readPaused && !conn.eof) this.readFrom(conn, true);
     return queue.length;
   }
 
