@@ -95,7 +95,11 @@ export async function runMultiplexerStep(
       result.messages = j.messages;
       result.msgsPerSec = j.msgsPerSec;
       if (j.messages > 0) result.serverCpuUsPerMsg = ((after.cpuMs - before.cpuMs) * 1000) / j.messages;
-      else result.status = 'the busy client got no echo';
+      else
+        result.status =
+          multiplexer === 'select'
+            ? 'turned away: select cannot watch fd >= 1024'
+            : 'the busy client got no echo';
     } catch {
       result.status = 'the busy client failed';
     }
