@@ -8,6 +8,7 @@ import { BlockingConnection, READ_BUFFER_BYTES } from '../backends/blocking/conn
 import { coreOptions, ServerCore } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
+import { inProcessHandle } from './in-process-handle.ts';
 import type { ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
 
 export async function startIterative(options: ResolvedServeOptions): Promise<ServerHandle> {
@@ -16,27 +17,17 @@ export async function startIterative(options: ResolvedServeOptions): Promise<Ser
   const core = new ServerCore(coreOptions(options));
   core.start();
   const served = acceptLoop(core, listenFd);
-  let closing: Promise<void> | null = null;
-  return {
-    model: 'iterative',
-    backend: 'syscall',
-    host: options.host,
-    port,
-    pids: () => [process.pid],
-    stats: async () => structuredClone(core.stats),
-    close: () =>
-      (closing ??= (async () => {
-        // Stop accepting: take the clients the kernel already queued (they are served, in turn, within
-        // the drain timeout), then shutdown() turns the port away and wakes the pool thread in accept().
-        served.stop();
-        const queued = takeQueued(listenFd);
-        sys.shutdown(listenFd, sys.SHUT_RD);
-        await core.drain(options.drainTimeout);
-        await served.done;
-        sys.close(listenFd);
-        await serveLate(core, queued);
-      })()),
-  };
+  return inProcessHandle('iterative', 'syscall', options, port, core, async () => {
+    // Stop accepting: take the clients the kernel already queued (they are served, in turn, within
+    // the drain timeout), then shutdown() turns the port away and wakes the pool thread in accept().
+    served.stop();
+    const queued = takeQueued(listenFd);
+    sys.shutdown(listenFd, sys.SHUT_RD);
+    await core.drain(options.drainTimeout);
+    await served.done;
+    sys.close(listenFd);
+    await serveLate(core, queued);
+  });
 }
 
 /** Serve connections accepted while stopping, one at a time, under the drain already under way. */

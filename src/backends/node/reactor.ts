@@ -6,6 +6,7 @@
 // client is accepted and closed at once, counted as 'fd-limit': refused cleanly, never EMFILE. (The
 // syscall reactor instead leaves such clients in the accept queue, for itself later or another worker.)
 import { createServer } from 'node:net';
+import { inProcessHandle } from '../../models/in-process-handle.ts';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
 import { connectionFdCap } from '../../net/fd-cap.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
@@ -43,30 +44,20 @@ export async function startNodeReactor(
   const port = await listen(server, options, spec);
   server.on('error', (error) => options.logger.error('listening socket failed', { error }));
   core.start();
-  let closing: Promise<void> | null = null;
-  return {
-    model: 'reactor',
-    backend: 'node',
-    host: options.host,
-    port,
-    pids: () => [process.pid],
-    stats: async () => structuredClone(core.stats),
-    close: () =>
-      (closing ??= (async () => {
-        // Accept what already waits in the accept queue first: closing the listening socket would reset
-        // those clients, whose handshake the kernel completed. libuv accepts one connection per turn of
-        // the loop, so turn it until two turns in a row accept nothing; they are then drained like the rest.
-        for (let quiet = 0, seen = -1, turns = 0; quiet < 2 && turns <= options.backlog + 2; turns++) {
-          const accepted = core.stats.accepted + core.stats.rejected;
-          quiet = accepted === seen ? quiet + 1 : 0;
-          seen = accepted;
-          await turnOfTheLoop();
-        }
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        await core.drain(options.drainTimeout);
-        await closed;
-      })()),
-  };
+  return inProcessHandle('reactor', 'node', options, port, core, async () => {
+    // Accept what already waits in the accept queue first: closing the listening socket would reset
+    // those clients, whose handshake the kernel completed. libuv accepts one connection per turn of
+    // the loop, so turn it until two turns in a row accept nothing; they are then drained like the rest.
+    for (let quiet = 0, seen = -1, turns = 0; quiet < 2 && turns <= options.backlog + 2; turns++) {
+      const accepted = core.stats.accepted + core.stats.rejected;
+      quiet = accepted === seen ? quiet + 1 : 0;
+      seen = accepted;
+      await turnOfTheLoop();
+    }
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await core.drain(options.drainTimeout);
+    await closed;
+  });
 }
 
 const turnOfTheLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -14,6 +14,7 @@
 //   that select/poll cannot take while the kernel scans their arrays, shutdown) writes to an eventfd
 //   that the multiplexer watches.
 // One read buffer serves every connection: a chunk is a view of it, valid while it is being handled.
+import { inProcessHandle } from '../../models/in-process-handle.ts';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
 import { ServeError } from '../../models/types.ts';
 import { connectionFdCap } from '../../net/fd-cap.ts';
@@ -453,14 +454,5 @@ export async function startSyscallReactor(
     reactor.dispose();
     throw error;
   }
-  let closing: Promise<void> | null = null;
-  return {
-    model: 'reactor',
-    backend: 'syscall',
-    host: options.host,
-    port,
-    pids: () => [process.pid],
-    stats: async () => structuredClone(reactor.core.stats),
-    close: () => (closing ??= reactor.close()),
-  };
+  return inProcessHandle('reactor', 'syscall', options, port, reactor.core, () => reactor.close());
 }
