@@ -83,7 +83,9 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
         const baseline = rssBytes(server.pid);
         const bound = baseline + SLOW * (MAX_WRITE_BUFFER + 64 * 1024);
         const normal = echoClients(server.port, 10, 10);
-        await sleep(200);
+        await sleep(300);
+        const quietP99 = percentile(normal.rtts, 99);
+        const quietCount = normal.rtts.length;
         const started = Date.now();
         await fleet.slow(server.port, SLOW, sources(10, 4), 'stream\n');
         let peak = 0;
@@ -97,9 +99,12 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
         await sleep(300);
         await normal.stop();
         const probe = await server.probe(true);
-        const p99 = percentile(normal.rtts, 99);
+        const p99 = percentile(normal.rtts.slice(quietCount), 99);
+        // A server that blocks or spins on its slow readers stalls the echo clients for seconds; a shared
+        // CI box adds tens of ms of its own, so the bound is relative to the quiet p99 with a floor.
+        const p99Bound = Math.max(250, 5 * quietP99);
         t.diagnostic(
-          `${SLOW} slow readers cut in ${cutMs} ms; RSS ${(baseline / MiB).toFixed(0)} MiB -> peak ${(peak / MiB).toFixed(0)} MiB (bound ${(bound / MiB).toFixed(0)} MiB = baseline + ${SLOW} x (${MAX_WRITE_BUFFER / 1024} + 64) KiB); after GC: heap ${(probe.heapUsed / MiB).toFixed(1)} MiB, buffers ${(probe.arrayBuffers / MiB).toFixed(1)} MiB; 10 echo clients: ${normal.rtts.length} round trips, p50 ${percentile(normal.rtts, 50).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`,
+          `${SLOW} slow readers cut in ${cutMs} ms; RSS ${(baseline / MiB).toFixed(0)} MiB -> peak ${(peak / MiB).toFixed(0)} MiB (bound ${(bound / MiB).toFixed(0)} MiB = baseline + ${SLOW} x (${MAX_WRITE_BUFFER / 1024} + 64) KiB); after GC: heap ${(probe.heapUsed / MiB).toFixed(1)} MiB, buffers ${(probe.arrayBuffers / MiB).toFixed(1)} MiB; 10 echo clients: ${normal.rtts.length} round trips, p99 ${p99.toFixed(2)} ms while the slow readers were cut (${quietP99.toFixed(2)} ms before them)`,
         );
         assert.equal(cut, SLOW, 'every slow reader cut');
         assert.equal(probe.log['connection # closed: slow-consumer'], SLOW, 'each cut logged');
@@ -107,7 +112,7 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
         assert.ok(probe.arrayBuffers < 16 * MiB, `write queues not freed: ${probe.arrayBuffers} bytes`);
         assert.equal(normal.closed(), 0, 'an echo client was closed');
         assert.ok(normal.rtts.length > 100, `only ${normal.rtts.length} round trips`);
-        assert.ok(p99 < 50, `echo p99 ${p99} ms`);
+        assert.ok(p99 < p99Bound, `echo p99 ${p99} ms while the slow readers were cut, over ${p99Bound} ms`);
         await eventually(
           async () => (await server.probe()).stats.active === 0,
           5000,
@@ -167,7 +172,8 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
         );
         assert.equal(stats.closed['partial-timeout'], 200);
         assert.equal(stats.closed['idle-timeout'], 100);
-        assert.ok(worst(partialMs[1]) < 1500, 'a byte now and then does not extend the partial timeout');
+        // Were each byte to restart the timer, the drippers would stay open as long as they drip.
+        assert.ok(worst(partialMs[1]) < 4000, 'a byte now and then does not extend the partial timeout');
         assert.ok(Math.min(...idleMs) >= 800, 'a silent client was closed well before its idle timeout');
         assert.equal(good.closed(), 0);
         assert.ok(good.rtts.length > 100);

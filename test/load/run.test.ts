@@ -68,7 +68,7 @@ describe('c10k load', async () => {
       assert.equal(stats.latency.count, stats.messages);
       assert.equal(stats.connectTime.count, 50);
       assert.ok(stats.bytesVerified >= stats.messages * 64);
-      assert.ok(stats.elapsedMs >= 990 && stats.elapsedMs < 1500, `window ${stats.elapsedMs} ms`);
+      assert.ok(stats.elapsedMs >= 990 && stats.elapsedMs < 3000, `window ${stats.elapsedMs} ms`);
     });
 
     it(`${engine}: line and length framing against line-echo and a length-prefixed echo`, async () => {
