@@ -409,6 +409,36 @@ export function conformance(target: ConformanceTarget): void {
         await stop(server);
       }
     });
+
+    test('late reader: echoes the kernel could not take at once are not overwritten by later reads', async () => {
+      // Servers may read every connection into one shared buffer: an echo queued behind a full socket
+      // must be a copy, or the next read (this connection's or another's) rewrites it before it leaves.
+      const { server } = await start(target, { maxWriteBuffer: 64 << 20 });
+      try {
+        const late = await TestClient.open(server.port);
+        late.socket.pause(); // its receive buffer and the server's send buffer fill up
+        const sent = randomBytes(prng(7), 16 << 20); // more than both kernel buffers can hold (~10 MB)
+        for (let at = 0; at < sent.length; at += 64 << 10) late.write(sent.subarray(at, at + (64 << 10)));
+        const others =
+          target.concurrency > 1
+            ? Array.from({ length: 4 }, (_, i) => {
+                const random = prng(100 + i);
+                return echoSession(
+                  server.port,
+                  Array.from({ length: 64 }, () => randomBytes(random, 4096)),
+                );
+              })
+            : [];
+        await sleep(300);
+        late.socket.resume();
+        const back = await late.waitFor(sent.length, 60_000);
+        assert.ok(back.equals(sent), 'the late reader got bytes other than it sent');
+        await Promise.all(others);
+        late.close();
+      } finally {
+        await stop(server);
+      }
+    });
   });
 }
 

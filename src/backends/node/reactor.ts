@@ -21,7 +21,13 @@ export async function startNodeReactor(
   const fdCap = connectionFdCap();
   let atFdCap = false;
   const server = createServer(
-    { noDelay: true, allowHalfOpen: true, highWaterMark: options.limits.highWaterMark },
+    {
+      noDelay: true,
+      allowHalfOpen: true,
+      highWaterMark: options.limits.highWaterMark,
+      // Paused until NodeConnection puts it on the shared-read-buffer path (user-buffer.ts).
+      pauseOnConnect: true,
+    },
     (socket) => {
       let refusal = core.refusal(core.perIp === null ? '' : (socket.remoteAddress ?? ''));
       if (refusal === null && core.connections.size >= fdCap) {

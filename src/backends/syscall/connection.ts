@@ -162,7 +162,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   /** A view of the reactor's read buffer (an echo), which the next read overwrites: queue a copy. */
   private borrowed(buf: Buffer): boolean {
-    return buf.buffer === this.reactor.readBuffer.buffer;
+    return this.reactor.reads.holds(buf);
   }
 
   /**
@@ -171,10 +171,10 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
    */
   private sendNow(buf: Buffer): number {
     const reactor = this.reactor;
-    if (buf.buffer === reactor.readBuffer.buffer) {
+    if (reactor.reads.holds(buf)) {
       return sendRaw(
         this.fd,
-        reactor.readAddress + (buf.byteOffset - reactor.readBuffer.byteOffset),
+        reactor.readAddress + (buf.byteOffset - reactor.reads.bytes.byteOffset),
         buf.length,
       );
     }

@@ -18,6 +18,7 @@ import { inProcessHandle } from '../../models/in-process-handle.ts';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
 import { ServeError } from '../../models/types.ts';
 import { connectionFdCap } from '../../net/fd-cap.ts';
+import { ReadBuffer } from '../../net/read-buffer.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { SysConnection } from './connection.ts';
@@ -37,7 +38,6 @@ export { FD_RESERVE } from '../../net/fd-cap.ts';
 
 /** The longest our loop blocks Node's, in ms, when a turn finds nothing ready (see the top comment). */
 const SYNC_WAIT_MS = 1;
-const MAX_CACHED_VIEWS = 4096;
 const ADDRESS_CACHE = 4096;
 const WATCH_LISTENER = -1;
 const UNWATCH_LISTENER = -2;
@@ -54,13 +54,11 @@ export class SyscallReactor<In = unknown, Out = unknown> {
   readonly mux: Multiplexer;
   private readonly options: ResolvedServeOptions;
   private readonly conns: (SysConnection<In, Out> | undefined)[] = [];
-  /** Every read lands here (an ArrayBuffer of its own: its memory never moves). */
-  readonly readBuffer = Buffer.alloc(READ_BUFFER_BYTES);
+  /** Every read lands here. */
+  readonly reads = new ReadBuffer(READ_BUFFER_BYTES);
   readonly readAddress: number;
   private readonly peer = Buffer.alloc(sys.SOCKADDR_STORAGE_SIZE);
-  private readonly views: Buffer[] = [];
   private readonly addresses = new Map<number, string>();
-  private viewCount = 0;
   private readonly wakeFd: number;
   private listenFd = -1;
   private watchingListener = false;
@@ -84,7 +82,7 @@ export class SyscallReactor<In = unknown, Out = unknown> {
     this.options = options;
     this.core = new ServerCore(coreOptions(options));
     this.mux = createMultiplexer(options);
-    this.readAddress = sys.addressOf(this.readBuffer);
+    this.readAddress = sys.addressOf(this.reads.bytes);
     this.wakeFd = sys.eventfd(0, sys.EFD_NONBLOCK | sys.EFD_CLOEXEC);
     this.mux.add(this.wakeFd, READABLE, true);
     this.uvFd = sys.libuvBackendFd();
@@ -197,7 +195,7 @@ export class SyscallReactor<In = unknown, Out = unknown> {
     for (let i = 0; i < reads; i++) {
       const n = sys.recvRaw(fd, this.readAddress, READ_BUFFER_BYTES);
       if (n > 0) {
-        conn.onData(this.view(n));
+        conn.onData(this.reads.view(n));
         if (conn.closed || conn.readPaused) {
           if (conn.readPaused && edge) conn.readPending = true;
           return;
@@ -211,23 +209,6 @@ export class SyscallReactor<In = unknown, Out = unknown> {
     }
     // Edge-triggered and still not drained: continue on the next turn, after the others.
     if (this.mux.edge) this.readQueue.push(conn);
-  }
-
-  /**
-   * buf[0, n) as a Buffer. Creating a view costs an allocation per read, as much as a tenth of the CPU
-   * per echoed message here; views of the one read buffer are reused instead, one per length seen (they
-   * are borrowed by the app only while it handles them, like the memory they show).
-   */
-  private view(n: number): Buffer {
-    let v = this.views[n];
-    if (v === undefined) {
-      v = this.readBuffer.subarray(0, n);
-      if (this.viewCount < MAX_CACHED_VIEWS) {
-        this.views[n] = v;
-        this.viewCount++;
-      }
-    }
-    return v;
   }
 
   private runReadQueue(): number {
