@@ -5,7 +5,7 @@
 // bytes, so nothing is allocated per fd (~1 us each). Same contract as proc-process.ts scanSocketFds,
 // which remains the fallback where koffi or these libc functions are unavailable.
 import { closeSync, openSync } from 'node:fs';
-import { type FdScan, scanSocketFds as scanWithNodeFs } from './proc-process.ts';
+import { type FdScan, type ScanLimits, scanSocketFds as scanWithNodeFs } from './proc-process.ts';
 
 type Fn = (...args: unknown[]) => number;
 interface Lib {
@@ -50,72 +50,51 @@ function inodeOfLink(n: number): number {
 }
 
 /**
- * As proc-process.ts scanSocketFds (which it falls back to): which `relevant` inodes `pid` holds, giving
- * up after `giveUpAfter` fds without one. Call fastFdScanAvailable() once before, else this is the fallback.
+ * As proc-process.ts scanSocketFds (which it falls back to): which `relevant` socket inodes (null: every
+ * socket) `pid` holds, in fd order. Call fastFdScanAvailable() once before, else this is the fallback.
  */
-export function scanSocketFds(pid: number, relevant: Set<number>, giveUpAfter = Infinity): FdScan {
+export function scanSocketFds(pid: number, relevant: Set<number> | null, limits: ScanLimits = {}): FdScan {
   const c = lib;
-  if (!c) return scanWithNodeFs(pid, relevant, giveUpAfter);
-  let dirfd = -1;
-  let count = 0;
-  // entries of the current getdents64 buffer not yet read: buf[pos, end). buf is the shared DENTS
-  // except after giving up, when the unread rest is copied out (other scans reuse DENTS meanwhile).
-  let buf = DENTS;
-  let pos = 0;
-  let end = 0;
-  const scan: FdScan = { pid, held: new Map(), fdCount: null, complete: true, finish: () => run(Infinity) };
-  const close = () => {
-    if (dirfd >= 0) closeSync(dirfd);
-    dirfd = -1;
-  };
-  const run = (limit: number) => {
-    if (dirfd < 0) return;
-    for (;;) {
-      if (scan.held.size === 0 && count >= limit) {
-        scan.complete = false;
-        buf = Buffer.from(buf.subarray(pos, end));
-        end -= pos;
-        pos = 0;
-        return;
-      }
-      if (pos >= end) {
-        buf = DENTS;
-        const n = c.getdents64(dirfd, buf, buf.length);
-        if (n <= 0) break; // end of directory, or the process is gone (ENOENT)
-        pos = 0;
-        end = n;
-      }
-      const reclen = buf.readUInt16LE(pos + 16);
-      const name = pos + 19;
-      pos += reclen;
-      if (buf[name] === 46) continue; // "." and ".."
-      let fd = 0;
-      let k = 0;
-      for (; buf[name + k] !== 0; k++) {
-        NAME[k] = buf[name + k];
-        fd = fd * 10 + (buf[name + k] - 48);
-      }
-      NAME[k] = 0;
-      count++;
-      const m = c.readlinkat(dirfd, NAME, LINK, LINK.length);
-      if (m <= 0) continue; // closed meanwhile
-      const inode = inodeOfLink(m);
-      if (inode >= 0 && relevant.has(inode) && !scan.held.has(inode)) scan.held.set(inode, fd);
-    }
-    scan.fdCount = count;
-    scan.complete = true;
-    close();
-  };
+  if (!c) return scanWithNodeFs(pid, relevant, limits);
+  const giveUpAfter = limits.giveUpAfter ?? Infinity;
+  const scan: FdScan = { pid, held: new Map(), fdCount: null, complete: false };
+  let dirfd: number;
   try {
     dirfd = openSync(`/proc/${pid}/fd`, 'r');
   } catch {
     return scan; // gone or not readable
   }
   try {
-    run(giveUpAfter);
-  } catch (error) {
-    close();
-    throw error;
+    let count = 0;
+    for (;;) {
+      const n = c.getdents64(dirfd, DENTS, DENTS.length);
+      if (n <= 0) break; // end of directory, or the process is gone (ENOENT)
+      for (let pos = 0; pos < n; ) {
+        const name = pos + 19;
+        pos += DENTS.readUInt16LE(pos + 16);
+        if (DENTS[name] === 46) continue; // "." and ".."
+        let fd = 0;
+        let k = 0;
+        for (; DENTS[name + k] !== 0; k++) {
+          NAME[k] = DENTS[name + k];
+          fd = fd * 10 + (DENTS[name + k] - 48);
+        }
+        NAME[k] = 0;
+        count++;
+        const m = c.readlinkat(dirfd, NAME, LINK, LINK.length);
+        if (m <= 0) continue; // closed meanwhile
+        const inode = inodeOfLink(m);
+        if (inode >= 0 && (relevant === null || relevant.has(inode)) && !scan.held.has(inode)) {
+          scan.held.set(inode, fd);
+          if (limits.firstOnly) return scan;
+        }
+        if (scan.held.size === 0 && count >= giveUpAfter) return scan;
+      }
+    }
+    scan.fdCount = count;
+    scan.complete = true;
+    return scan;
+  } finally {
+    closeSync(dirfd);
   }
-  return scan;
 }

@@ -131,65 +131,66 @@ export interface FdScan {
   pid: number;
   /** Relevant socket inode -> the first fd holding it. */
   held: Map<number, number>;
-  /** Open fds (entries read); null until the scan is complete or when the process is unreadable. */
+  /** Open fds; null unless the whole table was read. */
   fdCount: number | null;
-  /** False when the scan gave up early (no relevant socket among the first fds): finish() completes it. */
+  /** The whole fd table was read (false: the process is gone or unreadable, or a limit stopped the scan). */
   complete: boolean;
-  finish(): void;
+}
+
+export interface ScanLimits {
+  /**
+   * Stop after this many fds without a relevant socket: a server's listening socket is among its first
+   * descriptors, so a load generator holding 20,000 client sockets costs a few hundred readlinks.
+   */
+  giveUpAfter?: number;
+  /** Stop at the first relevant socket (enough to know the process holds one). */
+  firstOnly?: boolean;
 }
 
 /**
- * Which of `relevant` socket inodes `pid` holds. Reads /proc/PID/fd lazily in fd order (procfs lists
- * fds ascending) and, when `giveUpAfter` is finite, stops after that many fds without a relevant one:
- * a server's listening socket is among its first descriptors, so a load generator holding 20,000
- * client sockets costs a few hundred readlinks instead of 20,000. Once one relevant socket is seen the
- * whole process is read. finish() reads the rest of a process that was given up on.
+ * Which `relevant` socket inodes (null: every socket) `pid` holds. Reads /proc/PID/fd in fd order
+ * (procfs lists fds ascending), within `limits`.
  */
-export function scanSocketFds(pid: number, relevant: Set<number>, giveUpAfter = Infinity): FdScan {
-  const dirPath = `${PROC}/${pid}/fd`;
-  const prefix = dirPath + '/';
-  let dir: Dir | null = null;
-  let count = 0;
-  const scan: FdScan = { pid, held: new Map(), fdCount: null, complete: true, finish: () => run(Infinity) };
-  const run = (limit: number) => {
-    if (dir === null) return;
-    try {
-      for (;;) {
-        if (scan.held.size === 0 && count >= limit) {
-          scan.complete = false;
-          return;
-        }
-        const entry = dir.readSync();
-        if (entry === null) break;
-        count++;
-        let link: string;
-        try {
-          link = readlinkSync(prefix + entry.name);
-        } catch {
-          continue; // closed meanwhile
-        }
-        const inode = socketInodeOfLink(link);
-        if (inode >= 0 && relevant.has(inode) && !scan.held.has(inode))
-          scan.held.set(inode, Number(entry.name));
+export function scanSocketFds(pid: number, relevant: Set<number> | null, limits: ScanLimits = {}): FdScan {
+  const prefix = `${PROC}/${pid}/fd/`;
+  const giveUpAfter = limits.giveUpAfter ?? Infinity;
+  const scan: FdScan = { pid, held: new Map(), fdCount: null, complete: false };
+  let dir: Dir;
+  try {
+    dir = opendirSync(`${PROC}/${pid}/fd`, { bufferSize: 128 });
+  } catch {
+    return scan; // gone or not readable
+  }
+  try {
+    let count = 0;
+    for (;;) {
+      const entry = dir.readSync();
+      if (entry === null) break;
+      count++;
+      let link: string;
+      try {
+        link = readlinkSync(prefix + entry.name);
+      } catch {
+        continue; // closed meanwhile
       }
-      scan.fdCount = count;
-    } catch {
-      // the process exited meanwhile: keep what was read
+      const inode = socketInodeOfLink(link);
+      if (inode >= 0 && (relevant === null || relevant.has(inode)) && !scan.held.has(inode)) {
+        scan.held.set(inode, Number(entry.name));
+        if (limits.firstOnly) return scan;
+      }
+      if (scan.held.size === 0 && count >= giveUpAfter) return scan;
     }
+    scan.fdCount = count;
     scan.complete = true;
+  } catch {
+    // the process exited meanwhile: keep what was read
+  } finally {
     try {
       dir.closeSync();
     } catch {
       // already gone
     }
-    dir = null;
-  };
-  try {
-    dir = opendirSync(dirPath, { bufferSize: 128 });
-  } catch {
-    return scan; // gone or not readable
   }
-  run(giveUpAfter);
   return scan;
 }
 

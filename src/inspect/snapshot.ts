@@ -1,18 +1,24 @@
 // inspect(): one consistent picture of a port or a process tree, joined from the kernel readers.
 // Sockets come from sock_diag when it works (kernel-side port filter, listener backlog, socket memory)
 // and from /proc/net/tcp otherwise; owners come from /proc/*/fd (socket inodes), because a server is
-// whoever holds the listening socket: ours or not, one process or a tree of workers. Reading fd links
-// is most of a refresh (~2-4 us each), so a port's first refresh gives up on a process after its first
-// OWNER_SCAN_GIVE_UP fds if none is one of the port's sockets (a load generator's 20,000 client sockets
-// are not read) and reads those processes fully only if sockets are left without an owner; later
-// refreshes read only the last owners and their descendants.
-import { readlinkSync } from 'node:fs';
-import { fastFdScanAvailable, scanSocketFds } from './fd-scan.ts';
+// whoever holds the listening socket: ours or not, one process or a tree of workers. Reading fd links is
+// most of a refresh (~4 us each): owners.ts picks whose fd tables to read, owner-scan.ts reads them on a
+// worker thread while this thread dumps the sockets.
+import { fastFdScanAvailable } from './fd-scan.ts';
 import type { DiagSocket, SkMemInfo } from './inet-diag.ts';
 import { sockDiagDump } from './netlink-socket.ts';
+import { type OwnerScan, startOwnerScan } from './owner-scan.ts';
+import {
+  completeOwners,
+  type Owner,
+  type OwnerCandidates,
+  ownerCandidates,
+  rememberOwners,
+  servedBy,
+} from './owners.ts';
 import { readProcNetTcp, type TcpState } from './proc-net-tcp.ts';
 import { readTcpCounters, type TcpCounters } from './proc-netstat.ts';
-import { descendantsOf, type FdLimit, type FdScan, listPids, readProcessStats } from './proc-process.ts';
+import { descendantsOf, type FdLimit, readProcessStats } from './proc-process.ts';
 
 export interface InspectOptions {
   port?: number;
@@ -27,13 +33,7 @@ export interface InspectOptions {
   kernelBytes?: boolean;
 }
 
-/** A process whose first this-many fds hold none of the port's sockets is not read further (at first). */
-export const OWNER_SCAN_GIVE_UP = 256;
-
-export interface Owner {
-  pid: number;
-  fd: number;
-}
+export { OWNER_SCAN_GIVE_UP, type Owner } from './owners.ts';
 
 export interface ListenerInfo {
   family: 4 | 6;
@@ -148,77 +148,6 @@ function explainListener(l: ListenerInfo): string[] {
   return out;
 }
 
-const ownerCache = new Map<number, Owner[]>(); // listener inode -> owners seen at the last refresh
-
-/** Owner pids of these listener inodes if every one is cached and still held, else null. */
-function cachedOwners(inodes: number[]): number[] | null {
-  if (inodes.length === 0) return null;
-  const pids = new Set<number>();
-  for (const inode of inodes) {
-    const list = ownerCache.get(inode);
-    if (!list) return null;
-    for (const o of list) {
-      try {
-        if (readlinkSync(`/proc/${o.pid}/fd/${o.fd}`) !== `socket:[${inode}]`) return null;
-      } catch {
-        return null;
-      }
-      pids.add(o.pid);
-    }
-  }
-  return [...pids];
-}
-
-/** Does a listener among `bound` serve this (non-LISTEN) socket? (Everything does when none listens.) */
-function servedBy(bound: Row[]): (r: Row) => boolean {
-  if (bound.length === 0) return () => true;
-  const wild = new Set<number>(); // family << 16 | port of wildcard listeners
-  const exact = new Map<number, Set<string>>(); // port -> addresses
-  for (const l of bound) {
-    if (l.localAddress === '0.0.0.0' || l.localAddress === '::') wild.add((l.family << 16) | l.localPort);
-    else {
-      let set = exact.get(l.localPort);
-      if (!set) exact.set(l.localPort, (set = new Set()));
-      set.add(l.localAddress);
-    }
-  }
-  return (r) =>
-    wild.has((r.family << 16) | r.localPort) || exact.get(r.localPort)?.has(r.localAddress) === true;
-}
-
-/** Unowned sockets tolerated after the quick pass (closed meanwhile) before given-up processes are read. */
-const UNOWNED_SLACK = (connected: number) => Math.max(16, Math.ceil(connected / 100));
-
-/**
- * After a quick pass: if a listener has no owner, or more connected sockets than churn explains have none,
- * read the processes that were given up on, one by one, until every listener and socket is owned.
- */
-function finishScans(scans: Map<number, FdScan>, rows: Row[], relevant: Set<number>): void {
-  const pending = [...scans.values()].filter((sc) => !sc.complete);
-  if (pending.length === 0) return;
-  const owned = new Set<number>();
-  for (const sc of scans.values()) for (const inode of sc.held.keys()) owned.add(inode);
-  const listeners = new Set<number>();
-  const connected = new Set<number>();
-  for (const r of rows)
-    if (relevant.has(r.inode)) (r.state === 'LISTEN' ? listeners : connected).add(r.inode);
-  let unownedListeners = 0;
-  let unownedSockets = 0;
-  for (const inode of listeners) if (!owned.has(inode)) unownedListeners++;
-  for (const inode of connected) if (!owned.has(inode)) unownedSockets++;
-  const slack = UNOWNED_SLACK(connected.size);
-  for (const sc of pending) {
-    if (unownedListeners === 0 && unownedSockets <= slack) return;
-    sc.finish();
-    for (const inode of sc.held.keys()) {
-      if (owned.has(inode)) continue;
-      owned.add(inode);
-      if (listeners.has(inode)) unownedListeners--;
-      else if (connected.has(inode)) unownedSockets--;
-    }
-  }
-}
-
 /** Take one snapshot. Never throws for missing kernel features: see `missing`. */
 export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const t0 = performance.now();
@@ -226,7 +155,25 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const missing: string[] = [];
   const counters = readTcpCounters();
 
-  // 1. sockets
+  // 1. the listeners first (a LISTEN-only dump: a handful of sockets), to know whose fd tables to read;
+  // a worker thread starts reading them (owner-scan.ts) while this thread dumps every socket of the port.
+  await fastFdScanAvailable();
+  let candidates: OwnerCandidates | undefined;
+  let reading: OwnerScan | undefined;
+  if (opts.pid !== undefined) {
+    candidates = { pids: [opts.pid, ...descendantsOf([opts.pid])], givenUp: [] };
+    reading = startOwnerScan(candidates.pids);
+  } else if (opts.netlink !== false) {
+    const listening = await sockDiagDump(
+      [4, 6].map((family) => ({ family: family as 4 | 6, port: opts.port, states: ['LISTEN'], info: false })),
+    );
+    if (listening.ok) {
+      candidates = ownerCandidates(listening.sockets, opts.fullScan);
+      reading = startOwnerScan(candidates.pids);
+    }
+  }
+
+  // 2. sockets
   let rows: Row[];
   let source: Snapshot['source'] = 'sock_diag';
   const diag =
@@ -246,7 +193,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     );
   }
 
-  // 2. owners: which processes hold which socket inodes. With a port, only sockets a listener serves
+  // 3. owners: which processes hold which socket inodes. With a port, only sockets a listener serves
   // are looked for (a local client whose ephemeral port equals the server's is not).
   const relevant = new Set<number>();
   if (opts.pid !== undefined) {
@@ -255,22 +202,15 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     const served = servedBy(rows.filter((r) => r.state === 'LISTEN'));
     for (const r of rows) if (r.inode && (r.state === 'LISTEN' || served(r))) relevant.add(r.inode);
   }
-  await fastFdScanAvailable();
-  const scans = new Map<number, FdScan>();
-  const candidates = (pids: number[], giveUp: number) => {
-    for (const pid of pids) if (!scans.has(pid)) scans.set(pid, scanSocketFds(pid, relevant, giveUp));
-  };
-  if (opts.pid !== undefined) candidates([opts.pid, ...descendantsOf([opts.pid])], Infinity);
-  else {
-    // When the listeners' owners from the last refresh still hold them, read only those and their
-    // descendants; else every process, giving up early on those without the port's sockets.
-    const known = cachedOwners(rows.filter((r) => r.state === 'LISTEN').map((r) => r.inode));
-    if (known && !opts.fullScan) candidates([...known, ...descendantsOf(known)], Infinity);
-    else {
-      candidates(listPids(), OWNER_SCAN_GIVE_UP);
-      finishScans(scans, rows, relevant);
-    }
+  if (!candidates || !reading) {
+    candidates = ownerCandidates(
+      rows.filter((r) => r.state === 'LISTEN' && relevant.has(r.inode)),
+      opts.fullScan,
+    );
+    reading = startOwnerScan(candidates.pids);
   }
+  const scans = await reading.finish(relevant);
+  completeOwners(scans, candidates.givenUp, rows, relevant);
   const held = new Map<number, Map<number, number>>(); // pid -> inode -> fd (only relevant inodes)
   for (const [pid, sc] of scans) if (sc.held.size > 0) held.set(pid, sc.held);
   if (opts.pid !== undefined) {
@@ -295,9 +235,9 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const owned = new Set<number>();
   for (const m of held.values()) for (const inode of m.keys()) owned.add(inode);
   for (const r of rows)
-    if (r.state === 'LISTEN' && owned.has(r.inode)) ownerCache.set(r.inode, ownersOf(r.inode));
+    if (r.state === 'LISTEN' && owned.has(r.inode)) rememberOwners(r.inode, ownersOf(r.inode));
 
-  // 3. listeners, handshakes, connections. A client socket may have the server's port as its own
+  // 4. listeners, handshakes, connections. A client socket may have the server's port as its own
   // ephemeral port (on another address): keep connected sockets only where a listener matches.
   const served = servedBy(rows.filter((r) => r.state === 'LISTEN'));
   const listeners: ListenerInfo[] = [];
@@ -346,7 +286,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     kernelBytes = known ? sum : null;
   }
 
-  // 4. processes
+  // 5. processes
   const listenerInodes = new Set(listeners.map((l) => l.inode));
   const listenerPids = new Set<number>();
   for (const l of listeners) for (const o of l.owners) listenerPids.add(o.pid);
@@ -412,7 +352,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     a.role === b.role ? a.pid - b.pid : a.role === 'listener' ? -1 : b.role === 'listener' ? 1 : 0,
   );
 
-  // 5. summary explanations
+  // 6. summary explanations
   const explain: string[] = [];
   if (listeners.length === 0)
     explain.push('no listening socket found' + (opts.port ? ` on port ${opts.port}` : ''));

@@ -1,0 +1,109 @@
+// Reading owners' fd tables on two threads. With 100,000 connections a refresh reads 100,000 fd links
+// (~4 us each, mostly in the kernel) and dumps 100,000 sockets: a worker thread starts on the fd tables
+// while this thread dumps the sockets, then this thread joins in. The pids are handed out through a
+// shared counter, one at a time, so whichever thread is free takes the next. Where no worker can run,
+// this thread reads them all; if the worker dies, this thread reads what it had not returned.
+import { Worker } from 'node:worker_threads';
+import { scanSocketFds } from './fd-scan.ts';
+import type { FdScan } from './proc-process.ts';
+
+export interface ScanJob {
+  job: number;
+  pids: Int32Array;
+  /** Index of the next pid to claim (Atomics.add). */
+  next: Int32Array;
+}
+
+export interface ScanResult {
+  job: number;
+  index: number;
+  /** Every socket inode of the process with its fd (the worker does not know which are relevant). */
+  inodes: Float64Array;
+  fds: Int32Array;
+  fdCount: number | null;
+  complete: boolean;
+}
+
+export interface OwnerScan {
+  /** Pids claimed so far, by either thread (for tests and diagnostics). */
+  claimed(): number;
+  /** Read the unclaimed fd tables on this thread too; resolve when every pid is read. */
+  finish(relevant: Set<number>): Promise<Map<number, FdScan>>;
+}
+
+let worker: Worker | null | undefined; // undefined: not started yet; null: none can run
+let jobs = 0;
+const listeners = new Map<number, { result(r: ScanResult): void; died(): void }>();
+
+function scanWorker(): Worker | null {
+  if (worker !== undefined) return worker;
+  try {
+    const w = new Worker(new URL('./fd-scan-worker.ts', import.meta.url));
+    w.unref(); // kept between refreshes (--watch), never keeping the process alive by itself
+    w.on('message', (m: ScanResult | 'ready') => {
+      if (m !== 'ready') listeners.get(m.job)?.result(m);
+    });
+    const dead = () => {
+      worker = null;
+      for (const l of listeners.values()) l.died();
+    };
+    w.on('error', dead);
+    w.on('exit', dead);
+    worker = w;
+  } catch {
+    worker = null;
+  }
+  return worker;
+}
+
+/** Start reading these processes' fd tables; `finish` joins in and collects the results. */
+export function startOwnerScan(pidList: number[]): OwnerScan {
+  const pids = new Int32Array(new SharedArrayBuffer(4 * pidList.length));
+  pids.set(pidList);
+  const next = new Int32Array(new SharedArrayBuffer(4));
+  const job = ++jobs;
+  const results: (FdScan | undefined)[] = new Array(pidList.length);
+  const fromWorker: ScanResult[] = [];
+  let done = () => {};
+  let returned = 0;
+  const w = pidList.length > 1 ? scanWorker() : null;
+  if (w) {
+    listeners.set(job, {
+      result: (r) => {
+        fromWorker.push(r);
+        returned++;
+        done();
+      },
+      died: () => done(),
+    });
+    w.ref(); // until this job is over: the caller awaits the worker's results
+    w.postMessage({ job, pids, next } satisfies ScanJob);
+  }
+  return {
+    claimed: () => Math.min(Atomics.load(next, 0), pids.length),
+    async finish(relevant) {
+      let mine = 0;
+      for (let i = Atomics.add(next, 0, 1); i < pids.length; i = Atomics.add(next, 0, 1)) {
+        results[i] = scanSocketFds(pids[i], relevant);
+        mine++;
+      }
+      if (w) {
+        // Every pid claimed by the worker comes back, unless it dies.
+        while (mine + returned < pids.length && worker === w)
+          await new Promise<void>((resolve) => (done = resolve));
+        listeners.delete(job);
+        w.unref();
+      }
+      for (const r of fromWorker) {
+        const held = new Map<number, number>();
+        for (let k = 0; k < r.inodes.length; k++)
+          if (relevant.has(r.inodes[k])) held.set(r.inodes[k], r.fds[k]);
+        results[r.index] = { pid: pids[r.index], held, fdCount: r.fdCount, complete: r.complete };
+      }
+      const scans = new Map<number, FdScan>();
+      for (let i = 0; i < pids.length; i++)
+        scans.set(pids[i], results[i] ?? scanSocketFds(pids[i], relevant));
+      return scans;
+    },
+  };
+}

@@ -1,0 +1,128 @@
+// Which processes to read for a port's owners. A server is whoever holds the listening socket (ours or
+// not, one process or a tree of workers), so the listeners' holders are found first, cheaply: each
+// process is read only until it shows one of the listeners, or for OWNER_SCAN_GIVE_UP fds without one
+// (a load generator's 20,000 client sockets are not read). Those holders and their descendants are then
+// read in full (owner-scan.ts). Later refreshes skip the search while the last holders still hold the
+// listeners. If sockets are left without an owner, the processes given up on are read in full after all.
+import { readlinkSync } from 'node:fs';
+import { scanSocketFds } from './fd-scan.ts';
+import type { DiagSocket } from './inet-diag.ts';
+import { descendantsOf, type FdScan, listPids } from './proc-process.ts';
+
+/** A process whose first this-many fds hold none of the port's listeners is not read further (at first). */
+export const OWNER_SCAN_GIVE_UP = 256;
+
+export interface Owner {
+  pid: number;
+  fd: number;
+}
+
+type Row = Pick<DiagSocket, 'family' | 'state' | 'localAddress' | 'localPort' | 'inode'>;
+
+const ownerCache = new Map<number, Owner[]>(); // listener inode -> owners seen at the last refresh
+
+/** Remember who held each listener, for the next refresh. */
+export function rememberOwners(inode: number, owners: Owner[]): void {
+  ownerCache.set(inode, owners);
+}
+
+/** Owner pids of these listener inodes if every one is cached and still held, else null. */
+function cachedOwners(inodes: number[]): number[] | null {
+  if (inodes.length === 0) return null;
+  const pids = new Set<number>();
+  for (const inode of inodes) {
+    const list = ownerCache.get(inode);
+    if (!list) return null;
+    for (const o of list) {
+      try {
+        if (readlinkSync(`/proc/${o.pid}/fd/${o.fd}`) !== `socket:[${inode}]`) return null;
+      } catch {
+        return null;
+      }
+      pids.add(o.pid);
+    }
+  }
+  return [...pids];
+}
+
+export interface OwnerCandidates {
+  /** Processes to read in full: the listeners' holders and their descendants. */
+  pids: number[];
+  /** Processes read only in part (given up on), in case sockets are left without an owner. */
+  givenUp: number[];
+}
+
+/** Whose fd tables to read for a port with these listeners. */
+export function ownerCandidates(listeners: Row[], fullScan = false): OwnerCandidates {
+  const inodes = listeners.map((l) => l.inode).filter((i) => i > 0);
+  const known = fullScan ? null : cachedOwners(inodes);
+  if (known) return { pids: [...known, ...descendantsOf(known)], givenUp: [] };
+  const wanted = new Set(inodes);
+  const holders: number[] = [];
+  const givenUp: number[] = [];
+  for (const pid of listPids()) {
+    const scan = scanSocketFds(pid, wanted, { giveUpAfter: OWNER_SCAN_GIVE_UP, firstOnly: true });
+    if (scan.held.size > 0) holders.push(pid);
+    else if (!scan.complete) givenUp.push(pid);
+  }
+  const pids = new Set([...holders, ...descendantsOf(holders)]);
+  return { pids: [...pids], givenUp: givenUp.filter((p) => !pids.has(p)) };
+}
+
+/** Unowned sockets tolerated (closed meanwhile) before the given-up processes are read. */
+const UNOWNED_SLACK = (connected: number) => Math.max(16, Math.ceil(connected / 100));
+
+/**
+ * If a listener has no owner, or more connected sockets than churn explains have none, read the
+ * processes given up on, one by one, in full, until every listener and socket is owned.
+ */
+export function completeOwners(
+  scans: Map<number, FdScan>,
+  givenUp: number[],
+  rows: Row[],
+  relevant: Set<number>,
+): void {
+  if (givenUp.length === 0) return;
+  const owned = new Set<number>();
+  for (const sc of scans.values()) for (const inode of sc.held.keys()) owned.add(inode);
+  let unownedListeners = 0;
+  let unownedSockets = 0;
+  let connected = 0;
+  for (const r of rows) {
+    if (!relevant.has(r.inode)) continue;
+    if (r.state !== 'LISTEN') connected++;
+    if (owned.has(r.inode)) continue;
+    if (r.state === 'LISTEN') unownedListeners++;
+    else unownedSockets++;
+  }
+  const slack = UNOWNED_SLACK(connected);
+  const listening = new Set(rows.filter((r) => r.state === 'LISTEN').map((r) => r.inode));
+  for (const pid of givenUp) {
+    if (unownedListeners === 0 && unownedSockets <= slack) return;
+    const sc = scanSocketFds(pid, relevant);
+    scans.set(pid, sc);
+    for (const inode of sc.held.keys()) {
+      if (owned.has(inode)) continue;
+      owned.add(inode);
+      if (listening.has(inode)) unownedListeners--;
+      else unownedSockets--;
+    }
+  }
+}
+
+/** Does a listener among `bound` serve this (non-LISTEN) socket? (Everything does when none listens.) */
+export function servedBy(bound: Row[]): (r: Row) => boolean {
+  if (bound.length === 0) return () => true;
+  const wild = new Set<number>(); // family << 16 | port of wildcard listeners
+  const exact = new Map<number, Set<string>>(); // port -> addresses
+  for (const l of bound) {
+    if (l.localAddress === '0.0.0.0' || l.localAddress === '::') wild.add((l.family << 16) | l.localPort);
+    else {
+      let set = exact.get(l.localPort);
+      if (!set) exact.set(l.localPort, (set = new Set()));
+      set.add(l.localAddress);
+    }
+  }
+  return (r) =>
+    wild.has((r.family << 16) | r.localPort) || exact.get(r.localPort)?.has(r.localAddress) === true;
+}
