@@ -239,7 +239,12 @@ export class Supervisor {
           addStats(this.retired, m.stats);
         }
       });
-      child.on('error', (error) => this.logger.error(`worker ${w.pid}: ${error.message}`));
+      child.on('error', (error) => {
+        // A worker told to drain may be exiting already on its own signal (Ctrl-C reaches the whole
+        // process group): our message then finds its channel closed. Nothing is lost.
+        if (w.retiring && (error as NodeJS.ErrnoException).code === 'EPIPE') return;
+        this.logger.error(`worker ${w.pid}: ${error.message}`);
+      });
       child.on('exit', (code, signal) => {
         this.workers.delete(w);
         member.leave();

@@ -69,3 +69,21 @@ for (const backend of ['syscall', 'node']) {
     assert.equal(await exited(child), 0);
   });
 }
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // Ctrl-C in a terminal, or a service manager stopping a control group: every process gets the signal.
+  test(`${signal} to the whole process group stops a multi-process server cleanly: exit 0, no error logged`, async () => {
+    const { child, port, stderr } = await startServe(
+      ['--app', 'echo', '--port', '0', '--model', 'multi-reactor', '--workers', '3', '--balance', 'shared'],
+      15_000,
+      true,
+    );
+    const client = await TestClient.open(port);
+    client.write('hello');
+    await client.waitFor(5);
+    process.kill(-child.pid!, signal);
+    assert.equal(await exited(child), 0);
+    client.close();
+    assert.doesNotMatch(stderr(), / error: /, stderr());
+  });
+}

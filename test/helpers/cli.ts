@@ -29,9 +29,11 @@ export function runCli(
 export function startServe(
   args: string[],
   timeoutMs = 15_000,
+  /** In a process group of its own (to signal the whole group, as Ctrl-C in a terminal does). */
+  detached = false,
 ): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached });
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
