@@ -20,11 +20,23 @@ const THREAD_MAIN = new URL('./thread-worker.ts', import.meta.url);
 
 interface Thread {
   worker: Worker;
+  /** worker.threadId, kept (it reads -1 once the thread has exited). */
+  id: number;
   busy: boolean;
+  /** The descriptor this thread serves (it owns it), or -1. */
+  fd: number;
   exited: boolean;
+  /** Its counters as of its last finished client. */
+  lastKnown: ServerStats;
   final: ServerStats | null;
   finished: Promise<void>;
 }
+
+/** A thread that dies is replaced after this long, doubled for each death in a row (up to 5 s). */
+const RESTART_DELAY_MS = 100;
+const MAX_RESTART_DELAY_MS = 5000;
+/** A replacement that lives this long resets the doubling. */
+const STABLE_MS = 10_000;
 
 export async function startThreadPool(options: ResolvedServeOptions): Promise<ServerHandle> {
   checkWorkerApp(options, 'thread-pool', options.workers);
@@ -48,7 +60,8 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
       if (queue.length === 0) break;
       if (t.busy || t.final || t.exited) continue;
       t.busy = true;
-      post(t, { t: 'serve', fd: queue.shift()! }); // ownership passes to the thread
+      t.fd = queue.shift()!;
+      post(t, { t: 'serve', fd: t.fd }); // ownership passes to the thread
     }
     if (queue.length < capacity && wakeAcceptor) {
       const wake = wakeAcceptor;
@@ -58,43 +71,88 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
   };
 
   const threads: Thread[] = [];
-  const ready: Promise<void>[] = [];
-  for (let i = 0; i < options.workers; i++) {
+  /** Counters of threads that died, as last known (their client that was cut counted as an error). */
+  const retired = emptyStats();
+  let running = false;
+  let deathsInARow = 0;
+  let lastStart = 0;
+  /** Start a thread in `slot`; resolves when it is ready to serve. */
+  const startThread = (slot: number): Promise<void> => {
     const worker = new Worker(THREAD_MAIN, { workerData: { options: { ...toWire(options), port } } });
     let onFinished!: () => void;
     const finished = new Promise<void>((r) => (onFinished = r));
-    const t: Thread = { worker, busy: false, exited: false, final: null, finished };
-    threads.push(t);
-    ready.push(
-      new Promise<void>((resolve, reject) => {
-        worker.on('message', (m: FromThread) => {
-          if (forwardLog(options.logger, m as FromWorker)) return;
-          if (m.t === 'ready') resolve();
-          else if (m.t === 'done') {
-            t.busy = false;
-            dispatch();
-            idle();
-          } else if (m.t === 'fatal') reject(new ServeError(m.message));
-          else if (m.t === 'stats') statsWaiters.get(m.id)?.(m.stats);
-          else if (m.t === 'final') {
-            t.final = m.stats;
-            onFinished();
-          }
-        });
-        worker.on('error', (error) => {
-          options.logger.error(`thread ${worker.threadId} failed: ${error.message}`);
-          reject(new ServeError(error.message));
+    const t: Thread = {
+      worker,
+      id: worker.threadId,
+      busy: false,
+      fd: -1,
+      exited: false,
+      lastKnown: emptyStats(),
+      final: null,
+      finished,
+    };
+    threads[slot] = t;
+    lastStart = Date.now();
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: FromThread) => {
+        if (forwardLog(options.logger, m as FromWorker)) return;
+        if (m.t === 'ready') resolve();
+        else if (m.t === 'done') {
+          t.lastKnown = m.stats;
+          t.busy = false;
+          t.fd = -1;
+          dispatch();
+          idle();
+        } else if (m.t === 'fatal') reject(new ServeError(m.message));
+        else if (m.t === 'stats') statsWaiters.get(m.id)?.(m.stats);
+        else if (m.t === 'final') {
+          t.final = m.stats;
           onFinished();
-        });
-        worker.on('exit', () => {
-          t.exited = true;
-          onFinished();
-        });
-      }),
-    );
-  }
+        }
+      });
+      worker.on('error', (error) => {
+        options.logger.error(`thread ${t.id} failed: ${error.message}`);
+        reject(new ServeError(error.message));
+      });
+      worker.on('exit', (code) => {
+        t.exited = true;
+        onFinished();
+        if (!running || t.final !== null || stopping || threads[slot] !== t) return;
+        replace(slot, t, code);
+      });
+    });
+  };
+  /**
+   * A thread died while serving (an app that exits, or throws outside any handler): its client's
+   * descriptor, which only it would have closed, is closed here, counted as an error, and a new
+   * thread takes its place, so the pool keeps its size.
+   */
+  const replace = (slot: number, dead: Thread, code: number) => {
+    addStats(retired, { ...dead.lastKnown, active: 0 });
+    if (dead.fd >= 0) {
+      sys.close(dead.fd);
+      retired.accepted++; // registered by the dead thread after its last report
+      retired.closed.error++;
+      dead.fd = -1;
+    }
+    dead.busy = false;
+    deathsInARow = Date.now() - lastStart > STABLE_MS ? 1 : deathsInARow + 1;
+    const delay = Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** (deathsInARow - 1));
+    options.logger.warn(`thread ${dead.id} died (code ${code}): replacing it in ${delay} ms`);
+    setTimeout(() => {
+      if (stopping) return;
+      startThread(slot).then(
+        () => {
+          dispatch();
+          idle();
+        },
+        (error) => options.logger.error(`replacement thread failed: ${(error as Error).message}`),
+      );
+    }, delay).unref();
+  };
   try {
-    await Promise.all(ready);
+    await Promise.all(Array.from({ length: options.workers }, (_, slot) => startThread(slot)));
+    running = true;
   } catch (error) {
     await Promise.all(threads.map((t) => t.worker.terminate()));
     sys.close(listenFd);
@@ -138,7 +196,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
         });
       }),
     );
-    return answers.reduce((total, s) => addStats(total, s), structuredClone(parent));
+    return answers.reduce((total, s) => addStats(total, s), addStats(structuredClone(parent), retired));
   };
 
   let closing: Promise<void> | null = null;

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadApp } from '../apps/index.ts';
 import { BlockingConnection, READ_BUFFER_BYTES } from '../backends/blocking/connection.ts';
 import { startAppRuntime } from '../bus/runtime.ts';
-import { coreOptions, ServerCore } from '../net/server-core.ts';
+import { coreOptions, ServerCore, type ServerStats } from '../net/server-core.ts';
 import { type FromWorker, ipcLogger, type WireOptions } from './worker-protocol.ts';
 
 export type ToThread =
@@ -17,7 +17,8 @@ export type ToThread =
   | { t: 'stats'; id: number }
   | { t: 'drain' }
   | { t: 'finish' };
-export type FromThread = FromWorker | { t: 'done' };
+/** 'done': the client is gone; its counters so far (kept by the acceptor should this thread die). */
+export type FromThread = FromWorker | { t: 'done'; stats: ServerStats };
 
 const port = parentPort!;
 const send = (message: FromThread) => port.postMessage(message);
@@ -47,7 +48,10 @@ port.on('message', (m: ToThread) => {
       core.refreshClock();
       core.start();
     }
-    void new BlockingConnection(core, m.fd, 'thread', buf).serve().then(() => send({ t: 'done' }));
+    const c = core;
+    void new BlockingConnection(c, m.fd, 'thread', buf)
+      .serve()
+      .then(() => send({ t: 'done', stats: structuredClone(c.stats) }));
   } else if (m.t === 'stats') send({ t: 'stats', id: m.id, stats: structuredClone(core.stats) });
   else if (m.t === 'drain') {
     draining = true;

@@ -1,7 +1,8 @@
 // Crashes (issue 8, item 3): a process-per-connection child that dies (exit, an exception thrown from a
 // timer, an unhandled rejection) takes only its own client with it, is reaped, and is logged with the
 // error; the other clients keep echoing. (A handler that throws is a conformance case for every model; a
-// multi-reactor worker killed with SIGKILL under load is in test/models/multi-reactor.test.ts.)
+// multi-reactor worker killed with SIGKILL under load is in test/models/multi-reactor.test.ts.) A thread-pool
+// thread that exits takes only its client too, and a new thread restores the pool to its size.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { memoryLogger, serve } from '../../src/index.ts';
@@ -59,4 +60,31 @@ describe('crashes', { concurrency: false, timeout: 60_000 }, () => {
       assert.deepEqual(zombieChildren(), []);
     });
   }
+  test('thread pool: a thread that dies takes only its own client; the pool is restored to its size', async () => {
+    const logger = memoryLogger();
+    const server = await serve({ app: faultApp('crash'), model: 'thread-pool', workers: 3, port: 0, logger });
+    try {
+      const [first, second, steady] = await Promise.all(
+        Array.from({ length: 3 }, () => TestClient.open(server.port, '127.0.0.1', 10_000)),
+      );
+      await Promise.all([first, second, steady].map((c, i) => echo(c, `hello ${i}`)));
+      first.write('exit\n');
+      second.write('exit\n');
+      await Promise.all([first, second].map((c) => c.waitClosed(10_000)));
+      await echo(steady, 'still here');
+      // Two new clients are served at once beside the steady one: both dead threads were replaced.
+      const late = await Promise.all(
+        Array.from({ length: 2 }, () => TestClient.open(server.port, '127.0.0.1', 10_000)),
+      );
+      await Promise.all(late.map((c, i) => echo(c, `late ${i}`)));
+      const stats = await server.stats();
+      assert.equal(stats.closed.error, 2, 'each cut client counted');
+      assert.equal(stats.active, 3);
+      const died = logger.entries.filter((e) => /thread \d+ died \(code 3\): replacing it/.test(e.message));
+      assert.equal(died.length, 2);
+      for (const c of [steady, ...late]) c.close();
+    } finally {
+      await server.close();
+    }
+  });
 });
