@@ -67,7 +67,7 @@ function logged(logger: Logged, reason: string): boolean {
 }
 
 export function conformance(target: ConformanceTarget): void {
-  describe(`conformance: ${target.name}`, { concurrency: false, timeout: 120_000 }, () => {
+  describe(`conformance: ${target.name}`, { concurrency: false, timeout: 300_000 }, () => {
     const echoClients = target.echoClients ?? 1000;
     test(`echo: ${echoClients.toLocaleString('en-US')} clients, as many at once as the model serves, random-size messages, every byte back in order`, async () => {
       const { server } = await start(target);
@@ -176,13 +176,14 @@ export function conformance(target: ConformanceTarget): void {
     });
 
     test('idle timeout: a silent client is closed, a chatty one is not', async () => {
-      const { server } = await start(target, { idleTimeout: 400 });
+      // 1 s: the chatty client's 100 ms rhythm keeps well inside it even when a busy machine stalls us.
+      const { server } = await start(target, { idleTimeout: 1000 });
       try {
         const silent = await TestClient.open(server.port);
         const chatty = target.concurrency > 1 ? await TestClient.open(server.port) : undefined;
         const started = Date.now();
         let sent = 0;
-        while (!silent.closed && Date.now() - started < 3000) {
+        while (!silent.closed && Date.now() - started < 6000) {
           if (chatty) {
             chatty.write('.');
             await chatty.waitFor(++sent);
@@ -191,7 +192,7 @@ export function conformance(target: ConformanceTarget): void {
         }
         assert.ok(silent.closed, 'the silent client was not closed');
         const waited = Date.now() - started;
-        assert.ok(waited >= 300, `closed after ${waited} ms, before the timeout`);
+        assert.ok(waited >= 900, `closed after ${waited} ms, before the timeout`);
         if (chatty) {
           assert.ok(!chatty.closed, 'the chatty client was closed');
           chatty.close();
