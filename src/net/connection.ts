@@ -145,6 +145,13 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   protected abstract transportEnd(): void;
   /** Close at once; the backend then calls closed(). */
   protected abstract transportDestroy(): void;
+  /**
+   * Close at once with a reset (RST), so the kernel drops what it still holds for the peer instead of
+   * keeping it, behind a FIN, for a peer that does not read. Default: an ordinary destroy.
+   */
+  protected transportAbort(): void {
+    this.transportDestroy();
+  }
   /** Hold writes until transportUncork(), then hand them to the kernel together (one writev).
    * A transport that cannot gather writes keeps these no-ops and writes each at once. */
   protected transportCork(): void {}
@@ -222,7 +229,10 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       this.closeError = error;
     }
     this.state = CLOSED;
-    this.transportDestroy();
+    // A slow consumer stopped reading: a FIN would wait behind the bytes it never took, and the kernel
+    // would keep them (an orphan socket) for minutes of zero-window probes.
+    if (reason === 'slow-consumer') this.transportAbort();
+    else this.transportDestroy();
   }
 
   /** Nothing in or out since `time`, no handler running, nothing queued or half-decoded. */

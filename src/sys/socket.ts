@@ -206,6 +206,13 @@ export function getsockopt(fd: number, level: number, name: number): number {
   return optScratch.readInt32LE(0);
 }
 
+/** Make close() send RST and drop unsent bytes (SO_LINGER {on, 0}); errors are ignored (best effort). */
+export function resetOnClose(fd: number): void {
+  optScratch.writeInt32LE(1, 0);
+  optScratch.writeInt32LE(0, 4);
+  c.setsockopt(fd, SOL_SOCKET, SO_LINGER, optScratch, 8);
+}
+
 /** SO_LINGER: {on, seconds}. `setLinger(fd, true, 0)` makes close() send RST instead of FIN. */
 export function setLinger(fd: number, on: boolean, seconds: number): void {
   optScratch.writeInt32LE(on ? 1 : 0, 0);

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { memoryLogger, type ServeOptions, type ServerHandle, serve } from '../../src/index.ts';
+import { readProcNetTcp } from '../../src/inspect/proc-net-tcp.ts';
 import { encodeProxyHeader } from '../../src/protocols/proxy.ts';
 import { eventually, prng, randomBytes, sleep, TestClient } from '../helpers/client.ts';
 
@@ -387,6 +388,17 @@ export function conformance(target: ConformanceTarget): void {
         client.write('flood 200\n'); // 12.5 MiB, far beyond kernel buffers + 1 MiB
         await eventually(() => logged(logger, 'slow-consumer'), 10_000, 'a logged slow-consumer');
         assert.equal((await server.stats()).closed['slow-consumer'], 1);
+        // Cut with a reset: the kernel lets go of the server's side at once, rather than keep it (an
+        // orphan in FIN_WAIT) behind the bytes the reader never takes.
+        const clientPort = client.socket.localPort;
+        await eventually(
+          () =>
+            !readProcNetTcp({ port: server.port }).rows.some(
+              (r) => r.localPort === server.port && r.remotePort === clientPort && r.state !== 'TIME_WAIT',
+            ),
+          5000,
+          "the kernel to drop the server's side of the cut connection",
+        );
         client.close();
         const other = await TestClient.open(server.port); // the others are unaffected
         other.write('polite 1\n');

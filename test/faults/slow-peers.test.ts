@@ -8,11 +8,13 @@
 // queues of N slow readers hold at most N x (maxWriteBuffer + that write); with 64 KiB allowed for that
 // write and the buffers' own overhead, RSS <= baseline + N x (maxWriteBuffer + 64 KiB). The kernel holds
 // ~50 KB more per connection in socket buffers (the clients advertise an Internet MSS and a small window;
-// over loopback's 64 KB MSS it would be ~3 MB each), outside the process's RSS.
+// over loopback's 64 KB MSS it would be ~3 MB each), outside the process's RSS, until the cut: a slow
+// consumer is closed with a reset, so the kernel frees them at once.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { memoryLogger, serve } from '../../src/index.ts';
+import { readProcNetTcp } from '../../src/inspect/proc-net-tcp.ts';
 import { eventually, sleep } from '../helpers/client.ts';
 import { faultApp, MiB, percentile, rssBytes, sources, startFleet, startServerChild } from './helpers.ts';
 
@@ -118,6 +120,13 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
           5000,
           'every connection gone',
         );
+        // Cut with a reset, not a FIN: a FIN would wait behind the bytes the reader never took, and the
+        // kernel would keep each socket (an orphan in FIN_WAIT1) for minutes of zero-window probes.
+        const lingering = () =>
+          readProcNetTcp({ port: server.port }).rows.filter(
+            (r) => r.localPort === server.port && r.state !== 'LISTEN' && r.state !== 'TIME_WAIT',
+          ).length;
+        await eventually(() => lingering() === 0, 5000, 'no server-side socket left for the cut readers');
       } finally {
         fleet.kill();
         await server.close();

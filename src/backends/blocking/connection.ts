@@ -307,4 +307,9 @@ export class BlockingConnection<In = unknown, Out = unknown> extends ConnectionB
     this.shutdownBoth();
     this.signal();
   }
+
+  protected transportAbort(): void {
+    sys.resetOnClose(this.fd); // the serving loop's close() then resets
+    this.transportDestroy();
+  }
 }

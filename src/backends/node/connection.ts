@@ -75,4 +75,8 @@ export class NodeConnection<In = unknown, Out = unknown> extends ConnectionBase<
   protected transportDestroy(): void {
     this.socket.destroy();
   }
+
+  protected transportAbort(): void {
+    this.socket.resetAndDestroy();
+  }
 }

@@ -9,6 +9,7 @@ import {
   ECONNRESET,
   EPIPE,
   MSG_NOSIGNAL,
+  resetOnClose,
   SHUT_WR,
   send,
   sendRaw,
@@ -201,6 +202,11 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   protected transportDestroy(): void {
     this.release();
     this.closedByTransport();
+  }
+
+  protected transportAbort(): void {
+    resetOnClose(this.fd);
+    this.transportDestroy();
   }
 
   /** Transport-level close with a reason (errors, EOF after our FIN). */
