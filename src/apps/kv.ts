@@ -6,20 +6,15 @@
 import { type App, defineApp } from '../app.ts';
 import type { Connection } from '../net/connection.ts';
 import { type RespOptions, type RespReply, resp, respCodec } from '../protocols/resp.ts';
+import { KvStore, type KvStoreOptions } from './kv-store.ts';
 
-export interface KvOptions {
-  /** Most keys held (default 5,000,000); writes that would add a key beyond it get an OOM error. */
-  maxKeys?: number;
-  /** Estimated bytes of keys + values + per-key overhead (default 512 MiB); above it, writes get OOM. */
-  maxMemory?: number;
-  /** How often the expiry sweep runs, ms (default 100), and how many keys with a TTL it checks each time. */
-  sweepIntervalMs?: number;
-  sweepBatch?: number;
+export { KvStore } from './kv-store.ts';
+
+export interface KvOptions extends KvStoreOptions {
   /** Limits of the RESP decoder. */
   protocol?: RespOptions;
 }
 
-const OVERHEAD = 64; // rough bytes per key beyond its key and value (Map slot, string header, Buffer)
 const OOM = resp.error("OOM command not allowed when used memory > 'maxmemory'.");
 const SYNTAX = resp.error('ERR syntax error');
 const NOT_INTEGER = resp.error('ERR value is not an integer or out of range');
@@ -28,104 +23,6 @@ const OVERFLOW = resp.error('ERR increment or decrement would overflow');
 const HANDLED = Buffer.alloc(0);
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
-
-/** The data: one Map of encoded values, one of expiry times (ms since the epoch) for keys that have one. */
-export class KvStore {
-  readonly values = new Map<string, Buffer>();
-  readonly expires = new Map<string, number>();
-  memory = 0;
-  readonly maxKeys: number;
-  readonly maxMemory: number;
-  private sweeper: Iterator<[string, number]> | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly sweepIntervalMs: number;
-  private readonly sweepBatch: number;
-
-  constructor(options: KvOptions = {}) {
-    this.maxKeys = options.maxKeys ?? 5_000_000;
-    this.maxMemory = options.maxMemory ?? 512 * 1024 * 1024;
-    this.sweepIntervalMs = options.sweepIntervalMs ?? 100;
-    this.sweepBatch = options.sweepBatch ?? 200;
-  }
-
-  /** The encoded value of a live key (expired keys are removed on the way). */
-  get(key: string): Buffer | undefined {
-    const value = this.values.get(key);
-    if (value === undefined || this.expires.size === 0) return value;
-    const at = this.expires.get(key);
-    if (at !== undefined && at <= Date.now()) {
-      this.delete(key);
-      return undefined;
-    }
-    return value;
-  }
-
-  has(key: string): boolean {
-    return this.get(key) !== undefined;
-  }
-
-  /** Store an encoded value; keepTtl keeps an existing expiry, else it is cleared. */
-  set(key: string, encoded: Buffer, keepTtl = false): void {
-    const old = this.values.get(key);
-    this.memory += encoded.length - (old === undefined ? -(key.length + OVERHEAD) : old.length);
-    this.values.set(key, encoded);
-    if (!keepTtl && this.expires.size > 0) this.expires.delete(key);
-  }
-
-  expireAt(key: string, at: number): void {
-    this.expires.set(key, at);
-    if (this.timer === null && this.sweepIntervalMs > 0) {
-      this.timer = setInterval(() => this.sweep(), this.sweepIntervalMs);
-      this.timer.unref();
-    }
-  }
-
-  delete(key: string): boolean {
-    const old = this.values.get(key);
-    if (old === undefined) return false;
-    this.values.delete(key);
-    this.expires.delete(key);
-    this.memory -= key.length + OVERHEAD + old.length;
-    return true;
-  }
-
-  /** Would adding `newKeys` keys exceed a bound? */
-  full(newKeys: number): boolean {
-    return this.memory > this.maxMemory || (newKeys > 0 && this.values.size + newKeys > this.maxKeys);
-  }
-
-  clear(): void {
-    this.values.clear();
-    this.expires.clear();
-    this.memory = 0;
-    this.sweeper = null;
-  }
-
-  /** Check up to sweepBatch keys with a TTL, resuming where the last sweep stopped. */
-  sweep(now = Date.now()): number {
-    let removed = 0;
-    this.sweeper ??= this.expires.entries();
-    for (let i = 0; i < this.sweepBatch; i++) {
-      const next = this.sweeper.next();
-      if (next.done) {
-        this.sweeper = null;
-        break;
-      }
-      if (next.value[1] <= now && this.delete(next.value[0])) removed++;
-    }
-    if (this.expires.size === 0 && this.timer !== null) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
-    return removed;
-  }
-
-  /** Stop the sweep timer. */
-  close(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-  }
-}
 
 /** The bytes of a stored value (its bulk encoding without `$n\r\n` and the final CRLF). */
 function payload(encoded: Buffer): Buffer {

@@ -128,10 +128,6 @@ export async function run(argv: string[]): Promise<number> {
     bus: v.bus,
     logger,
   });
-  logger.info(`${server.model} (${server.backend}) serving ${v.app} on ${server.host}:${server.port}`, {
-    pid: process.pid,
-  });
-  const admin = await startAdmin(server, adminArgs, logger);
   // SIGHUP: a rolling reload of the workers, for the models that have them.
   const reload = () => {
     if (!server.reload) {
@@ -142,17 +138,23 @@ export async function run(argv: string[]): Promise<number> {
     server.reload().catch((error: Error) => logger.error(`reload failed: ${error.message}`));
   };
   process.on('SIGHUP', reload);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info(`${signal}: stopping; connections get up to the drain timeout to finish`);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.off('SIGHUP', reload);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+  // Handlers before the 'serving' line: whoever starts us may signal as soon as they read it.
+  let stopped!: () => void;
+  const stopping = new Promise<void>((resolve) => (stopped = resolve));
+  const stop = (signal: string) => {
+    logger.info(`${signal}: stopping; connections get up to the drain timeout to finish`);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.off('SIGHUP', reload);
+    stopped();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  logger.info(`${server.model} (${server.backend}) serving ${v.app} on ${server.host}:${server.port}`, {
+    pid: process.pid,
   });
+  const admin = await startAdmin(server, adminArgs, logger);
+  await stopping;
   await admin.close();
   await server.close();
   const stats = await server.stats();

@@ -161,8 +161,11 @@ process.on('message', (m: ToWorker | { t: 'socket' }, handle?: unknown) => {
 // The parent is gone (crashed or killed): finish what we hold and leave.
 process.on('disconnect', () => void stop());
 // Signals are the parent's business (it drains us over IPC); a terminal's Ctrl-C reaches the whole group.
+// SIGTERM may come to the whole group too (a service manager stopping it, `timeout`): drain as if told
+// to, rather than die with our clients' connections; the parent's own 'drain' then finds us stopping.
 process.on('SIGINT', () => {});
 process.on('SIGHUP', () => {});
+process.on('SIGTERM', () => void stop());
 // The app threw outside any handler (a timer, an unhandled rejection): this process cannot be trusted any
 // more and exits 1, as Node would, after telling the parent's log why (the parent replaces a worker; a
 // connection child takes only its own client with it).
