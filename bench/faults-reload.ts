@@ -5,7 +5,7 @@
 // exactly once, no attempt refused.
 // usage: node bench/faults-reload.ts [reloads=20] [targets=syscall/shared,syscall/reuseport,node/shared,node/reuseport]
 
-import { Sequencer } from '../test/faults/sequencer.ts';
+import { freshConnections, Sequencer } from '../test/faults/sequencer.ts';
 import { exited, startServe } from '../test/helpers/cli.ts';
 
 const reloads = Number(process.argv[2] ?? 20);
@@ -32,31 +32,13 @@ for (const target of targets) {
   ]);
   const clients = Array.from({ length: 20 }, (_, i) => new Sequencer(i, port, true));
   await Promise.all(clients.map((c) => c.start()));
-  let stop = false;
-  let fresh = 0;
-  const refused: string[] = [];
-  const stream = Array.from({ length: 4 }, async (_, k) => {
-    while (!stop) {
-      const c = new Sequencer(1000 + k, port, false);
-      try {
-        await c.start();
-        await c.finish();
-        if (!c.answeredOnce(c.sent)) refused.push('a fresh connection lost a line');
-        fresh++;
-      } catch (error) {
-        refused.push((error as Error).message);
-      } finally {
-        c.close();
-      }
-    }
-  });
+  const stream = freshConnections(port, 4);
   for (let r = 1; r <= reloads; r++) {
     child.kill('SIGHUP');
     while (stderr().split('reloaded 2 workers').length - 1 < r) await sleep(20);
   }
   await sleep(300);
-  stop = true;
-  await Promise.all(stream);
+  await stream.stop();
   await Promise.all(clients.map((c) => c.finish()));
   const lines = clients.reduce((n, c) => n + c.sent, 0);
   const exact = clients.every((c) => c.answeredOnce(c.sent));
@@ -71,11 +53,11 @@ for (const target of targets) {
     lines,
     'answered once': exact,
     reconnects: clients.reduce((n, c) => n + c.reconnects, 0),
-    'fresh connections': fresh,
-    refused: refused.length + failures.length,
+    'fresh connections': stream.opened(),
+    refused: stream.failures.length + failures.length,
     exit: code,
   };
-  console.log(JSON.stringify(row), refused.slice(0, 3), failures.slice(0, 3));
+  console.log(JSON.stringify(row), stream.failures.slice(0, 3), failures.slice(0, 3));
   rows.push(row);
 }
 console.table(rows);

@@ -120,3 +120,36 @@ export class Sequencer {
     return true;
   }
 }
+
+/**
+ * `loops` loops that each open a fresh Sequencer, send, finish and close, one after another, until
+ * stop(): connection attempts during a reload. A line unanswered or a connection refused is a failure.
+ */
+export function freshConnections(port: number, loops: number) {
+  let stopping = false;
+  let opened = 0;
+  const failures: string[] = [];
+  const running = Array.from({ length: loops }, async (_, k) => {
+    while (!stopping) {
+      const c = new Sequencer(1000 + k, port, false);
+      try {
+        await c.start();
+        await c.finish();
+        if (!c.answeredOnce(c.sent)) failures.push(`fresh connection ${k}: a line unanswered`);
+        opened++;
+      } catch (error) {
+        failures.push((error as Error).message);
+      } finally {
+        c.close();
+      }
+    }
+  });
+  return {
+    failures,
+    opened: () => opened,
+    stop: async () => {
+      stopping = true;
+      await Promise.all(running);
+    },
+  };
+}

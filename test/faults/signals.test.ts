@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { exited, startServe } from '../helpers/cli.ts';
 import { eventually, sleep } from '../helpers/client.ts';
-import { Sequencer } from './sequencer.ts';
+import { freshConnections, Sequencer } from './sequencer.ts';
 
 const children: ChildProcess[] = [];
 after(() => {
@@ -89,43 +89,26 @@ describe('signals under load', { concurrency: false, timeout: 120_000 }, () => {
       const clients = Array.from({ length: CLIENTS }, (_, i) => new Sequencer(i, port, true));
       await Promise.all(clients.map((c) => c.start()));
       // And a stream of fresh connections, one line each.
-      let stop = false;
-      let fresh = 0;
-      const freshFailures: string[] = [];
-      const stream = Array.from({ length: 4 }, async (_, k) => {
-        while (!stop) {
-          const c = new Sequencer(1000 + k, port, false);
-          try {
-            await c.start();
-            await c.finish();
-            if (!c.answeredOnce(c.sent)) freshFailures.push(`fresh ${k}: unanswered`);
-            fresh++;
-          } catch (error) {
-            freshFailures.push((error as Error).message);
-          } finally {
-            c.close();
-          }
-        }
-      });
+      const stream = freshConnections(port, 4);
       await sleep(300);
       for (const c of clients) c.markSignal();
       child.kill('SIGHUP');
       await eventually(() => /reloaded 2 workers/.test(stderr()), 20_000, 'the reload to finish');
       await sleep(300);
-      stop = true;
-      await Promise.all(stream);
+      await stream.stop();
       await Promise.all(clients.map((c) => c.finish()));
       const sent = clients.reduce((n, c) => n + c.sent, 0);
       const before = clients.reduce((n, c) => n + c.sentBeforeSignal, 0);
       const reconnects = clients.reduce((n, c) => n + c.reconnects, 0);
       t.diagnostic(
-        `${before} lines sent before SIGHUP, ${sent} in all, every one answered once; ${reconnects} reconnects after a worker's FIN; ${fresh} fresh connections during the reload, ${freshFailures.length} refused`,
+        `${before} lines sent before SIGHUP, ${sent} in all, every one answered once; ${reconnects} reconnects after a worker's FIN; ${stream.opened()} fresh connections during the reload, ${stream.failures.length} refused`,
       );
       for (const c of clients) {
         assert.deepEqual(c.failures, []);
         assert.ok(c.answeredOnce(c.sent), `client ${c.id}: a line unanswered or answered twice`);
       }
-      assert.deepEqual(freshFailures, []);
+      assert.deepEqual(stream.failures, []);
+      assert.ok(stream.opened() > 0, 'no fresh connection was made during the reload');
       assert.ok(reconnects >= CLIENTS, 'the old workers did not hand their clients over');
       for (const c of clients) c.close();
       child.kill('SIGTERM');
