@@ -6,7 +6,7 @@
 // is the serving process's own (perf_hooks monitorEventLoopDelay): the supervisor's for worker models.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ServerHandle } from '../models/types.ts';
+import { type ServerHandle, workerLabel } from '../models/types.ts';
 import { CLOSE_REASONS } from '../net/connection.ts';
 import type { ServerStats } from '../net/server-core.ts';
 import { type Endpoint, type EndpointAddress, sendText, startEndpoint } from './http-endpoint.ts';
@@ -32,7 +32,7 @@ const WORKER_NOTE = ' worker="all" is the server total, workers that exited incl
 
 /** Each worker's stats and the total, with their `worker` label values. */
 function series(doc: StatusDoc): [string, ServerStats][] {
-  return [[ALL, doc.totals], ...doc.workers.map((w): [string, ServerStats] => [String(w.pid), w.stats])];
+  return [[ALL, doc.totals], ...doc.workers.map((w): [string, ServerStats] => [workerLabel(w), w.stats])];
 }
 
 export interface MetricsRegistry {

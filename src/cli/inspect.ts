@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { EndpointError, resolveToken, TOKEN_ENV } from '../admin/http-endpoint.ts';
 import type { JoinedSnapshot } from '../inspect/join.ts';
+import { workerLabel } from '../models/types.ts';
 import { counterDelta, type TcpCounters } from '../inspect/proc-netstat.ts';
 import { formatBytes } from '../inspect/snapshot.ts';
 import { sample, startWebInspector } from '../inspect/web.ts';
@@ -137,7 +138,7 @@ function renderServer(s: JoinedSnapshot): string {
   const rows = [['WORKER', 'ACTIVE', 'KERNEL-CONNS', 'ACCEPTED', 'MSGS-IN', 'BYTES-IN']];
   for (const w of v.workers) {
     rows.push([
-      String(w.pid),
+      workerLabel(w),
       String(w.stats.active),
       w.kernel ? String(w.kernel.connections) : '-',
       String(w.stats.accepted),

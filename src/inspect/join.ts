@@ -8,8 +8,13 @@ import type { Snapshot } from './snapshot.ts';
 
 export interface JoinedWorker {
   pid: number;
+  /** A thread of `pid` (thread-pool). */
+  thread?: number;
   stats: ServerStats;
-  /** The kernel's figures for this pid; null when the inspector saw no socket held by it. */
+  /**
+   * The kernel's figures for this pid; null when the inspector saw no socket held by it, and for every
+   * thread of a process but the first (threads share their process's sockets: given once).
+   */
   kernel: { connections: number; fds: number | null; rss: number | null } | null;
 }
 
@@ -28,13 +33,17 @@ export type JoinedSnapshot = Snapshot & { server?: ServerView; serverError?: str
 
 export function joinStatus(snap: Snapshot, doc: StatusDoc, url: string): ServerView {
   const byPid = new Map(snap.processes.map((p) => [p.pid, p]));
+  const given = new Set<number>();
   const workers: JoinedWorker[] = doc.workers.map((w) => {
-    const p = byPid.get(w.pid);
-    return {
+    const p = given.has(w.pid) ? undefined : byPid.get(w.pid);
+    given.add(w.pid);
+    const joined: JoinedWorker = {
       pid: w.pid,
       stats: w.stats,
       kernel: p ? { connections: p.connections, fds: p.fds, rss: p.rss } : null,
     };
+    if (w.thread !== undefined) joined.thread = w.thread;
+    return joined;
   });
   const explain: string[] = [];
   const t = doc.totals;

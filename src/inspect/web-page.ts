@@ -144,8 +144,8 @@ function render() {
   $('server-panel').classList.toggle('hidden', !s && !f.serverError);
   if (s) {
     const closed = Object.entries(s.closed).filter(([, n]) => n > 0).map(([k, n]) => k + ' ' + num(n)).join(', ');
-    const t = h('table', {}, h('tr', {}, ...['worker pid', 'active (server)', 'connections (kernel)', 'accepted'].map((c) => h('th', {}, c))),
-      ...s.workers.map((w) => h('tr', {}, h('td', {}, w.pid), h('td', {}, num(w.active)), h('td', {}, num(w.kernelConnections)), h('td', {}, num(w.accepted)))));
+    const t = h('table', {}, h('tr', {}, ...['worker pid[/thread]', 'active (server)', 'connections (kernel)', 'accepted'].map((c) => h('th', {}, c))),
+      ...s.workers.map((w) => h('tr', {}, h('td', {}, w.thread === undefined ? w.pid : w.pid + '/' + w.thread), h('td', {}, num(w.active)), h('td', {}, num(w.kernelConnections)), h('td', {}, num(w.accepted)))));
     $('server').replaceChildren(
       h('div', {}, s.model + ' (' + s.backend + '): ', h('b', { id: 'srv-active', 'data-testid': 'server-active' }, num(s.active)),
         ' active, ', num(s.accepted), ' accepted, ', num(s.rejected), ' rejected, messages in ',

@@ -65,7 +65,13 @@ export interface Frame {
     bytesIn: number;
     bytesOut: number;
     closed: Record<string, number>;
-    workers: { pid: number; active: number; accepted: number; kernelConnections: number | null }[];
+    workers: {
+      pid: number;
+      thread?: number;
+      active: number;
+      accepted: number;
+      kernelConnections: number | null;
+    }[];
   } | null;
   serverError: string | null;
   explain: string[];
@@ -142,6 +148,7 @@ export function frameOf(snap: JoinedSnapshot, prev: Previous | null): { frame: F
           closed: sv.totals.closed,
           workers: sv.workers.map((w) => ({
             pid: w.pid,
+            thread: w.thread,
             active: w.stats.active,
             accepted: w.stats.accepted,
             kernelConnections: w.kernel?.connections ?? null,

@@ -179,13 +179,14 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
     }
   })();
 
-  const stats = async (): Promise<ServerStats> => {
-    const answers = await Promise.all(
+  /** Each thread's counters (its last reported ones if it does not answer in time). */
+  const threadStats = (): Promise<ServerStats[]> =>
+    Promise.all(
       threads.map((t) => {
-        if (t.final || t.exited) return t.final ?? emptyStats();
+        if (t.final || t.exited) return t.final ?? t.lastKnown;
         const id = ++statsSeq;
         return new Promise<ServerStats>((resolve) => {
-          const timer = setTimeout(() => done(emptyStats()), 2000);
+          const timer = setTimeout(() => done(t.lastKnown), 2000);
           const done = (s: ServerStats) => {
             clearTimeout(timer);
             statsWaiters.delete(id);
@@ -196,8 +197,11 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
         });
       }),
     );
-    return answers.reduce((total, s) => addStats(total, s), addStats(structuredClone(parent), retired));
-  };
+  const stats = async (): Promise<ServerStats> =>
+    (await threadStats()).reduce(
+      (total, s) => addStats(total, s),
+      addStats(structuredClone(parent), retired),
+    );
 
   let closing: Promise<void> | null = null;
   return {
@@ -207,6 +211,10 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
     port,
     pids: () => [process.pid],
     stats,
+    workerStats: async () => {
+      const answers = await threadStats();
+      return threads.map((t, i) => ({ pid: process.pid, thread: t.id, stats: answers[i] }));
+    },
     close: () =>
       (closing ??= (async () => {
         // Stop accepting, but serve (within the drain timeout) what the kernel has already queued.

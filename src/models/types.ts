@@ -27,7 +27,14 @@ export interface ServerHandle {
 
 export interface WorkerStats {
   pid: number;
+  /** Set for the threads of one process (thread-pool): worker_threads' threadId. */
+  thread?: number;
   stats: ServerStats;
+}
+
+/** A worker's name in reports: its pid, or pid/thread for a thread. */
+export function workerLabel(w: { pid: number; thread?: number }): string {
+  return w.thread === undefined ? String(w.pid) : `${w.pid}/${w.thread}`;
 }
 
 export interface ResolvedServeOptions {

@@ -158,3 +158,43 @@ for (const kind of ['reactor', 'multi-reactor'] as const) {
 }
 
 const CLOSED_REASONS = ['peer-closed', 'peer-reset'];
+
+test('thread-pool: each thread is a worker (pid/thread), its counts add up to the total', {
+  timeout: 60_000,
+}, async () => {
+  const server = await serve({
+    app: 'line-echo',
+    model: 'thread-pool',
+    workers: 3,
+    port: 0,
+    logger: memoryLogger(),
+  });
+  const status = await startStatusEndpoint(server, '127.0.0.1:0');
+  const metrics = await startMetricsEndpoint(server, '127.0.0.1:0');
+  const clients: TestClient[] = [];
+  try {
+    // Three clients at once: the pool serves one per thread.
+    clients.push(...(await traffic(server.port, 3)));
+    const doc = await getStatus(`${status.url}/status`);
+    assert.equal(doc.workers.length, 3);
+    assert.ok(doc.workers.every((w) => w.pid === process.pid));
+    assert.equal(new Set(doc.workers.map((w) => w.thread)).size, 3, 'three distinct threads');
+    assert.deepEqual(
+      doc.workers.map((w) => w.stats.active),
+      [1, 1, 1],
+    );
+    assert.equal(
+      doc.workers.reduce((n, w) => n + w.stats.messagesIn, 0),
+      doc.totals.messagesIn,
+    );
+    assert.equal(doc.totals.messagesIn, 9);
+    const s = parsePrometheus(await (await fetch(`${metrics.url}/`)).text()).samples;
+    for (const w of doc.workers)
+      assert.equal(value(s, 'c10k_connections_active', { worker: `${w.pid}/${w.thread}` }), 1);
+  } finally {
+    for (const c of clients) c.close();
+    await status.close();
+    await metrics.close();
+    await server.close();
+  }
+});
