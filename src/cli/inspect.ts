@@ -4,10 +4,10 @@
 import { parseArgs } from 'node:util';
 import { EndpointError, resolveToken, TOKEN_ENV } from '../admin/http-endpoint.ts';
 import type { JoinedSnapshot } from '../inspect/join.ts';
-import { workerLabel } from '../models/types.ts';
 import { counterDelta, type TcpCounters } from '../inspect/proc-netstat.ts';
 import { formatBytes } from '../inspect/snapshot.ts';
 import { sample, startWebInspector } from '../inspect/web.ts';
+import { workerLabel } from '../models/types.ts';
 
 const USAGE = `usage: c10k inspect --port P | --pid N [--sockets] [--watch] [--json] [--interval ms]
                     [--status-url URL] [--web HOST:PORT] [--token T]
