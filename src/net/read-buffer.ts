@@ -7,11 +7,14 @@ const MAX_CACHED_VIEWS = 4096;
 export class ReadBuffer {
   /** An ArrayBuffer of its own (Buffer.alloc, not the pool): its memory never moves. */
   readonly bytes: Buffer;
+  /** bytes.buffer, read once: `.buffer` is a call into V8's runtime each time, not a field load. */
+  private readonly arrayBuffer: ArrayBufferLike;
   private readonly views: Buffer[] = [];
   private viewCount = 0;
 
   constructor(size: number) {
     this.bytes = Buffer.alloc(size);
+    this.arrayBuffer = this.bytes.buffer;
   }
 
   /** bytes[0, n) as a Buffer. */
@@ -29,6 +32,7 @@ export class ReadBuffer {
 
   /** Whether `bytes` shows this buffer's memory (so the next read overwrites it). */
   holds(bytes: Uint8Array): boolean {
-    return bytes.buffer === this.bytes.buffer;
+    // An echo sends back the very view it was handed: found without touching `.buffer`.
+    return this.views[bytes.length] === bytes || bytes.buffer === this.arrayBuffer;
   }
 }
