@@ -39,7 +39,10 @@ function scanWorker(): Worker | null {
   if (worker !== undefined) return worker;
   try {
     const w = new Worker(new URL('./fd-scan-worker.ts', import.meta.url));
-    w.unref(); // kept between refreshes (--watch), never keeping the process alive by itself
+    // Kept between refreshes (--watch), never keeping the process alive by itself (an unref() before
+    // the thread is online does not hold: done again once it is).
+    w.unref();
+    w.once('online', () => w.unref());
     w.on('message', (m: ScanResult | 'ready') => {
       if (m !== 'ready') listeners.get(m.job)?.result(m);
     });
@@ -76,7 +79,6 @@ export function startOwnerScan(pidList: number[]): OwnerScan {
       },
       died: () => done(),
     });
-    w.ref(); // until this job is over: the caller awaits the worker's results
     w.postMessage({ job, pids, next } satisfies ScanJob);
   }
   return {
@@ -88,11 +90,13 @@ export function startOwnerScan(pidList: number[]): OwnerScan {
         mine++;
       }
       if (w) {
-        // Every pid claimed by the worker comes back, unless it dies.
+        // Every pid claimed by the worker comes back, unless it dies. The worker is unref'd (it must not
+        // keep a finished process alive), so a timer holds the event loop open while we wait for it.
+        const keepAlive = setInterval(() => {}, 60_000);
         while (mine + returned < pids.length && worker === w)
           await new Promise<void>((resolve) => (done = resolve));
+        clearInterval(keepAlive);
         listeners.delete(job);
-        w.unref();
       }
       for (const r of fromWorker) {
         const held = new Map<number, number>();
