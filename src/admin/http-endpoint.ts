@@ -8,8 +8,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
+import { TOKEN_ENV } from './token.ts';
 
-export const TOKEN_ENV = 'C10K_TOKEN';
+export { resolveToken, TOKEN_ENV } from './token.ts';
 
 export class EndpointError extends Error {
   constructor(message: string) {
@@ -60,12 +61,6 @@ export function parseHostPort(text: string, flag: string): EndpointAddress {
   if (!/^\d+$/.test(portText) || Number(portText) > 65535)
     throw new EndpointError(`${flag}: port must be 0-65535, got '${portText}'`);
   return { host, port: Number(portText), loopback: isLoopback(host) };
-}
-
-/** The token from the flag, else from $C10K_TOKEN; empty means none. */
-export function resolveToken(flag: string | undefined, env = process.env): string | undefined {
-  const t = flag ?? env[TOKEN_ENV];
-  return t ? t : undefined;
 }
 
 /** May this address be bound? Loopback always; anything else only with a token. */

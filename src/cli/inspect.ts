@@ -2,11 +2,11 @@
 // All the reading is in src/inspect/; this file only parses arguments and renders a compact table
 // (or JSON, one object per refresh with --watch). Exit codes: 0 ok, 1 runtime failure, 2 bad arguments.
 import { parseArgs } from 'node:util';
-import { EndpointError, resolveToken, TOKEN_ENV } from '../admin/http-endpoint.ts';
+import { resolveToken, TOKEN_ENV } from '../admin/token.ts';
 import type { JoinedSnapshot } from '../inspect/join.ts';
 import { counterDelta, type TcpCounters } from '../inspect/proc-netstat.ts';
+import { sample } from '../inspect/sample.ts';
 import { formatBytes } from '../inspect/snapshot.ts';
-import { sample, startWebInspector } from '../inspect/web.ts';
 import { workerLabel } from '../models/types.ts';
 
 const USAGE = `usage: c10k inspect --port P | --pid N [--sockets] [--watch] [--json] [--interval ms]
@@ -247,6 +247,11 @@ async function web(
   opts: Parameters<typeof sample>[0],
   intervalMs: number,
 ): Promise<number> {
+  // node:http and the page are loaded only for --web.
+  const [{ startWebInspector }, { EndpointError }] = await Promise.all([
+    import('../inspect/web.ts'),
+    import('../admin/http-endpoint.ts'),
+  ]);
   let server: Awaited<ReturnType<typeof startWebInspector>>;
   try {
     server = await startWebInspector({ ...opts, address, token, intervalMs });

@@ -1,6 +1,6 @@
 // c10k serve: run an app under one I/O model until SIGINT/SIGTERM, then stop gracefully and exit 0.
 import { availableParallelism } from 'node:os';
-import { TOKEN_ENV } from '../admin/http-endpoint.ts';
+import { TOKEN_ENV } from '../admin/token.ts';
 import { createLogger, LOG_LEVELS } from '../log.ts';
 import { MODELS } from '../models/index.ts';
 import { BACKENDS } from '../models/types.ts';

@@ -11,11 +11,12 @@ import {
   sendText,
   startEndpoint,
 } from '../admin/http-endpoint.ts';
-import { fetchStatus } from '../admin/status.ts';
-import { type JoinedSnapshot, joinStatus } from './join.ts';
+import type { JoinedSnapshot } from './join.ts';
 import type { TcpState } from './proc-net-tcp.ts';
-import { inspect } from './snapshot.ts';
+import { type SampleOptions, sample } from './sample.ts';
 import { PAGE } from './web-page.ts';
+
+export { type SampleOptions, sample } from './sample.ts';
 
 export interface Frame {
   t: number;
@@ -160,36 +161,6 @@ export function frameOf(snap: JoinedSnapshot, prev: Previous | null): { frame: F
     missing: snap.missing,
   };
   return { frame, next: { t, messages, bytes } };
-}
-
-export interface SampleOptions {
-  port?: number;
-  pid?: number;
-  sockets?: boolean;
-  statusUrl?: string;
-  statusToken?: string;
-  /** Sum the kernel's per-socket byte counters (the page's bytes/s without a status URL). */
-  kernelBytes?: boolean;
-}
-
-/** One snapshot joined with the server's counters (a failed status fetch is reported, not thrown). */
-export async function sample(opts: SampleOptions, fullScan = false): Promise<JoinedSnapshot> {
-  const [snap, status] = await Promise.all([
-    inspect({
-      port: opts.port,
-      pid: opts.pid,
-      sockets: opts.sockets,
-      fullScan,
-      kernelBytes: opts.kernelBytes,
-    }),
-    opts.statusUrl
-      ? fetchStatus(opts.statusUrl, opts.statusToken).catch((e: Error) => e)
-      : Promise.resolve(undefined),
-  ]);
-  const joined: JoinedSnapshot = snap;
-  if (status instanceof Error) joined.serverError = status.message;
-  else if (status) joined.server = joinStatus(snap, status, opts.statusUrl!);
-  return joined;
 }
 
 export interface WebOptions extends SampleOptions {
