@@ -74,17 +74,17 @@ const UNOWNED_SLACK = (connected: number) => Math.max(16, Math.ceil(connected / 
 
 /**
  * If a listener has no owner, or more connected sockets than churn explains have none, read the
- * processes given up on, one by one, in full, until every listener and socket is owned.
+ * processes given up on, one by one, in full, until every listener and socket is owned. `owned` (the
+ * inodes the scans hold) grows with what they find.
  */
 export function completeOwners(
   scans: Map<number, FdScan>,
   givenUp: number[],
   rows: Row[],
   relevant: Set<number>,
+  owned: Set<number>,
 ): void {
   if (givenUp.length === 0) return;
-  const owned = new Set<number>();
-  for (const sc of scans.values()) for (const inode of sc.held.keys()) owned.add(inode);
   let unownedListeners = 0;
   let unownedSockets = 0;
   let connected = 0;

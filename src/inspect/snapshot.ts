@@ -210,17 +210,17 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     reading = startOwnerScan(candidates.pids);
   }
   const scans = await reading.finish(relevant);
-  completeOwners(scans, candidates.givenUp, rows, relevant);
+  const owned = new Set<number>();
+  for (const sc of scans.values()) for (const inode of sc.held.keys()) owned.add(inode);
+  completeOwners(scans, candidates.givenUp, rows, relevant, owned);
   const held = new Map<number, Map<number, number>>(); // pid -> inode -> fd (only relevant inodes)
   for (const [pid, sc] of scans) if (sc.held.size > 0) held.set(pid, sc.held);
   if (opts.pid !== undefined) {
     // keep only the process tree's sockets, plus inode-less ones (SYN_RECV, TIME_WAIT) on its ports
-    const mine = new Set<number>();
-    for (const m of held.values()) for (const inode of m.keys()) mine.add(inode);
     const ports = new Set(
-      rows.filter((r) => r.state === 'LISTEN' && mine.has(r.inode)).map((r) => r.localPort),
+      rows.filter((r) => r.state === 'LISTEN' && owned.has(r.inode)).map((r) => r.localPort),
     );
-    rows = rows.filter((r) => (r.inode ? mine.has(r.inode) : ports.has(r.localPort)));
+    rows = rows.filter((r) => (r.inode ? owned.has(r.inode) : ports.has(r.localPort)));
   }
   // Every holder of a listener (a prefork socket has several); one owner per connected socket, and
   // only when they are listed (building 100,000 owner objects for nothing is a good part of a refresh).
@@ -232,8 +232,6 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     }
     return list;
   };
-  const owned = new Set<number>();
-  for (const m of held.values()) for (const inode of m.keys()) owned.add(inode);
   for (const r of rows)
     if (r.state === 'LISTEN' && owned.has(r.inode)) rememberOwners(r.inode, ownersOf(r.inode));
 
