@@ -193,7 +193,9 @@ export function conformance(target: ConformanceTarget): void {
         }
         assert.ok(silent.closed, 'the silent client was not closed');
         const waited = Date.now() - started;
-        assert.ok(waited >= 900, `closed after ${waited} ms, before the timeout`);
+        // Timeouts run on a coarse clock ticking every quarter of the timeout (250 ms here), so a
+        // connection may be closed up to a tick early, never sooner.
+        assert.ok(waited >= 700, `closed after ${waited} ms, well before the timeout`);
         if (chatty) {
           assert.ok(!chatty.closed, 'the chatty client was closed');
           chatty.close();
