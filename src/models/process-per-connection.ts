@@ -23,7 +23,16 @@ interface Child {
   proc: ChildProcess;
   final: ServerStats | null;
   exited: Promise<void>;
+  /** Set once the child has reported its final counters: it must be gone soon after. */
+  exitDeadline?: NodeJS.Timeout;
 }
+
+/**
+ * How long a child that has reported its final counters may take to exit before it is killed. Node's
+ * own exit can deadlock (the main thread joins a compiler thread that waits for a GC the main thread
+ * will never run: nodejs/node#54918); a child stuck there would hold its slot and its memory for ever.
+ */
+export const EXIT_GRACE_MS = 2000;
 
 /** The children and their counters: shared by both backends. */
 class Children {
@@ -49,6 +58,12 @@ class Children {
       if (m.t === 'final') {
         child.final = m.stats;
         addStats(this.parent, m.stats);
+        child.exitDeadline = setTimeout(() => {
+          this.options.logger.warn(
+            `connection child ${proc.pid} finished but did not exit within ${EXIT_GRACE_MS} ms: killed`,
+          );
+          proc.kill('SIGKILL');
+        }, EXIT_GRACE_MS);
       } else if (m.t === 'stats') this.asks.get(m.id)?.(m.stats);
       else if (m.t === 'fatal') this.options.logger.error(`connection child ${proc.pid}: ${m.message}`);
     });
@@ -56,6 +71,7 @@ class Children {
       if (error.code !== 'EPIPE') this.options.logger.error(`connection child: ${error.message}`); // EPIPE: it just exited
     });
     proc.on('exit', (code, signal) => {
+      clearTimeout(child.exitDeadline);
       this.live.delete(child);
       if (child.final === null && (code !== 0 || signal))
         this.options.logger.warn(`connection child ${proc.pid} died (${signal ?? `code ${code}`})`);
@@ -107,10 +123,22 @@ class Children {
     });
   }
 
-  /** Tell every child to drain and wait for all of them. */
+  /** Tell every child to drain and wait for all of them; kill those still there past the drain timeout. */
   async drain(): Promise<void> {
     for (const c of this.live) this.send(c, { t: 'drain' });
-    await Promise.all([...this.live].map((c) => c.exited));
+    const all = Promise.all([...this.live].map((c) => c.exited));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), this.options.drainTimeout + EXIT_GRACE_MS);
+    });
+    const outcome = await Promise.race([all, late]);
+    clearTimeout(timer);
+    if (outcome !== 'late') return;
+    for (const c of this.live) {
+      this.options.logger.warn(`connection child ${c.proc.pid} still there after the drain timeout: killed`);
+      c.proc.kill('SIGKILL');
+    }
+    await all;
   }
 }
 

@@ -68,7 +68,15 @@ interface Worker {
   final: ServerStats | null;
   lastKnown: ServerStats;
   exited: Promise<void>;
+  /** Set once the worker has reported its final counters: it must be gone soon after. */
+  exitDeadline?: NodeJS.Timeout;
 }
+
+/**
+ * How long a worker that has reported its final counters may take to exit before it is killed: Node's
+ * own exit can deadlock (nodejs/node#54918), and a worker stuck there would hold up a stop or a reload.
+ */
+const EXIT_GRACE_MS = 2000;
 
 /** The worker's forward of a log line, or a no-op for a message that is not one. */
 export function forwardLog(logger: Logger, message: FromWorker): boolean {
@@ -237,6 +245,10 @@ export class Supervisor {
         } else if (m.t === 'final') {
           w.final = m.stats;
           addStats(this.retired, m.stats);
+          w.exitDeadline = setTimeout(() => {
+            this.logger.warn(`worker ${w.pid} finished but did not exit within ${EXIT_GRACE_MS} ms: killed`);
+            child.kill('SIGKILL');
+          }, EXIT_GRACE_MS);
         }
       });
       child.on('error', (error) => {
@@ -246,6 +258,7 @@ export class Supervisor {
         this.logger.error(`worker ${w.pid}: ${error.message}`);
       });
       child.on('exit', (code, signal) => {
+        clearTimeout(w.exitDeadline);
         this.workers.delete(w);
         member.leave();
         if (w.final === null) addStats(this.retired, { ...w.lastKnown, active: 0 });

@@ -87,4 +87,33 @@ describe('crashes', { concurrency: false, timeout: 60_000 }, () => {
       await server.close();
     }
   });
+  test('process per connection: a child that hangs on its way out is killed, and its slot serves the next client', async () => {
+    const logger = memoryLogger();
+    const server = await serve({
+      app: faultApp('hang-at-exit'),
+      model: 'process-per-connection',
+      maxChildren: 1,
+      port: 0,
+      logger,
+    });
+    try {
+      const first = await TestClient.open(server.port, '127.0.0.1', 10_000);
+      await echo(first, 'one');
+      first.close();
+      // One child at a time: the second client is served only once the first child is gone.
+      const second = await TestClient.open(server.port, '127.0.0.1', 10_000);
+      await echo(second, 'two');
+      assert.ok(
+        logger.entries.some((e) =>
+          /connection child \d+ finished but did not exit within 2000 ms: killed/.test(e.message),
+        ),
+        'the stuck child was killed',
+      );
+      second.close();
+      await eventually(() => server.pids().length === 1, 10_000, 'the second stuck child killed too');
+    } finally {
+      await server.close();
+    }
+    assert.deepEqual(zombieChildren(), []);
+  });
 });

@@ -185,7 +185,7 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
         assert.ok(worst(partialMs[1]) < 4000, 'a byte now and then does not extend the partial timeout');
         assert.ok(Math.min(...idleMs) >= 800, 'a silent client was closed well before its idle timeout');
         assert.equal(good.closed(), 0);
-        assert.ok(good.rtts.length > 100);
+        assert.ok(good.rtts.length > 20, `only ${good.rtts.length} round trips`);
       } finally {
         for (const s of sockets) s.destroy();
         await server.close();
