@@ -15,7 +15,7 @@ import { listen } from '../backends/node/listen.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
-import { checkWorkerApp, forkWorker, forwardLog } from './supervisor.ts';
+import { checkWorkerApp, EXIT_GRACE_MS, exitDeadline, forkWorker, forwardLog } from './supervisor.ts';
 import type { ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
 import { addStats, type FromWorker, type ToWorker, toWire } from './worker-protocol.ts';
 
@@ -26,13 +26,6 @@ interface Child {
   /** Set once the child has reported its final counters: it must be gone soon after. */
   exitDeadline?: NodeJS.Timeout;
 }
-
-/**
- * How long a child that has reported its final counters may take to exit before it is killed. Node's
- * own exit can deadlock (the main thread joins a compiler thread that waits for a GC the main thread
- * will never run: nodejs/node#54918); a child stuck there would hold its slot and its memory for ever.
- */
-export const EXIT_GRACE_MS = 2000;
 
 /** The children and their counters: shared by both backends. */
 class Children {
@@ -58,12 +51,7 @@ class Children {
       if (m.t === 'final') {
         child.final = m.stats;
         addStats(this.parent, m.stats);
-        child.exitDeadline = setTimeout(() => {
-          this.options.logger.warn(
-            `connection child ${proc.pid} finished but did not exit within ${EXIT_GRACE_MS} ms: killed`,
-          );
-          proc.kill('SIGKILL');
-        }, EXIT_GRACE_MS);
+        child.exitDeadline = exitDeadline(proc, this.options.logger, `connection child ${proc.pid}`);
       } else if (m.t === 'stats') this.asks.get(m.id)?.(m.stats);
       else if (m.t === 'fatal') this.options.logger.error(`connection child ${proc.pid}: ${m.message}`);
     });

@@ -55,6 +55,17 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 /** A worker that ran this long resets the backoff. */
 const STABLE_MS = 10_000;
+
+/** How long to wait before replacing what died: doubled for each death in a row, reset by a stable run. */
+export class RestartBackoff {
+  private deaths = 0;
+
+  /** The delay before replacing something that was started at `startedAt` and just died. */
+  next(startedAt: number): number {
+    if (Date.now() - startedAt > STABLE_MS) this.deaths = 0;
+    return Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.deaths++);
+  }
+}
 const STATS_TIMEOUT_MS = 2000;
 
 interface Worker {
@@ -73,10 +84,20 @@ interface Worker {
 }
 
 /**
- * How long a worker that has reported its final counters may take to exit before it is killed: Node's
- * own exit can deadlock (nodejs/node#54918), and a worker stuck there would hold up a stop or a reload.
+ * How long a worker or connection child that has reported its final counters may take to exit before it
+ * is killed: Node's own exit can deadlock (the main thread joins a compiler thread that waits for a GC
+ * the main thread will never run: nodejs/node#54918), and a process stuck there would hold its slot, its
+ * memory and a stop or reload for ever.
  */
-const EXIT_GRACE_MS = 2000;
+export const EXIT_GRACE_MS = 2000;
+
+/** Kill `proc` (`name` in the log) unless it exits within EXIT_GRACE_MS; clear the timer on its exit. */
+export function exitDeadline(proc: ChildProcess, logger: Logger, name: string): NodeJS.Timeout {
+  return setTimeout(() => {
+    logger.warn(`${name} finished but did not exit within ${EXIT_GRACE_MS} ms: killed`);
+    proc.kill('SIGKILL');
+  }, EXIT_GRACE_MS);
+}
 
 /** The worker's forward of a log line, or a no-op for a message that is not one. */
 export function forwardLog(logger: Logger, message: FromWorker): boolean {
@@ -108,7 +129,7 @@ export class Supervisor {
   private workers = new Set<Worker>();
   private retired = emptyStats(); // counters of workers that are gone
   private closing = false;
-  private crashes = 0;
+  private readonly backoff = new RestartBackoff();
   private restartTimers = new Set<NodeJS.Timeout>();
   private reloading: Promise<void> | null = null;
   private readonly hub: BusHub;
@@ -245,10 +266,7 @@ export class Supervisor {
         } else if (m.t === 'final') {
           w.final = m.stats;
           addStats(this.retired, m.stats);
-          w.exitDeadline = setTimeout(() => {
-            this.logger.warn(`worker ${w.pid} finished but did not exit within ${EXIT_GRACE_MS} ms: killed`);
-            child.kill('SIGKILL');
-          }, EXIT_GRACE_MS);
+          w.exitDeadline = exitDeadline(child, this.logger, `worker ${w.pid}`);
         }
       });
       child.on('error', (error) => {
@@ -275,8 +293,7 @@ export class Supervisor {
   }
 
   private crashed(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
-    if (Date.now() - w.startedAt > STABLE_MS) this.crashes = 0;
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.crashes++);
+    const delay = this.backoff.next(w.startedAt);
     this.logger.warn(`worker ${w.pid} died (${signal ?? `code ${code}`}): replacing it in ${delay} ms`);
     const restart = () => {
       this.restartTimers.delete(timer);

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
-import { checkWorkerApp, forwardLog } from './supervisor.ts';
+import { checkWorkerApp, forwardLog, RestartBackoff } from './supervisor.ts';
 import type { FromThread, ToThread } from './thread-worker.ts';
 import { type ModelDefinition, type ResolvedServeOptions, ServeError, type ServerHandle } from './types.ts';
 import { addStats, type FromWorker, toWire } from './worker-protocol.ts';
@@ -22,21 +22,15 @@ interface Thread {
   worker: Worker;
   /** worker.threadId, kept (it reads -1 once the thread has exited). */
   id: number;
-  busy: boolean;
-  /** The descriptor this thread serves (it owns it), or -1. */
+  /** The descriptor this thread serves (it owns it), or -1 while it is idle. */
   fd: number;
+  startedAt: number;
   exited: boolean;
   /** Its counters as of its last finished client. */
   lastKnown: ServerStats;
   final: ServerStats | null;
   finished: Promise<void>;
 }
-
-/** A thread that dies is replaced after this long, doubled for each death in a row (up to 5 s). */
-const RESTART_DELAY_MS = 100;
-const MAX_RESTART_DELAY_MS = 5000;
-/** A replacement that lives this long resets the doubling. */
-const STABLE_MS = 10_000;
 
 export async function startThreadPool(options: ResolvedServeOptions): Promise<ServerHandle> {
   checkWorkerApp(options, 'thread-pool', options.workers);
@@ -51,15 +45,14 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
   let stopping = false;
   let wakeClose: (() => void) | null = null;
   const idle = () => {
-    if (wakeClose && queue.length === 0 && threads.every((t) => !t.busy || t.exited)) wakeClose();
+    if (wakeClose && queue.length === 0 && threads.every((t) => t.fd < 0 || t.exited)) wakeClose();
   };
 
   const post = (t: Thread, m: ToThread) => t.worker.postMessage(m);
   const dispatch = () => {
     for (const t of threads) {
       if (queue.length === 0) break;
-      if (t.busy || t.final || t.exited) continue;
-      t.busy = true;
+      if (t.fd >= 0 || t.final || t.exited) continue;
       t.fd = queue.shift()!;
       post(t, { t: 'serve', fd: t.fd }); // ownership passes to the thread
     }
@@ -74,8 +67,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
   /** Counters of threads that died, as last known (their client that was cut counted as an error). */
   const retired = emptyStats();
   let running = false;
-  let deathsInARow = 0;
-  let lastStart = 0;
+  const backoff = new RestartBackoff();
   /** Start a thread in `slot`; resolves when it is ready to serve. */
   const startThread = (slot: number): Promise<void> => {
     const worker = new Worker(THREAD_MAIN, { workerData: { options: { ...toWire(options), port } } });
@@ -84,22 +76,20 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
     const t: Thread = {
       worker,
       id: worker.threadId,
-      busy: false,
       fd: -1,
+      startedAt: Date.now(),
       exited: false,
       lastKnown: emptyStats(),
       final: null,
       finished,
     };
     threads[slot] = t;
-    lastStart = Date.now();
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromThread) => {
         if (forwardLog(options.logger, m as FromWorker)) return;
         if (m.t === 'ready') resolve();
         else if (m.t === 'done') {
           t.lastKnown = m.stats;
-          t.busy = false;
           t.fd = -1;
           dispatch();
           idle();
@@ -135,9 +125,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
       retired.closed.error++;
       dead.fd = -1;
     }
-    dead.busy = false;
-    deathsInARow = Date.now() - lastStart > STABLE_MS ? 1 : deathsInARow + 1;
-    const delay = Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** (deathsInARow - 1));
+    const delay = backoff.next(dead.startedAt);
     options.logger.warn(`thread ${dead.id} died (code ${code}): replacing it in ${delay} ms`);
     setTimeout(() => {
       if (stopping) return;
@@ -167,7 +155,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
       }
       const fd = await acceptOne(listenFd, options.logger, () => stopping);
       if (fd < 0) continue;
-      const held = threads.filter((t) => t.busy).length + queue.length;
+      const held = threads.filter((t) => t.fd >= 0).length + queue.length;
       if (held >= options.maxConnections) {
         sys.close(fd);
         parent.rejected++;
