@@ -209,9 +209,8 @@ export class BusHub {
   }
 }
 
-/** A ProcessBus joined to its own hub: the bus of a model that serves in one process. */
-export function localBus(logger: Logger, url?: string): { bus: ProcessBus; close(): void } {
-  const hub = new BusHub({ url, logger });
+/** A ProcessBus that is a member of `hub` in this same process (no IPC between them). */
+export function joinHub(hub: BusHub, logger: Logger): ProcessBus {
   let member: HubMember | null = null;
   const bus = new ProcessBus(
     {
@@ -222,6 +221,13 @@ export function localBus(logger: Logger, url?: string): { bus: ProcessBus; close
     logger,
   );
   member = hub.join((topic, payload) => bus.deliver(topic, payload));
+  return bus;
+}
+
+/** A ProcessBus joined to its own hub: the bus of a model that serves in one process. */
+export function localBus(logger: Logger, url?: string): { bus: ProcessBus; close(): void } {
+  const hub = new BusHub({ url, logger });
+  const bus = joinHub(hub, logger);
   return {
     bus,
     close: () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { BusHub, type BusPayload, localBus, ProcessBus } from '../../src/bus/bus.ts';
+import { BusHub, type BusPayload, joinHub, localBus } from '../../src/bus/bus.ts';
 import { RedisBus, RespError, RespReader } from '../../src/bus/redis.ts';
 import { memoryLogger } from '../../src/index.ts';
 import { eventually } from '../helpers/client.ts';
@@ -15,19 +15,7 @@ test('a hub relays to the other subscribed members; the publisher hears itself s
   const logger = memoryLogger();
   const hub = new BusHub({ logger });
   const got: string[] = [];
-  const buses = [0, 1, 2].map((i) => {
-    let member: ReturnType<BusHub['join']> | null = null;
-    const bus = new ProcessBus(
-      {
-        sub: (topic) => member!.receive({ t: 'bus', op: 'sub', topic }),
-        unsub: (topic) => member!.receive({ t: 'bus', op: 'unsub', topic }),
-        pub: (topic, payload) => member!.receive({ t: 'bus', op: 'pub', topic, payload }),
-      },
-      logger,
-    );
-    member = hub.join((topic, payload) => bus.deliver(topic, payload));
-    return { bus, name: `w${i}` };
-  });
+  const buses = [0, 1, 2].map((i) => ({ bus: joinHub(hub, logger), name: `w${i}` }));
   const offs = buses
     .slice(0, 2)
     .map(({ bus, name }) => bus.subscribe('room', (p: BusPayload) => got.push(`${name}:${p}`)));
