@@ -4,6 +4,7 @@
 import type { Decoder } from '../protocols/codec.ts';
 import { ProtocolError } from '../protocols/codec.ts';
 import { looksLikeProxyHeader, type PrefaceResult, ProxyPreface } from '../protocols/proxy.ts';
+import { ConnectionFacts } from './connection-facts.ts';
 import type { ServerCore } from './server-core.ts';
 import { Deadline } from './timeout-list.ts';
 
@@ -91,49 +92,84 @@ const READING = 16;
 const PREFACE_PENDING = 32;
 
 export abstract class ConnectionBase<In = unknown, Out = unknown> implements Connection<Out> {
-  readonly id: number;
-  remoteAddress = '';
-  remotePort = 0;
-  localAddress = '';
-  localPort = 0;
-  bytesIn = 0;
-  bytesOut = 0;
-  messagesIn = 0;
-  messagesOut = 0;
-  data: unknown = undefined;
-  /** Coarse time of the last byte in or out (ServerCore's clock: ms since the core's epoch, a small int). */
-  lastActive: number;
-  /** When accepted, on the same clock (kept small: a full timestamp would be a boxed double). */
-  private readonly openedTime: number;
-
-  protected readonly core: ServerCore<In, Out>;
+  // Field order is memory order: the fields every message touches come first, together, so that a
+  // message costs the fewest cache lines of this object (with thousands of connections, each line a
+  // message touches is usually a cache miss). The rest follow.
   protected state = OPEN;
-  private readonly decoder: Decoder<In>;
-  /** The decoder's callback, made at the first read (an idle connection never needs one). */
-  private emit: ((message: In) => void) | null = null;
-  private closeReason: CloseReason | undefined;
-  private closeError: unknown;
-  private backlog: In[] | null = null; // messages decoded while busy
-  private preface: ProxyPreface | null = null;
-  /** Sends counted inside received(), so that a read's second reply corks the transport. */
-  private sendsInRead = 0;
   /**
    * The connection's yes/no state in one small integer, not six fields: memory per connection is what a
    * server holding 100,000 idle clients pays for (see the accessors below).
    */
   private flags = 0;
-  /** Places in the server's timeout lists; null when that timeout is off (memory per idle connection). */
-  readonly idleDeadline: Deadline<ConnectionBase<In, Out>> | null;
-  readonly partialDeadline: Deadline<ConnectionBase<In, Out>> | null;
+  protected readonly core: ServerCore<In, Out>;
+  private readonly decoder: Decoder<In>;
+  /** Sends counted inside received(), so that a read's second reply corks the transport. */
+  private sendsInRead = 0;
+  /** Coarse time of the last byte in or out (ServerCore's clock: ms since the core's epoch, a small int). */
+  lastActive: number;
+  bytesIn = 0;
+  bytesOut = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+
+  /** Everything else a connection knows, in an object of its own (see ConnectionFacts). */
+  private readonly facts: ConnectionFacts<In, Out>;
+  data: unknown = undefined;
+
+  /**
+   * The connection whose bytes a decoder is decoding now. Decoders emit to one shared function that
+   * delivers to it, not to a closure per connection: a closure and its context are two more objects, so
+   * two more cache misses, per message.
+   */
+  private static decoding: ConnectionBase<unknown, unknown> | null = null;
+  private static readonly emitDecoded = (message: unknown): void => {
+    const conn = ConnectionBase.decoding!;
+    conn.deliver(conn.core.app.retainMessages ? conn.retain(message) : message);
+  };
 
   constructor(core: ServerCore<In, Out>) {
     this.core = core;
-    this.id = core.nextId();
-    this.lastActive = this.openedTime = core.now;
+    this.lastActive = core.now;
     this.decoder = core.app.codec.decoder();
+    this.facts = new ConnectionFacts(core.nextId(), core.now);
     this.prefacePending = core.trustedProxy !== null;
-    this.idleDeadline = core.idleList ? new Deadline(this) : null;
-    this.partialDeadline = core.partialList ? new Deadline(this) : null;
+    if (core.idleList) this.facts.idleDeadline = new Deadline(this);
+    if (core.partialList) this.facts.partialDeadline = new Deadline(this);
+  }
+
+  get id(): number {
+    return this.facts.id;
+  }
+  get remoteAddress(): string {
+    return this.facts.remoteAddress;
+  }
+  set remoteAddress(address: string) {
+    this.facts.remoteAddress = address;
+  }
+  get remotePort(): number {
+    return this.facts.remotePort;
+  }
+  set remotePort(port: number) {
+    this.facts.remotePort = port;
+  }
+  get localAddress(): string {
+    return this.facts.localAddress;
+  }
+  set localAddress(address: string) {
+    this.facts.localAddress = address;
+  }
+  get localPort(): number {
+    return this.facts.localPort;
+  }
+  set localPort(port: number) {
+    this.facts.localPort = port;
+  }
+  /** Places in the server's timeout lists; null when that timeout is off. */
+  get idleDeadline(): Deadline<ConnectionBase<In, Out>> | null {
+    return this.facts.idleDeadline;
+  }
+  get partialDeadline(): Deadline<ConnectionBase<In, Out>> | null {
+    return this.facts.partialDeadline;
   }
 
   // ---- transport operations a backend provides -------------------------------------------------
@@ -159,7 +195,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   abstract get writableLength(): number;
 
   get openedAt(): number {
-    return this.core.epoch + this.openedTime;
+    return this.core.epoch + this.facts.openedTime;
   }
 
   get closed(): boolean {
@@ -214,19 +250,19 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       this.transportUncork();
     }
     this.state = ENDING;
-    this.closeReason ??= this.peerEnded ? 'peer-closed' : 'ended';
+    this.facts.closeReason ??= this.peerEnded ? 'peer-closed' : 'ended';
     this.transportEnd();
   }
 
   destroy(reason: CloseReason = 'destroyed', error?: unknown): void {
     if (this.state === CLOSED) return;
     if (
-      this.closeReason === undefined ||
-      this.closeReason === 'ended' ||
-      this.closeReason === 'peer-closed'
+      this.facts.closeReason === undefined ||
+      this.facts.closeReason === 'ended' ||
+      this.facts.closeReason === 'peer-closed'
     ) {
-      this.closeReason = reason;
-      this.closeError = error;
+      this.facts.closeReason = reason;
+      this.facts.closeError = error;
     }
     this.state = CLOSED;
     // A slow consumer stopped reading: a FIN would wait behind the bytes it never took, and the kernel
@@ -249,7 +285,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   /** The server is stopping: flush, then half-close, recorded as 'shutdown'. */
   endForShutdown(): void {
     if (this.state !== OPEN) return;
-    this.closeReason ??= 'shutdown';
+    this.facts.closeReason ??= 'shutdown';
     this.end();
   }
 
@@ -269,18 +305,23 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     }
     this.sendsInRead = 0;
     this.reading = true;
+    const outer = ConnectionBase.decoding; // a handler may feed another connection's bytes
+    ConnectionBase.decoding = this as ConnectionBase<unknown, unknown>;
     try {
-      this.decoder.push(chunk, (this.emit ??= this.makeEmit()));
+      this.decoder.push(chunk, ConnectionBase.emitDecoded as (message: In) => void);
+      ConnectionBase.decoding = outer;
     } catch (error) {
+      ConnectionBase.decoding = outer;
       this.uncorkAfterRead();
       this.protocolError(error);
       return;
     }
     this.uncorkAfterRead();
     if (core.partialList) {
+      const deadline = this.facts.partialDeadline!;
       if (this.decoder.buffered > 0) {
-        if (!this.partialDeadline!.linked) core.partialList.touch(this.partialDeadline!, core.now);
-      } else if (this.partialDeadline!.linked) core.partialList.remove(this.partialDeadline!);
+        if (!deadline.linked) core.partialList.touch(deadline, core.now);
+      } else if (deadline.linked) core.partialList.remove(deadline);
     }
   }
 
@@ -300,17 +341,17 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   /** The transport is closed for good: account for it and tell the app, once. */
   protected closedByTransport(reason?: CloseReason, error?: unknown): void {
-    if (this.closeReason === undefined) {
-      this.closeReason = reason ?? (this.peerEnded ? 'peer-closed' : 'peer-reset');
-      this.closeError = error;
+    if (this.facts.closeReason === undefined) {
+      this.facts.closeReason = reason ?? (this.peerEnded ? 'peer-closed' : 'peer-reset');
+      this.facts.closeError = error;
     }
     this.state = CLOSED;
     if (!this.core.forget(this)) return;
-    const why = this.closeReason!;
+    const why = this.facts.closeReason!;
     if (LOGGED.has(why)) {
       this.core.logger.warn(`connection ${this.id} closed: ${why}`, {
         peer: `${this.remoteAddress}:${this.remotePort}`,
-        error: this.closeError instanceof Error ? this.closeError.message : this.closeError,
+        error: this.facts.closeError instanceof Error ? this.facts.closeError.message : this.facts.closeError,
       });
     }
     this.core.countClose(why);
@@ -382,10 +423,6 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.setFlag(PREFACE_PENDING, on);
   }
 
-  private makeEmit(): (message: In) => void {
-    return this.core.app.retainMessages ? (m) => this.deliver(this.retain(m)) : (m) => this.deliver(m);
-  }
-
   /**
    * Replies to pipelined requests: the first send() of a read goes out at once (the common one-request
    * read pays nothing extra); from the second on, writes are corked and leave in one writev when the read
@@ -407,22 +444,22 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       );
       return null;
     }
-    this.preface ??= new ProxyPreface();
+    this.facts.preface ??= new ProxyPreface();
     let result: PrefaceResult;
     try {
-      result = this.preface.push(chunk);
+      result = this.facts.preface.push(chunk);
     } catch (error) {
       this.destroy('protocol-error', error);
       return null;
     }
     if (result.state === 'need-more') {
-      if (core.partialList && !this.partialDeadline!.linked)
-        core.partialList.touch(this.partialDeadline!, core.now);
+      if (core.partialList && !this.facts.partialDeadline!.linked)
+        core.partialList.touch(this.facts.partialDeadline!, core.now);
       return null;
     }
     this.prefacePending = false;
-    this.preface = null;
-    if (this.partialDeadline?.linked) core.partialList!.remove(this.partialDeadline);
+    this.facts.preface = null;
+    if (this.facts.partialDeadline?.linked) core.partialList!.remove(this.facts.partialDeadline);
     const source = result.header.command === 'PROXY' ? result.header.source : undefined;
     if (source) {
       // The per-address count follows the real client: a proxy's many clients are counted apart.
@@ -448,14 +485,14 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   private touch(): void {
     const core = this.core;
     this.lastActive = core.now;
-    if (core.idleList) core.idleList.touch(this.idleDeadline!, core.now);
+    if (core.idleList) core.idleList.touch(this.facts.idleDeadline!, core.now);
   }
 
   private deliver(message: In): void {
     this.messagesIn++;
     this.core.stats.messagesIn++;
     if (this.busy) {
-      (this.backlog ??= []).push(this.core.app.retainMessages ? message : this.retain(message));
+      (this.facts.backlog ??= []).push(this.core.app.retainMessages ? message : this.retain(message));
       return;
     }
     this.dispatch(message);
@@ -497,7 +534,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   private settled(): void {
     this.busy = false;
-    const backlog = this.backlog;
+    const backlog = this.facts.backlog;
     while (backlog !== null && backlog.length > 0 && !this.busy && this.state !== CLOSED)
       this.dispatch(backlog.shift()!);
     if (this.busy || this.state === CLOSED) return;
@@ -519,8 +556,8 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     if (error.reply && this.state === OPEN) {
       // Tell the peer why, then close once the reply is flushed.
       this.transportWrite(Buffer.from(error.reply.buffer, error.reply.byteOffset, error.reply.byteLength));
-      this.closeReason = 'protocol-error';
-      this.closeError = error;
+      this.facts.closeReason = 'protocol-error';
+      this.facts.closeError = error;
       this.end();
       return;
     }

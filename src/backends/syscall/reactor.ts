@@ -2,11 +2,11 @@
 // (select, poll or epoll) through FFI — the textbook event loop, written in TypeScript.
 //
 // A good citizen inside Node: Node's own loop (timers, promises, IPC, signals) must keep running.
-// - Busy: each turn waits with timeout 0, handles what is ready, then yields with setImmediate, so Node
-//   runs a loop iteration (its poll phase with timeout 0) between our turns. Busy, we never sleep.
-// - A lull: a turn that finds nothing ready first waits up to SYNC_WAIT_MS right here, with libuv's own
-//   epoll descriptor in the set so the wait ends at once when Node has I/O of its own (IPC, signals,
-//   pool completions); only timers can be that late.
+// - Busy: each turn makes one wait, handles what is ready, then yields with setImmediate, so Node runs a
+//   loop iteration (its poll phase with timeout 0) between our turns. Busy, we never sleep.
+// - A lull: when nothing is ready, that wait lasts up to SYNC_WAIT_MS, with libuv's own epoll descriptor
+//   in the set so the wait ends at once when Node has I/O of its own (IPC, signals, pool completions);
+//   only timers can be that late.
 // - Idle: still nothing, the wait is parked on a libuv pool thread (waitAsync(-1)) and the turn returns;
 //   Node sleeps in its own poll until the kernel reports one of our descriptors or something of Node's
 //   happens. Idle, we never spin: 10,000 idle connections cost nothing but the sweep timer.
@@ -123,16 +123,11 @@ export class SyscallReactor<In = unknown, Out = unknown> {
       return;
     }
     this.applyDirty();
-    const n = this.mux.wait(0);
+    // One wait a turn: it returns at once when anything is ready, and otherwise waits a little right here
+    // (ended early by our sockets or by anything Node's own loop waits for) before the wait is parked.
+    const n = this.mux.wait(this.readQueue.length > 0 ? 0 : SYNC_WAIT_MS);
     const handled = (n > 0 ? this.dispatch(n) : 0) + this.runReadQueue();
-    if (handled > 0 || this.readQueue.length > 0) {
-      setImmediate(this.turn);
-      return;
-    }
-    // Nothing ready: wait a little right here (ended early by our sockets or by anything Node's own loop
-    // waits for), then, if still nothing, park the wait off-thread and let Node sleep.
-    const m = this.mux.wait(SYNC_WAIT_MS);
-    if (m > 0 && this.dispatch(m) > 0) setImmediate(this.turn);
+    if (handled > 0 || this.readQueue.length > 0) setImmediate(this.turn);
     else this.park();
   };
 
