@@ -4,7 +4,6 @@
 import type { Decoder } from '../protocols/codec.ts';
 import { ProtocolError } from '../protocols/codec.ts';
 import { looksLikeProxyHeader, type PrefaceResult, ProxyPreface } from '../protocols/proxy.ts';
-import { ConnectionFacts } from './connection-facts.ts';
 import type { ServerCore } from './server-core.ts';
 import { Deadline } from './timeout-list.ts';
 
@@ -112,9 +111,21 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   messagesIn = 0;
   messagesOut = 0;
 
-  /** Everything else a connection knows, in an object of its own (see ConnectionFacts). */
-  private readonly facts: ConnectionFacts<In, Out>;
+  readonly id: number;
+  remoteAddress = '';
+  remotePort = 0;
+  localAddress = '';
+  localPort = 0;
   data: unknown = undefined;
+  /** When accepted, on the same clock (kept small: a full timestamp would be a boxed double). */
+  private readonly openedTime: number;
+  private closeReason: CloseReason | undefined;
+  private closeError: unknown;
+  private backlog: In[] | null = null; // messages decoded while busy
+  private preface: ProxyPreface | null = null;
+  /** Places in the server's timeout lists; null when that timeout is off (memory per idle connection). */
+  readonly idleDeadline: Deadline<ConnectionBase<In, Out>> | null;
+  readonly partialDeadline: Deadline<ConnectionBase<In, Out>> | null;
 
   /**
    * The connection whose bytes a decoder is decoding now. Decoders emit to one shared function that
@@ -129,47 +140,12 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   constructor(core: ServerCore<In, Out>) {
     this.core = core;
-    this.lastActive = core.now;
+    this.id = core.nextId();
+    this.lastActive = this.openedTime = core.now;
     this.decoder = core.app.codec.decoder();
-    this.facts = new ConnectionFacts(core.nextId(), core.now);
     this.prefacePending = core.trustedProxy !== null;
-    if (core.idleList) this.facts.idleDeadline = new Deadline(this);
-    if (core.partialList) this.facts.partialDeadline = new Deadline(this);
-  }
-
-  get id(): number {
-    return this.facts.id;
-  }
-  get remoteAddress(): string {
-    return this.facts.remoteAddress;
-  }
-  set remoteAddress(address: string) {
-    this.facts.remoteAddress = address;
-  }
-  get remotePort(): number {
-    return this.facts.remotePort;
-  }
-  set remotePort(port: number) {
-    this.facts.remotePort = port;
-  }
-  get localAddress(): string {
-    return this.facts.localAddress;
-  }
-  set localAddress(address: string) {
-    this.facts.localAddress = address;
-  }
-  get localPort(): number {
-    return this.facts.localPort;
-  }
-  set localPort(port: number) {
-    this.facts.localPort = port;
-  }
-  /** Places in the server's timeout lists; null when that timeout is off. */
-  get idleDeadline(): Deadline<ConnectionBase<In, Out>> | null {
-    return this.facts.idleDeadline;
-  }
-  get partialDeadline(): Deadline<ConnectionBase<In, Out>> | null {
-    return this.facts.partialDeadline;
+    this.idleDeadline = core.idleList ? new Deadline(this) : null;
+    this.partialDeadline = core.partialList ? new Deadline(this) : null;
   }
 
   // ---- transport operations a backend provides -------------------------------------------------
@@ -195,7 +171,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   abstract get writableLength(): number;
 
   get openedAt(): number {
-    return this.core.epoch + this.facts.openedTime;
+    return this.core.epoch + this.openedTime;
   }
 
   get closed(): boolean {
@@ -250,19 +226,19 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       this.transportUncork();
     }
     this.state = ENDING;
-    this.facts.closeReason ??= this.peerEnded ? 'peer-closed' : 'ended';
+    this.closeReason ??= this.peerEnded ? 'peer-closed' : 'ended';
     this.transportEnd();
   }
 
   destroy(reason: CloseReason = 'destroyed', error?: unknown): void {
     if (this.state === CLOSED) return;
     if (
-      this.facts.closeReason === undefined ||
-      this.facts.closeReason === 'ended' ||
-      this.facts.closeReason === 'peer-closed'
+      this.closeReason === undefined ||
+      this.closeReason === 'ended' ||
+      this.closeReason === 'peer-closed'
     ) {
-      this.facts.closeReason = reason;
-      this.facts.closeError = error;
+      this.closeReason = reason;
+      this.closeError = error;
     }
     this.state = CLOSED;
     // A slow consumer stopped reading: a FIN would wait behind the bytes it never took, and the kernel
@@ -285,7 +261,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   /** The server is stopping: flush, then half-close, recorded as 'shutdown'. */
   endForShutdown(): void {
     if (this.state !== OPEN) return;
-    this.facts.closeReason ??= 'shutdown';
+    this.closeReason ??= 'shutdown';
     this.end();
   }
 
@@ -318,10 +294,9 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     }
     this.uncorkAfterRead();
     if (core.partialList) {
-      const deadline = this.facts.partialDeadline!;
       if (this.decoder.buffered > 0) {
-        if (!deadline.linked) core.partialList.touch(deadline, core.now);
-      } else if (deadline.linked) core.partialList.remove(deadline);
+        if (!this.partialDeadline!.linked) core.partialList.touch(this.partialDeadline!, core.now);
+      } else if (this.partialDeadline!.linked) core.partialList.remove(this.partialDeadline!);
     }
   }
 
@@ -341,17 +316,17 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   /** The transport is closed for good: account for it and tell the app, once. */
   protected closedByTransport(reason?: CloseReason, error?: unknown): void {
-    if (this.facts.closeReason === undefined) {
-      this.facts.closeReason = reason ?? (this.peerEnded ? 'peer-closed' : 'peer-reset');
-      this.facts.closeError = error;
+    if (this.closeReason === undefined) {
+      this.closeReason = reason ?? (this.peerEnded ? 'peer-closed' : 'peer-reset');
+      this.closeError = error;
     }
     this.state = CLOSED;
     if (!this.core.forget(this)) return;
-    const why = this.facts.closeReason!;
+    const why = this.closeReason!;
     if (LOGGED.has(why)) {
       this.core.logger.warn(`connection ${this.id} closed: ${why}`, {
         peer: `${this.remoteAddress}:${this.remotePort}`,
-        error: this.facts.closeError instanceof Error ? this.facts.closeError.message : this.facts.closeError,
+        error: this.closeError instanceof Error ? this.closeError.message : this.closeError,
       });
     }
     this.core.countClose(why);
@@ -444,22 +419,22 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       );
       return null;
     }
-    this.facts.preface ??= new ProxyPreface();
+    this.preface ??= new ProxyPreface();
     let result: PrefaceResult;
     try {
-      result = this.facts.preface.push(chunk);
+      result = this.preface.push(chunk);
     } catch (error) {
       this.destroy('protocol-error', error);
       return null;
     }
     if (result.state === 'need-more') {
-      if (core.partialList && !this.facts.partialDeadline!.linked)
-        core.partialList.touch(this.facts.partialDeadline!, core.now);
+      if (core.partialList && !this.partialDeadline!.linked)
+        core.partialList.touch(this.partialDeadline!, core.now);
       return null;
     }
     this.prefacePending = false;
-    this.facts.preface = null;
-    if (this.facts.partialDeadline?.linked) core.partialList!.remove(this.facts.partialDeadline);
+    this.preface = null;
+    if (this.partialDeadline?.linked) core.partialList!.remove(this.partialDeadline);
     const source = result.header.command === 'PROXY' ? result.header.source : undefined;
     if (source) {
       // The per-address count follows the real client: a proxy's many clients are counted apart.
@@ -485,14 +460,14 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   private touch(): void {
     const core = this.core;
     this.lastActive = core.now;
-    if (core.idleList) core.idleList.touch(this.facts.idleDeadline!, core.now);
+    if (core.idleList) core.idleList.touch(this.idleDeadline!, core.now);
   }
 
   private deliver(message: In): void {
     this.messagesIn++;
     this.core.stats.messagesIn++;
     if (this.busy) {
-      (this.facts.backlog ??= []).push(this.core.app.retainMessages ? message : this.retain(message));
+      (this.backlog ??= []).push(this.core.app.retainMessages ? message : this.retain(message));
       return;
     }
     this.dispatch(message);
@@ -534,7 +509,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   private settled(): void {
     this.busy = false;
-    const backlog = this.facts.backlog;
+    const backlog = this.backlog;
     while (backlog !== null && backlog.length > 0 && !this.busy && this.state !== CLOSED)
       this.dispatch(backlog.shift()!);
     if (this.busy || this.state === CLOSED) return;
@@ -556,8 +531,8 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     if (error.reply && this.state === OPEN) {
       // Tell the peer why, then close once the reply is flushed.
       this.transportWrite(Buffer.from(error.reply.buffer, error.reply.byteOffset, error.reply.byteLength));
-      this.facts.closeReason = 'protocol-error';
-      this.facts.closeError = error;
+      this.closeReason = 'protocol-error';
+      this.closeError = error;
       this.end();
       return;
     }
