@@ -67,6 +67,14 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
     this.bits = on ? this.bits | bit : this.bits & ~bit;
   }
 
+  /**
+   * Bytes wait for writability (or a corked batch is open): what a writable event is for. Level-triggered
+   * write interest is registered exactly while bytes are queued, so no event is missed by checking this.
+   */
+  get hasQueue(): boolean {
+    return this.out !== null && !this.closed;
+  }
+
   private get queued(): number {
     return this.out === null ? 0 : this.out.queued;
   }

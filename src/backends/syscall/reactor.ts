@@ -23,7 +23,7 @@ import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { SysConnection } from './connection.ts';
 import { EpollMultiplexer } from './epoll-multiplexer.ts';
-import { ERROR, HANGUP, type Multiplexer, PEER_HANGUP, READABLE } from './multiplexer.ts';
+import { ERROR, HANGUP, type Multiplexer, PEER_HANGUP, READABLE, WRITABLE } from './multiplexer.ts';
 import { PollMultiplexer } from './poll-multiplexer.ts';
 import { SelectMultiplexer } from './select-multiplexer.ts';
 
@@ -172,7 +172,8 @@ export class SyscallReactor<In = unknown, Out = unknown> {
         else if (events & ERROR) conn.onError(sys.socketError(fd) || sys.ECONNRESET);
         else if (events & HANGUP) conn.closeWith(conn.eof ? undefined : 'peer-reset');
       }
-      if (events & 0x4 && !conn.closed) conn.onWritable();
+      // Edge-triggered reports writability with every event; only a connection with bytes queued cares.
+      if (events & WRITABLE && conn.hasQueue) conn.onWritable();
     }
     return n;
   }
