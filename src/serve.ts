@@ -34,6 +34,13 @@ export interface ServeOptions extends Partial<ConnectionLimits> {
   maxConnectionsPerIp?: number;
   /** How long a graceful stop waits for connections to finish, in ms (default 10 s). */
   drainTimeout?: number;
+  /** Worker-based models: how long a finished worker or connection child may take to exit before it
+   * is killed, in ms (default 2 s); during a stop, counted from the end of the drain timeout. */
+  exitGrace?: number;
+  /** Worker-based models: the delay before a crashed worker is replaced, in ms (default 100), doubled
+   * for each crash in a row up to restartDelayMax (default 5 s); a run of twice that resets it. */
+  restartDelay?: number;
+  restartDelayMax?: number;
   logger?: Logger;
   workers?: number;
   maxChildren?: number;
@@ -90,6 +97,8 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
         : int('maxConnectionsPerIp', options.maxConnectionsPerIp, 0, 1, 1e9),
     limits,
     drainTimeout: int('drainTimeout', options.drainTimeout, 10_000, 0, 3_600_000),
+    exitGrace: int('exitGrace', options.exitGrace, 2000, 0, 3_600_000),
+    ...restartDelays(options.restartDelay, options.restartDelayMax),
     logger: options.logger ?? createLogger(),
     workers: int('workers', options.workers, availableParallelism(), 1, 1024),
     maxChildren: int('maxChildren', options.maxChildren, 256, 1, 100_000),
@@ -100,6 +109,21 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     trustedProxies: trustedProxies(options.trustedProxies),
     bus: busUrl(options.bus),
   };
+}
+
+function restartDelays(first: number | undefined, max: number | undefined) {
+  const restartDelay = first ?? 100;
+  const restartDelayMax = max ?? Math.max(5000, restartDelay);
+  for (const [name, v] of [
+    ['restartDelay', restartDelay],
+    ['restartDelayMax', restartDelayMax],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > 3_600_000)
+      throw new ServeError(`${name} must be an integer from 1 to 3600000 (ms), got ${v}`);
+  }
+  if (restartDelayMax < restartDelay)
+    throw new ServeError(`restartDelayMax (${restartDelayMax}) is below restartDelay (${restartDelay})`);
+  return { restartDelay, restartDelayMax };
 }
 
 function busUrl(url: string | undefined): string | undefined {

@@ -39,6 +39,13 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
   --low-water-mark B       drain() once the queue falls to B (default ${DEFAULT_LIMITS.lowWaterMark})
   --max-write-buffer B     close slow consumers past B queued bytes (default ${DEFAULT_LIMITS.maxWriteBuffer})
   --drain-timeout T        graceful stop waits at most T (default 10s)
+  --exit-grace T           worker-based models: a worker or child that has finished (or is still
+                           there when the drain timeout ends) is killed if it has not exited T later
+                           (default 2s)
+  --restart-delay T        a crashed worker or thread is replaced after T (default 100ms), doubled for
+                           each crash in a row up to --restart-delay-max (default 5s); a worker that ran
+                           twice that long starts the count again
+  --restart-delay-max T
   --workers N|auto         worker processes/threads for multi-worker models (default auto = ${availableParallelism()})
   --max-children N         process-per-connection: concurrent children (default 256)
   --multiplexer NAME       syscall reactor: select, poll, epoll (default epoll)
@@ -75,6 +82,9 @@ const OPTIONS = {
   'low-water-mark': { type: 'string' },
   'max-write-buffer': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'exit-grace': { type: 'string' },
+  'restart-delay': { type: 'string' },
+  'restart-delay-max': { type: 'string' },
   workers: { type: 'string' },
   'max-children': { type: 'string' },
   multiplexer: { type: 'string' },
@@ -118,6 +128,9 @@ export async function run(argv: string[]): Promise<number> {
     lowWaterMark: bytes('low-water-mark', v['low-water-mark']),
     maxWriteBuffer: bytes('max-write-buffer', v['max-write-buffer']),
     drainTimeout: duration('drain-timeout', v['drain-timeout']),
+    exitGrace: duration('exit-grace', v['exit-grace']),
+    restartDelay: duration('restart-delay', v['restart-delay']),
+    restartDelayMax: duration('restart-delay-max', v['restart-delay-max']),
     workers: v.workers === 'auto' ? undefined : integer('workers', v.workers, 1, 1024),
     maxChildren: integer('max-children', v['max-children'], 1),
     multiplexer: oneOf('multiplexer', v.multiplexer, ['select', 'poll', 'epoll'] as const),

@@ -15,7 +15,7 @@ import { listen } from '../backends/node/listen.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
-import { checkWorkerApp, EXIT_GRACE_MS, exitDeadline, forkWorker, forwardLog } from './supervisor.ts';
+import { checkWorkerApp, exitDeadline, forkWorker, forwardLog } from './supervisor.ts';
 import type { ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
 import { addStats, type FromWorker, type ToWorker, toWire } from './worker-protocol.ts';
 
@@ -51,7 +51,12 @@ class Children {
       if (m.t === 'final') {
         child.final = m.stats;
         addStats(this.parent, m.stats);
-        child.exitDeadline = exitDeadline(proc, this.options.logger, `connection child ${proc.pid}`);
+        child.exitDeadline = exitDeadline(
+          proc,
+          this.options.logger,
+          `connection child ${proc.pid}`,
+          this.options.exitGrace,
+        );
       } else if (m.t === 'stats') this.asks.get(m.id)?.(m.stats);
       else if (m.t === 'fatal') this.options.logger.error(`connection child ${proc.pid}: ${m.message}`);
     });
@@ -117,7 +122,7 @@ class Children {
     const all = Promise.all([...this.live].map((c) => c.exited));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.options.drainTimeout + EXIT_GRACE_MS);
+      timer = setTimeout(() => resolve('late'), this.options.drainTimeout + this.options.exitGrace);
     });
     const outcome = await Promise.race([all, late]);
     clearTimeout(timer);

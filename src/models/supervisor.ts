@@ -51,19 +51,26 @@ export function workerShare(total: number, count: number, slot: number): number 
 
 /** The descriptor number an inherited socket gets in a worker: stdio[4]. */
 export const INHERITED_FD = 4;
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 5000;
-/** A worker that ran this long resets the backoff. */
-const STABLE_MS = 10_000;
-
-/** How long to wait before replacing what died: doubled for each death in a row, reset by a stable run. */
+/**
+ * How long to wait before replacing what died: `minMs` (options.restartDelay) for the first death,
+ * doubled for each death in a row up to `maxMs` (options.restartDelayMax). A run longer than twice
+ * `maxMs` counts as stable and starts the count again, so a worker that crashes at start-up costs
+ * little CPU, and one that dies once a day is replaced at once.
+ */
 export class RestartBackoff {
   private deaths = 0;
+  private readonly minMs: number;
+  private readonly maxMs: number;
+
+  constructor(minMs: number, maxMs: number) {
+    this.minMs = minMs;
+    this.maxMs = maxMs;
+  }
 
   /** The delay before replacing something that was started at `startedAt` and just died. */
-  next(startedAt: number): number {
-    if (Date.now() - startedAt > STABLE_MS) this.deaths = 0;
-    return Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.deaths++);
+  next(startedAt: number, now = Date.now()): number {
+    if (now - startedAt > 2 * this.maxMs) this.deaths = 0;
+    return Math.min(this.maxMs, this.minMs * 2 ** this.deaths++);
   }
 }
 const STATS_TIMEOUT_MS = 2000;
@@ -84,19 +91,21 @@ interface Worker {
 }
 
 /**
- * How long a worker or connection child that has reported its final counters may take to exit before it
- * is killed: Node's own exit can deadlock (the main thread joins a compiler thread that waits for a GC
- * the main thread will never run: nodejs/node#54918), and a process stuck there would hold its slot, its
- * memory and a stop or reload for ever.
+ * Kill `proc` (`name` in the log) unless it exits within `graceMs` (options.exitGrace) of reporting its
+ * final counters; the caller clears the timer on its exit. Node's own exit can deadlock (the main thread
+ * joins a compiler thread that waits for a GC the main thread will never run: nodejs/node#54918), and a
+ * process stuck there would hold its slot, its memory and a stop or reload for ever.
  */
-export const EXIT_GRACE_MS = 2000;
-
-/** Kill `proc` (`name` in the log) unless it exits within EXIT_GRACE_MS; clear the timer on its exit. */
-export function exitDeadline(proc: ChildProcess, logger: Logger, name: string): NodeJS.Timeout {
+export function exitDeadline(
+  proc: ChildProcess,
+  logger: Logger,
+  name: string,
+  graceMs: number,
+): NodeJS.Timeout {
   return setTimeout(() => {
-    logger.warn(`${name} finished but did not exit within ${EXIT_GRACE_MS} ms: killed`);
+    logger.warn(`${name} finished but did not exit within ${graceMs} ms: killed`);
     proc.kill('SIGKILL');
-  }, EXIT_GRACE_MS);
+  }, graceMs);
 }
 
 /** The worker's forward of a log line, or a no-op for a message that is not one. */
@@ -129,7 +138,7 @@ export class Supervisor {
   private workers = new Set<Worker>();
   private retired = emptyStats(); // counters of workers that are gone
   private closing = false;
-  private readonly backoff = new RestartBackoff();
+  private readonly backoff: RestartBackoff;
   private restartTimers = new Set<NodeJS.Timeout>();
   private reloading: Promise<void> | null = null;
   private readonly hub: BusHub;
@@ -138,6 +147,7 @@ export class Supervisor {
 
   constructor(options: ResolvedServeOptions, spec: SupervisorOptions) {
     this.options = options;
+    this.backoff = new RestartBackoff(options.restartDelay, options.restartDelayMax);
     this.spec = spec;
     this.logger = options.logger;
     this.port = options.port;
@@ -217,7 +227,11 @@ export class Supervisor {
 
   private async retire(w: Worker): Promise<void> {
     w.retiring = true;
-    const hardStop = setTimeout(() => w.child.kill('SIGKILL'), this.options.drainTimeout + 5000);
+    // Past the drain and the exit grace, a worker still there is stuck: kill it.
+    const hardStop = setTimeout(
+      () => w.child.kill('SIGKILL'),
+      this.options.drainTimeout + this.options.exitGrace,
+    );
     this.send(w, { t: 'drain' });
     await w.exited;
     clearTimeout(hardStop);
@@ -266,7 +280,7 @@ export class Supervisor {
         } else if (m.t === 'final') {
           w.final = m.stats;
           addStats(this.retired, m.stats);
-          w.exitDeadline = exitDeadline(child, this.logger, `worker ${w.pid}`);
+          w.exitDeadline = exitDeadline(child, this.logger, `worker ${w.pid}`, this.options.exitGrace);
         }
       });
       child.on('error', (error) => {

@@ -67,7 +67,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
   /** Counters of threads that died, as last known (their client that was cut counted as an error). */
   const retired = emptyStats();
   let running = false;
-  const backoff = new RestartBackoff();
+  const backoff = new RestartBackoff(options.restartDelay, options.restartDelayMax);
   /** Start a thread in `slot`; resolves when it is ready to serve. */
   const startThread = (slot: number): Promise<void> => {
     const worker = new Worker(THREAD_MAIN, { workerData: { options: { ...toWire(options), port } } });
@@ -218,7 +218,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           allIdle,
-          new Promise((r) => (timer = setTimeout(r, options.drainTimeout + 1000))),
+          new Promise((r) => (timer = setTimeout(r, options.drainTimeout + options.exitGrace))),
         ]);
         clearTimeout(timer);
         for (const fd of queue.splice(0)) {

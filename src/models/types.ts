@@ -55,6 +55,12 @@ export interface ResolvedServeOptions {
   maxConnectionsPerIp: number;
   limits: ConnectionLimits;
   drainTimeout: number;
+  /** How long a worker or child may take to exit once it has finished (or past the drain), in ms. */
+  exitGrace: number;
+  /** The first delay before a crashed worker or thread is replaced, in ms; doubled per crash in a row. */
+  restartDelay: number;
+  /** The longest that delay grows to, in ms. */
+  restartDelayMax: number;
   logger: Logger;
   workers: number;
   maxChildren: number;

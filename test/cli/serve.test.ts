@@ -11,6 +11,8 @@ test('c10k --help and serve --help exit 0 and describe the options', async () =>
   assert.equal(serve.code, 0);
   assert.match(serve.stdout, /--model/);
   assert.match(serve.stdout, /--backlog N/);
+  assert.match(serve.stdout, /--exit-grace T/);
+  assert.match(serve.stdout, /--restart-delay T/);
 });
 
 test('bad arguments: one line naming the problem, non-zero exit', async () => {
@@ -21,6 +23,11 @@ test('bad arguments: one line naming the problem, non-zero exit', async () => {
     [['serve', '--app', 'echo', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['serve'], /--app is required/],
     [['serve', '--app', 'echo', '--idle-timeout', 'soon'], /--idle-timeout needs a duration/],
+    [['serve', '--app', 'echo', '--exit-grace', 'later'], /--exit-grace needs a duration/],
+    [
+      ['serve', '--app', 'echo', '--model', 'prefork', '--restart-delay', '2s', '--restart-delay-max', '1s'],
+      /restartDelayMax \(1000\) is below restartDelay \(2000\)/,
+    ],
     [
       ['serve', '--app', new URL('../../package.json', import.meta.url).pathname],
       /failed to load|no default export/,

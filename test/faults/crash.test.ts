@@ -62,7 +62,14 @@ describe('crashes', { concurrency: false, timeout: 60_000 }, () => {
   }
   test('thread pool: a thread that dies takes only its own client; the pool is restored to its size', async () => {
     const logger = memoryLogger();
-    const server = await serve({ app: faultApp('crash'), model: 'thread-pool', workers: 3, port: 0, logger });
+    const server = await serve({
+      app: faultApp('crash'),
+      model: 'thread-pool',
+      workers: 3,
+      restartDelay: 150,
+      port: 0,
+      logger,
+    });
     try {
       const [first, second, steady] = await Promise.all(
         Array.from({ length: 3 }, () => TestClient.open(server.port, '127.0.0.1', 10_000)),
@@ -82,6 +89,11 @@ describe('crashes', { concurrency: false, timeout: 60_000 }, () => {
       assert.equal(stats.active, 3);
       const died = logger.entries.filter((e) => /thread \d+ died \(code 3\): replacing it/.test(e.message));
       assert.equal(died.length, 2);
+      // --restart-delay, doubled for the second crash in a row.
+      assert.deepEqual(
+        died.map((e) => /in (\d+) ms/.exec(e.message)?.[1]),
+        ['150', '300'],
+      );
       for (const c of [steady, ...late]) c.close();
     } finally {
       await server.close();
@@ -93,6 +105,7 @@ describe('crashes', { concurrency: false, timeout: 60_000 }, () => {
       app: faultApp('hang-at-exit'),
       model: 'process-per-connection',
       maxChildren: 1,
+      exitGrace: 500,
       port: 0,
       logger,
     });
@@ -105,7 +118,7 @@ describe('crashes', { concurrency: false, timeout: 60_000 }, () => {
       await echo(second, 'two');
       assert.ok(
         logger.entries.some((e) =>
-          /connection child \d+ finished but did not exit within 2000 ms: killed/.test(e.message),
+          /connection child \d+ finished but did not exit within 500 ms: killed/.test(e.message),
         ),
         'the stuck child was killed',
       );
