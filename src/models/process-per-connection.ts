@@ -16,7 +16,7 @@ import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
 import { checkWorkerApp, exitDeadline, forkWorker, forwardLog } from './supervisor.ts';
-import type { ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
+import type { ModelDefinition, ResolvedServeOptions, ServerHandle, WorkerStats } from './types.ts';
 import { addStats, type FromWorker, type ToWorker, toWire } from './worker-protocol.ts';
 
 interface Child {
@@ -99,6 +99,17 @@ class Children {
       if (c.final === null && s) addStats(total, s);
     });
     return total;
+  }
+
+  /** Each live child is a worker serving its one client (one that has reported its final counters is
+   * leaving: its counts are in the parent's already). */
+  async workerStats(): Promise<WorkerStats[]> {
+    const live = [...this.live].filter((c) => c.final === null);
+    const answers = await Promise.all(live.map((c) => this.ask(c)));
+    return live.flatMap((c, i) => {
+      const stats = answers[i];
+      return stats && c.final === null ? [{ pid: c.proc.pid ?? 0, stats }] : [];
+    });
   }
 
   private ask(child: Child): Promise<ServerStats | null> {
@@ -238,6 +249,7 @@ function handle(
     port,
     pids: () => [process.pid, ...[...children.live].map((c) => c.proc.pid ?? 0)],
     stats: () => children.stats(),
+    workerStats: () => children.workerStats(),
     close: () =>
       (closing ??= (async () => {
         const stopped = stopAccepting();

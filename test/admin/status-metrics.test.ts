@@ -198,3 +198,49 @@ test('thread-pool: each thread is a worker (pid/thread), its counts add up to th
     await server.close();
   }
 });
+
+test('process-per-connection: each live child is a worker serving its one client', {
+  timeout: 60_000,
+}, async () => {
+  const server = await serve({
+    app: 'line-echo',
+    model: 'process-per-connection',
+    port: 0,
+    logger: memoryLogger(),
+  });
+  const status = await startStatusEndpoint(server, '127.0.0.1:0');
+  const metrics = await startMetricsEndpoint(server, '127.0.0.1:0');
+  const clients: TestClient[] = [];
+  try {
+    clients.push(...(await traffic(server.port, 3)));
+    const doc = await getStatus(`${status.url}/status`);
+    assert.equal(doc.workers.length, 3, 'one worker per connected client');
+    const pids = doc.workers.map((w) => w.pid);
+    assert.equal(new Set(pids).size, 3, 'three distinct processes');
+    for (const pid of pids) assert.ok(pid !== process.pid && server.pids().includes(pid), `child ${pid}`);
+    assert.deepEqual(
+      doc.workers.map((w) => [w.stats.active, w.stats.messagesIn]),
+      [
+        [1, 3],
+        [1, 3],
+        [1, 3],
+      ],
+    );
+    const s = parsePrometheus(await (await fetch(`${metrics.url}/`)).text()).samples;
+    assert.equal(value(s, 'c10k_workers', {}), 3);
+    // A client leaves: its child exits and is no longer listed; the total keeps its counts.
+    clients.pop()!.close();
+    let after = await getStatus(`${status.url}/status`);
+    for (let i = 0; i < 100 && after.workers.length !== 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = await getStatus(`${status.url}/status`);
+    }
+    assert.equal(after.workers.length, 2);
+    assert.equal(after.totals.messagesIn, 9);
+  } finally {
+    for (const c of clients) c.close();
+    await status.close();
+    await metrics.close();
+    await server.close();
+  }
+});
