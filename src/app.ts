@@ -22,7 +22,7 @@
 // delivered at most once, in order per publisher (see src/bus/bus.ts). src/apps/chat.ts is the example.
 import type { Bus } from './bus/bus.ts';
 import type { Logger } from './log.ts';
-import type { CloseReason, Connection } from './net/connection.ts';
+import type { CloseReason, Connection } from './net/connection-api.ts';
 import type { Codec } from './protocols/codec.ts';
 import { resolveCodec } from './protocols/index.ts';
 

@@ -7,7 +7,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { type ServerHandle, workerLabel } from '../models/types.ts';
-import { CLOSE_REASONS } from '../net/connection.ts';
+import { CLOSE_REASONS } from '../net/connection-api.ts';
 import type { ServerStats } from '../net/server-core.ts';
 import { type Endpoint, type EndpointAddress, sendText, startEndpoint } from './http-endpoint.ts';
 import { type StatusDoc, sharedStatus } from './status.ts';

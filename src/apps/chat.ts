@@ -14,7 +14,7 @@
 // bounded models each worker serves one client at a time, and no parent but the supervisor relays).
 import { defineApp } from '../app.ts';
 import type { Bus, BusPayload } from '../bus/bus.ts';
-import type { Connection } from '../net/connection.ts';
+import type { Connection } from '../net/connection-api.ts';
 import { line } from '../protocols/line.ts';
 
 export interface ChatOptions {

@@ -2,7 +2,7 @@
 // The fixed responses are built once (per keep-alive mode), so the wrk hot path is a Map lookup and a send.
 // The app cannot see server-wide stats yet, so /metrics reports what it counts itself.
 import { type App, defineApp } from '../app.ts';
-import type { Connection } from '../net/connection.ts';
+import type { Connection } from '../net/connection-api.ts';
 import { type HttpOptions, type HttpRequest, httpCodec, response } from '../protocols/http.ts';
 
 export interface HttpAppOptions {

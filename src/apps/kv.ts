@@ -4,7 +4,7 @@
 // Expiry is lazy on access plus a bounded periodic sweep on an unref'd timer. Data lives in one process:
 // the app is marked singleProcess so multi-worker models refuse it.
 import { type App, defineApp } from '../app.ts';
-import type { Connection } from '../net/connection.ts';
+import type { Connection } from '../net/connection-api.ts';
 import { type RespOptions, type RespReply, resp, respCodec } from '../protocols/resp.ts';
 import { KvStore, type KvStoreOptions } from './kv-store.ts';
 

@@ -4,7 +4,7 @@
 // final stats a worker sends before it exits, and the app bus (sub/unsub/pub, relayed by the supervisor). Channels use serialization: 'advanced' (Infinity survives).
 import type { BusMessage } from '../bus/bus.ts';
 import type { LogFields, Logger, LogLevel } from '../log.ts';
-import { CLOSE_REASONS } from '../net/connection.ts';
+import { CLOSE_REASONS } from '../net/connection-api.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import type { ListenSpec, ResolvedServeOptions } from './types.ts';
 

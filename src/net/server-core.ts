@@ -5,7 +5,8 @@ import type { App } from '../app.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedServeOptions } from '../models/types.ts';
 import { parseCidrList } from '../protocols/cidr.ts';
-import { CLOSE_REASONS, type CloseReason, type ConnectionBase } from './connection.ts';
+import type { ConnectionBase } from './connection.ts';
+import { CLOSE_REASONS, type CloseReason } from './connection-api.ts';
 import type { ConnectionLimits } from './limits.ts';
 import { TimeoutList } from './timeout-list.ts';
 

@@ -17,7 +17,8 @@
 // Timeouts use the ServerCore idle list (its timer runs in both modes). Half-close is shutdown(SHUT_WR).
 // destroy() is shutdown(SHUT_RDWR), which wakes any thread blocked on the socket; the descriptor is
 // closed only after every blocked call has returned, so its number is never reused under a pending call.
-import { type CloseReason, ConnectionBase } from '../../net/connection.ts';
+import { ConnectionBase } from '../../net/connection.ts';
+import type { CloseReason } from '../../net/connection-api.ts';
 import type { ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { bindLibc, lastErrno } from '../../sys/libc.ts';

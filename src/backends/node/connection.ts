@@ -3,7 +3,8 @@
 // in the event loop's one read buffer when the socket arrives paused (see user-buffer.ts), else through
 // 'data' events (node:net allocates each chunk).
 import type { Socket } from 'node:net';
-import { type CloseReason, ConnectionBase } from '../../net/connection.ts';
+import { ConnectionBase } from '../../net/connection.ts';
+import type { CloseReason } from '../../net/connection-api.ts';
 import type { ServerCore } from '../../net/server-core.ts';
 import { adopt, nodeReads } from './user-buffer.ts';
 

@@ -1,7 +1,8 @@
 // A Connection on a raw non-blocking descriptor. Writes go straight to write(2); whatever the kernel does
 // not take goes to an Outbox (allocated only then) and is flushed when the multiplexer reports the socket
 // writable. Reads happen in the reactor, which owns the one read buffer every connection shares.
-import { type CloseReason, ConnectionBase } from '../../net/connection.ts';
+import { ConnectionBase } from '../../net/connection.ts';
+import type { CloseReason } from '../../net/connection-api.ts';
 import type { ServerCore } from '../../net/server-core.ts';
 import {
   close,

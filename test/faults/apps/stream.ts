@@ -1,5 +1,5 @@
 import { defineApp } from '../../../src/index.ts';
-import type { Connection } from '../../../src/net/connection.ts';
+import type { Connection } from '../../../src/net/connection-api.ts';
 
 const CHUNK = 4 * 1024;
 const streaming = new Set<Connection>();
