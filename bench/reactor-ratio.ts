@@ -1,6 +1,9 @@
 // CPU time per echoed message of c10k's reactor against the C reference and plain node:net, in one run
-// (rounds alternate the three so the noisy shared machine affects them alike).
-//   node bench/reactor-ratio.ts [--backend node|syscall] [--connections 1000] [--seconds 5] [--rounds 3] [-- extra serve args]
+// (rounds alternate the three so the noisy shared machine affects them alike). Closed loop by default
+// (the C echo_load: every server runs flat out); --rate M drives M messages/s in open loop with c10k's
+// own load generator instead, which shows what each server costs when it is not saturated.
+//   node bench/reactor-ratio.ts [--backend node|syscall] [--connections 1000] [--seconds 5] [--rounds 3]
+//                               [--rate M] [-- extra serve args]
 import { parseArgs } from 'node:util';
 import { cpuPerMessage, median, yardstick } from './lib/yardstick.ts';
 
@@ -10,12 +13,14 @@ const { values, positionals } = parseArgs({
     connections: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '0' },
   },
   allowPositionals: true,
 });
 const conns = Number(values.connections);
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
+const rate = Number(values.rate);
 const node = process.execPath;
 const bin = new URL('../bin/c10k.ts', import.meta.url).pathname;
 const candidates: Record<string, string[]> = {
@@ -40,10 +45,11 @@ const candidates: Record<string, string[]> = {
 };
 const results: Record<string, number[]> = {};
 const rates: Record<string, number[]> = {};
-let port = 20000 + Math.floor(Math.random() * 20000);
+// Below the ephemeral range (32768+ here), where a client's source port could already hold the number.
+let port = 20000 + Math.floor(Math.random() * 10000);
 for (let round = 1; round <= rounds; round++) {
   for (const [name, command] of Object.entries(candidates)) {
-    const r = await cpuPerMessage(command, port++, conns, seconds);
+    const r = await cpuPerMessage(command, port++, conns, seconds, 64, rate);
     (results[name] ??= []).push(r.usPerMsg);
     (rates[name] ??= []).push(r.load.msgsPerSec);
     console.log(
@@ -52,7 +58,10 @@ for (let round = 1; round <= rounds; round++) {
   }
 }
 const [ref, plain, ours] = Object.keys(candidates).map((k) => median(results[k]));
-console.log(`\n${conns} connections, 64 B messages, median of ${rounds} rounds (server CPU per message):`);
+const mode = rate > 0 ? `open loop at ${rate} msgs/s` : 'closed loop';
+console.log(
+  `\n${conns} connections, 64 B messages, ${mode}, median of ${rounds} rounds (server CPU per message):`,
+);
 console.log(`  C echo_epoll      ${ref.toFixed(3)} us/msg  1.00x`);
 console.log(`  plain node:net    ${plain.toFixed(3)} us/msg  ${(plain / ref).toFixed(2)}x C`);
 console.log(

@@ -130,6 +130,37 @@ export function echoLoad(
   return parseEchoLoad(out);
 }
 
+/**
+ * c10k's own load generator in open loop: `rate` messages/s in total over `conns` connections, pinned to
+ * `cpu`; its JSON summed up as an EchoLoadResult. The C echo_load is closed loop only: the server is then
+ * always the busier side, where a fixed rate shows what a server costs when it is not saturated.
+ */
+export function c10kLoadAtRate(
+  port: number,
+  conns: number,
+  size: number,
+  seconds: number,
+  rate: number,
+  cpu = '1',
+): EchoLoadResult {
+  const bin = new URL('../../bin/c10k.ts', import.meta.url).pathname;
+  const args = ['load', '--port', String(port), '--connections', String(conns), '--size', String(size)];
+  args.push('--duration', `${seconds}s`, '--rate', String(rate), '--json');
+  const out = execFileSync('taskset', ['-c', cpu, process.execPath, bin, ...args], {
+    maxBuffer: 64 << 20,
+  }).toString();
+  const j = JSON.parse(out);
+  return {
+    conns: j.connections.established,
+    msgs: j.messages,
+    msgsPerSec: j.msgsPerSec,
+    p50us: j.latencyUs.p50,
+    p99us: j.latencyUs.p99,
+    p999us: j.latencyUs.p999,
+    closed: j.connections.closedByServer,
+  };
+}
+
 export interface CpuPerMessage {
   usPerMsg: number;
   load: EchoLoadResult;
@@ -142,18 +173,22 @@ export async function cpuPerMessage(
   conns: number,
   seconds: number,
   size = 64,
+  /** Messages/s in open loop (c10k load); 0: closed loop (the C echo_load). */
+  rate = 0,
 ): Promise<CpuPerMessage> {
+  const load = (secs: number) =>
+    rate > 0 ? c10kLoadAtRate(port, conns, size, secs, rate) : echoLoad(port, conns, size, secs);
   const argv = command.map((a) => a.replaceAll('{PORT}', String(port)));
   const child = spawn('taskset', ['-c', '0', ...argv], { stdio: 'ignore', detached: true });
   try {
     await waitPort(port);
     await new Promise((r) => setTimeout(r, 500));
-    echoLoad(port, conns, size, 1);
+    load(1); // warm-up
     const t0 = treeTicks(child.pid!);
-    const load = echoLoad(port, conns, size, seconds);
+    const result = load(seconds);
     const t1 = treeTicks(child.pid!);
-    if (!(load.msgs > 0)) throw new Error(`no messages echoed by ${argv.join(' ')}`);
-    return { usPerMsg: (((t1 - t0) / HZ) * 1e6) / load.msgs, load };
+    if (!(result.msgs > 0)) throw new Error(`no messages echoed by ${argv.join(' ')}`);
+    return { usPerMsg: (((t1 - t0) / HZ) * 1e6) / result.msgs, load: result };
   } finally {
     try {
       process.kill(-child.pid!, 'SIGKILL');
