@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { resolveToken, TOKEN_ENV } from '../admin/token.ts';
 import type { JoinedSnapshot } from '../inspect/join.ts';
 import { counterDelta, type TcpCounters } from '../inspect/proc-netstat.ts';
+import { commandLabel } from '../inspect/proc-process.ts';
 import { sample } from '../inspect/sample.ts';
 import { formatBytes } from '../inspect/snapshot.ts';
 import { workerLabel } from '../models/types.ts';
@@ -90,7 +91,7 @@ export function render(s: JoinedSnapshot, prev?: TcpCounters): string {
       rows.push([
         String(p.pid),
         p.role,
-        p.comm,
+        commandLabel(p.comm, p.cmdline),
         `${p.fds ?? '?'}/${p.fdLimit?.soft ?? 'unlimited'}`,
         p.rss === null ? '?' : formatBytes(p.rss),
         String(p.connections),

@@ -89,6 +89,23 @@ export function readStat(pid: number): ProcStat | null {
   }
 }
 
+/**
+ * A short name for a process in a table: its comm, unless that names a thread rather than the program
+ * (Node calls its main thread 'MainThread'), in which case the program and its script from the command
+ * line: `c10k serve`, `c10k worker` (a multi-process model's worker), `node server.js`.
+ */
+export function commandLabel(comm: string, cmdline: string): string {
+  if (comm !== 'MainThread' || cmdline === '') return comm;
+  const args = cmdline.split(' ');
+  const base = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+  const script = args.findIndex((a, i) => i > 0 && !a.startsWith('-'));
+  if (script < 0) return base(args[0]);
+  const name = base(args[script]);
+  if (name === 'c10k.ts' || name === 'c10k') return `c10k ${args[script + 1] ?? ''}`.trimEnd();
+  if (name === 'worker-main.ts') return 'c10k worker';
+  return `${base(args[0])} ${name}`;
+}
+
 /** The process's command line, space-joined (empty for kernel threads or when unreadable). */
 export function readCmdline(pid: number): string {
   try {

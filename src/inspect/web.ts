@@ -13,6 +13,7 @@ import {
 } from '../admin/http-endpoint.ts';
 import type { JoinedSnapshot } from './join.ts';
 import type { TcpState } from './proc-net-tcp.ts';
+import { commandLabel } from './proc-process.ts';
 import { type SampleOptions, sample } from './sample.ts';
 import { PAGE } from './web-page.ts';
 
@@ -124,7 +125,7 @@ export function frameOf(snap: JoinedSnapshot, prev: Previous | null): { frame: F
     processes: snap.processes.map((p) => ({
       pid: p.pid,
       role: p.role,
-      comm: p.comm,
+      comm: commandLabel(p.comm, p.cmdline),
       fds: p.fds,
       fdLimit: p.fdLimit?.soft ?? null,
       rss: p.rss,
