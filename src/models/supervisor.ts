@@ -54,8 +54,8 @@ export const INHERITED_FD = 4;
 /**
  * How long to wait before replacing what died: `minMs` (options.restartDelay) for the first death,
  * doubled for each death in a row up to `maxMs` (options.restartDelayMax). A run longer than twice
- * `maxMs` counts as stable and starts the count again, so a worker that crashes at start-up costs
- * little CPU, and one that dies once a day is replaced at once.
+ * `maxMs` counts as stable and starts the count again: a worker that crashes at start-up costs
+ * little CPU, and one that dies once a day is replaced after the first, short delay.
  */
 export class RestartBackoff {
   private deaths = 0;
