@@ -56,6 +56,12 @@ export interface AppSpec<In = Buffer, Out = Buffer | string> {
   close?(conn: Connection<Out>, reason: CloseReason): void;
   /** This app keeps state in one process: models with several workers refuse to run it. */
   singleProcess?: boolean;
+  /**
+   * This app passes messages between clients (chat). The models whose workers each serve one client at
+   * a time cannot do that well (iterative: one client in all; prefork: --workers clients; process per
+   * connection and thread pool: the bus does not cross their children or threads): serve() warns.
+   */
+  crossClient?: boolean;
   /** Once per serving process (or thread), before its first connection; may return a teardown. */
   setup?(ctx: AppContext): SetupResult;
 }
@@ -71,6 +77,7 @@ export interface App<In = any, Out = any> {
   /** Deliver owned copies of messages (set for async message handlers). */
   readonly retainMessages: boolean;
   readonly singleProcess: boolean;
+  readonly crossClient: boolean;
   readonly [APP]: true;
 }
 
@@ -95,6 +102,7 @@ export function defineApp<In = Buffer, Out = Buffer | string>(spec: AppSpec<In, 
     setup: spec.setup?.bind(spec),
     retainMessages: isAsync(spec.message),
     singleProcess: spec.singleProcess ?? false,
+    crossClient: spec.crossClient ?? false,
     [APP]: true as const,
   });
 }

@@ -151,6 +151,15 @@ function trustedProxies(list: string | string[] | undefined): string {
 
 /** The models whose accept path checks maxConnectionsPerIp (the bounded models serve few at a time). */
 const PER_IP_MODELS = new Set(['reactor', 'multi-reactor']);
+/** What becomes of messages between clients under the models whose workers serve one client at a time. */
+const ONE_CLIENT_PER_WORKER: Record<string, string> = {
+  iterative: 'it serves one client at a time, so there is no other client to pass them to',
+  prefork:
+    'each worker serves one client at a time: as many clients as --workers take part, the rest wait in the accept queue',
+  'process-per-connection':
+    'each client has a process of its own and the bus does not cross them: none arrives',
+  'thread-pool': 'each client has a thread of its own and the bus does not cross them: none arrives',
+};
 
 export async function serve(options: ServeOptions): Promise<ServerHandle> {
   const resolved = await resolveServeOptions(options);
@@ -163,6 +172,12 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
   if (Number.isFinite(resolved.maxConnectionsPerIp) && !PER_IP_MODELS.has(resolved.model)) {
     throw new ServeError(
       `--max-connections-per-ip is enforced by the reactor and multi-reactor models, not '${resolved.model}'`,
+    );
+  }
+  const fate = ONE_CLIENT_PER_WORKER[resolved.model];
+  if (resolved.app.crossClient && fate !== undefined) {
+    resolved.logger.warn(
+      `app '${resolved.appSpec ?? 'custom'}' passes messages between clients; under ${resolved.model} ${fate} (run it under reactor or multi-reactor)`,
     );
   }
   if (!APP_IN_THIS_PROCESS.has(resolved.model) || resolved.app.setup === undefined) return start(resolved);

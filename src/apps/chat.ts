@@ -187,6 +187,7 @@ export function createChat(options: ChatOptions = {}) {
 
   const app = defineApp({
     protocol: line({ maxLineBytes: 4096 }),
+    crossClient: true,
     setup(ctx) {
       if (bus !== null)
         throw new Error('this chat app already serves in this process (createChat() makes another)');

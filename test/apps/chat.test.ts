@@ -114,6 +114,40 @@ test('a member who never reads is dropped as a slow consumer; the room goes on',
   for (const c of [speaker, reader, sleeper]) c.close();
 });
 
+test('models that serve one client per worker: a warning says what becomes of the rooms, and it holds', async () => {
+  // Thread pool: each client has a thread of its own and the bus does not cross them.
+  const poolLog = memoryLogger();
+  const pool = await start({ app: 'chat', model: 'thread-pool', workers: 2, logger: poolLog });
+  assert.ok(
+    poolLog.entries.some((e) => e.level === 'warn' && /thread of its own .* none arrives/.test(e.message)),
+    'thread-pool warning',
+  );
+  const [a, b] = [await member(pool.port, 'alice', 'r'), await member(pool.port, 'bob', 'r')];
+  a.send('hello from alice');
+  b.send('/whoami');
+  await b.next(/bob/); // bob is served...
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(!b.lines.some((l) => l.includes('hello from alice')), 'but hears nothing from alice');
+  a.close();
+  b.close();
+  // Prefork: the supervisor relays between workers, so the two members (one per worker) hear each other.
+  const preforkLog = memoryLogger();
+  const prefork = await start({ app: 'chat', model: 'prefork', workers: 2, logger: preforkLog });
+  assert.ok(
+    preforkLog.entries.some((e) => e.level === 'warn' && /as many clients as --workers/.test(e.message)),
+    'prefork warning',
+  );
+  const [c, d] = [await member(prefork.port, 'carol', 'r'), await member(prefork.port, 'dave', 'r')];
+  c.send('hello from carol');
+  await d.next(/^<carol> hello from carol$/);
+  c.close();
+  d.close();
+  // A reactor holds every client: no warning.
+  const reactorLog = memoryLogger();
+  await start({ app: 'chat', model: 'reactor', logger: reactorLog });
+  assert.ok(!reactorLog.entries.some((e) => e.level === 'warn'), 'no warning under reactor');
+});
+
 test('a bus URL that is not redis://HOST:PORT is refused with one line', async () => {
   await assert.rejects(
     serve({ app: 'chat', port: 0, bus: 'http://127.0.0.1:6379', logger: memoryLogger() }),
