@@ -57,9 +57,9 @@ export interface AppSpec<In = Buffer, Out = Buffer | string> {
   /** This app keeps state in one process: models with several workers refuse to run it. */
   singleProcess?: boolean;
   /**
-   * This app passes messages between clients (chat). The models whose workers each serve one client at
-   * a time cannot do that well (iterative: one client in all; prefork: --workers clients; process per
-   * connection and thread pool: the bus does not cross their children or threads): serve() warns.
+   * This app passes messages between clients (chat). Some models whose workers each serve one client at
+   * a time cannot do that well (iterative: one client in all; prefork: --workers clients; thread pool:
+   * the bus does not cross its threads): serve() warns.
    */
   crossClient?: boolean;
   /** Once per serving process (or thread), before its first connection; may return a teardown. */

@@ -9,9 +9,12 @@
 // - node: net.Server with pauseOnConnect; child.send({t:'socket'}, socket) passes the descriptor over the
 //   IPC channel (SCM_RIGHTS) and closes the parent's handle. node:net accepts eagerly and cannot leave a
 //   connection in the kernel's queue, so beyond maxChildren accepted sockets wait, paused, in the parent.
+// The parent is the hub of the app's bus, as a supervisor is: what one child publishes reaches the others
+// (chat rooms work, each member in a process of its own).
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { listen } from '../backends/node/listen.ts';
+import { BusHub, ipcBusSender } from '../bus/bus.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
@@ -35,9 +38,13 @@ class Children {
   private waiters: (() => void)[] = [];
   private seq = 0;
   private asks = new Map<number, (s: ServerStats | null) => void>();
+  /** The app's bus between the children (each client's process), as a supervisor relays it between
+   * workers; with --bus, to other servers too. */
+  readonly hub: BusHub;
 
   constructor(options: ResolvedServeOptions) {
     this.options = options;
+    this.hub = new BusHub({ url: options.bus, logger: options.logger });
   }
 
   /** Fork a child for one connection; `fd` goes to its stdio[4] (syscall). */
@@ -46,8 +53,14 @@ class Children {
     let onExit!: () => void;
     const child: Child = { proc, final: null, exited: new Promise((r) => (onExit = r)) };
     this.live.add(child);
+    const busSend = ipcBusSender(() => proc, this.options.logger, `connection child ${proc.pid}`);
+    const member = this.hub.join((topic, payload) => busSend({ t: 'bus', op: 'pub', topic, payload }));
     proc.on('message', (m: FromWorker) => {
       if (forwardLog(this.options.logger, m)) return;
+      if (m.t === 'bus') {
+        member.receive(m);
+        return;
+      }
       if (m.t === 'final') {
         child.final = m.stats;
         addStats(this.parent, m.stats);
@@ -66,6 +79,7 @@ class Children {
     proc.on('exit', (code, signal) => {
       clearTimeout(child.exitDeadline);
       this.live.delete(child);
+      member.leave();
       if (child.final === null && (code !== 0 || signal))
         this.options.logger.warn(`connection child ${proc.pid} died (${signal ?? `code ${code}`})`);
       onExit();
@@ -256,6 +270,7 @@ function handle(
         await children.drain();
         await stopped;
         await children.drain(); // any child forked as accepting stopped
+        children.hub.close();
       })()),
   };
 }

@@ -3,9 +3,8 @@
 // its module spec, exactly as `serve` loads it; the logger forwards to the parent), serves, answers
 // stats requests, and on 'drain' (or when the parent disappears) stops gracefully, sends its final
 // counters and exits. An app that fails to load is reported as 'fatal' with the module's message.
-// The app's setup(ctx) runs before serving, its bus reaching the other workers through the parent (which
-// relays; a process-per-connection parent does not, so there the bus stays within the child); its
-// teardown runs after the last connection closed.
+// The app's setup(ctx) runs before serving, its bus reaching the other workers (or connection children)
+// through the parent, which relays; its teardown runs after the last connection closed.
 import type { Socket } from 'node:net';
 import { loadApp } from '../apps/index.ts';
 import { BlockingConnection } from '../backends/blocking/connection.ts';

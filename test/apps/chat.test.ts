@@ -83,6 +83,26 @@ for (const backend of ['syscall', 'node'] as const) {
   });
 }
 
+for (const backend of ['syscall', 'node'] as const) {
+  test(`process-per-connection (${backend}): members, each in a process of its own, chat through the parent`, async () => {
+    const logger = memoryLogger();
+    const server = await start({ app: 'chat', model: 'process-per-connection', backend, logger });
+    const alice = await member(server.port, 'alice', 'lobby');
+    const bob = await member(server.port, 'bob', 'lobby');
+    const carol = await member(server.port, 'carol', 'elsewhere');
+    assert.equal(server.pids().length, 4, 'the parent and one child per member');
+    alice.send('hello from alice');
+    await bob.next(/^<alice> hello from alice$/);
+    bob.send('hi alice');
+    await alice.next(/^<bob> hi alice$/);
+    carol.send('/whoami');
+    await carol.next(/carol/);
+    assert.ok(!carol.lines.some((l) => l.includes('hello from alice')), 'another room hears nothing');
+    assert.ok(!logger.entries.some((e) => e.level === 'warn'), 'no warning for this model');
+    for (const c of [alice, bob, carol]) c.close();
+  });
+}
+
 test('a member who never reads is dropped as a slow consumer; the room goes on', async (t) => {
   const chat = createChat();
   const server = await start({
