@@ -57,9 +57,8 @@ export interface AppSpec<In = Buffer, Out = Buffer | string> {
   /** This app keeps state in one process: models with several workers refuse to run it. */
   singleProcess?: boolean;
   /**
-   * This app passes messages between clients (chat). Some models whose workers each serve one client at
-   * a time cannot do that well (iterative: one client in all; prefork: --workers clients; thread pool:
-   * the bus does not cross its threads): serve() warns.
+   * This app passes messages between clients (chat). Under iterative (one client in all) and prefork
+   * (--workers clients at once, the rest wait to be accepted) few clients take part: serve() warns.
    */
   crossClient?: boolean;
   /** Once per serving process (or thread), before its first connection; may return a teardown. */

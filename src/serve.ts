@@ -156,7 +156,6 @@ const ONE_CLIENT_PER_WORKER: Record<string, string> = {
   iterative: 'it serves one client at a time, so there is no other client to pass them to',
   prefork:
     'each worker serves one client at a time: as many clients as --workers take part, the rest wait in the accept queue',
-  'thread-pool': 'each client has a thread of its own and the bus does not cross them: none arrives',
 };
 
 export async function serve(options: ServeOptions): Promise<ServerHandle> {

@@ -10,9 +10,9 @@
 // sees its write buffer grow to the server's maxWriteBuffer and is then closed ('slow-consumer'), so a
 // slow reader costs at most that much memory and never holds back the room.
 // Names are not unique (that would need a registry across servers); /who lists the members in this
-// process only. Chat needs a model that holds many clients at once: reactor, multi-reactor, or process
-// per connection (its parent relays between the children); prefork holds --workers members, and the
-// thread pool's threads share no bus.
+// process only. Every model relays between its workers, processes or threads, but the bounded ones hold
+// few members at once: iterative one, prefork and the thread pool --workers (the rest wait to be
+// accepted), process per connection --max-children.
 import { defineApp } from '../app.ts';
 import type { Bus, BusPayload } from '../bus/bus.ts';
 import type { Connection } from '../net/connection-api.ts';

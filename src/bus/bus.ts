@@ -41,7 +41,9 @@ export interface Uplink {
   pub(topic: string, payload: string | Uint8Array): void;
 }
 
-const size = (p: string | Uint8Array) => (typeof p === 'string' ? Buffer.byteLength(p) : p.length);
+/** A payload's length in bytes. */
+export const payloadSize = (p: string | Uint8Array) =>
+  typeof p === 'string' ? Buffer.byteLength(p) : p.length;
 /** Over IPC a Buffer may arrive as a plain Uint8Array: hand apps a Buffer view of it. */
 const asPayload = (p: string | Uint8Array): BusPayload =>
   typeof p === 'string' || Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length);
@@ -61,7 +63,7 @@ export class ProcessBus implements Bus {
     checkTopic(topic);
     if (typeof payload !== 'string' && !(payload instanceof Uint8Array))
       throw new TypeError('bus payload must be a string or bytes');
-    if (size(payload) > MAX_PAYLOAD_BYTES)
+    if (payloadSize(payload) > MAX_PAYLOAD_BYTES)
       throw new RangeError(`bus payload larger than ${MAX_PAYLOAD_BYTES} bytes`);
     if (this.closed) return;
     this.deliver(topic, payload);
@@ -256,7 +258,7 @@ export function ipcBusSender(
   return (message) => {
     const ch = channel();
     if (ch === null || !ch.connected) return;
-    const bytes = message.op === 'pub' ? size(message.payload) + 64 : 0;
+    const bytes = message.op === 'pub' ? payloadSize(message.payload) + 64 : 0;
     if (bytes > 0 && pending + bytes > MAX_IPC_PENDING_BYTES) {
       if (dropped++ % 10_000 === 0)
         logger.warn(`bus: ${what} is not keeping up; publications dropped`, { dropped });

@@ -1,12 +1,14 @@
 // Running an app's setup(ctx) in the process that serves it, and its teardown when that process stops.
 // Every model calls this where the app's hooks run: serve() for the in-process models (reactor,
 // iterative), worker-main.ts in each worker process, thread-worker.ts in each thread. The bus it hands
-// the app depends on where that is: in a worker, the supervisor's hub over IPC; in the serving process,
+// the app depends on where that is: in a worker, the supervisor's hub over IPC; in a thread, the
+// acceptor's hub (thread-bus.ts); in the serving process,
 // a hub of its own (which alone talks to Redis when there is a `--bus`). An app without setup() gets
 // nothing: no bus, no Redis connection.
 import type { App, AppContext } from '../app.ts';
 import type { Logger } from '../log.ts';
-import { localBus, type ProcessBus, workerBus } from './bus.ts';
+import { type BusMessage, localBus, type ProcessBus, workerBus } from './bus.ts';
+import { threadBus } from './thread-bus.ts';
 
 export interface AppRuntime {
   /** The app's bus in this process (null: the app has no setup()). */
@@ -17,8 +19,11 @@ export interface AppRuntime {
 
 export interface RuntimeOptions {
   logger: Logger;
-  /** 'local': this process is the whole server; 'worker': a supervisor relays (over IPC). */
-  where: 'local' | 'worker';
+  /** 'local': this process is the whole server; 'worker': a supervisor relays (over IPC); 'thread': a
+   * thread-pool thread, whose acceptor relays (messages to it through `post`). */
+  where: 'local' | 'worker' | 'thread';
+  /** Where a thread's bus messages go ('thread'). */
+  post?: (message: BusMessage) => void;
   /** The bus URL (`redis://HOST:PORT`), used by a local hub. */
   url?: string;
 }
@@ -30,8 +35,8 @@ export async function startAppRuntime(app: App, options: RuntimeOptions): Promis
   const { logger } = options;
   let bus: ProcessBus;
   let closeBus: () => void;
-  if (options.where === 'worker') {
-    bus = workerBus(logger);
+  if (options.where === 'worker' || options.where === 'thread') {
+    bus = options.where === 'worker' ? workerBus(logger) : threadBus(options.post!, logger);
     closeBus = () => bus.close();
   } else {
     const local = localBus(logger, options.url);

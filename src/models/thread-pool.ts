@@ -8,6 +8,8 @@
 // when the client is done. Descriptors still queued when the server closes are closed by the acceptor.
 // node:net sockets cannot move to another thread: no node backend.
 import { Worker } from 'node:worker_threads';
+import { BusHub } from '../bus/bus.ts';
+import { threadBusSender } from '../bus/thread-bus.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
@@ -68,6 +70,8 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
   const retired = emptyStats();
   let running = false;
   const backoff = new RestartBackoff(options.restartDelay, options.restartDelayMax);
+  /** The app's bus between the threads (and, with --bus, other servers): this thread relays. */
+  const hub = new BusHub({ url: options.bus, logger: options.logger });
   /** Start a thread in `slot`; resolves when it is ready to serve. */
   const startThread = (slot: number): Promise<void> => {
     const worker = new Worker(THREAD_MAIN, { workerData: { options: { ...toWire(options), port } } });
@@ -85,9 +89,13 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
     };
     threads[slot] = t;
     return new Promise<void>((resolve, reject) => {
+      const sender = threadBusSender((m) => worker.postMessage(m), options.logger, `thread ${t.id}`);
+      const member = hub.join((topic, payload) => sender.send({ t: 'bus', op: 'pub', topic, payload }));
       worker.on('message', (m: FromThread) => {
         if (forwardLog(options.logger, m as FromWorker)) return;
-        if (m.t === 'ready') resolve();
+        if (m.t === 'bus') member.receive(m);
+        else if (m.t === 'bus-ack') sender.ack(m.bytes);
+        else if (m.t === 'ready') resolve();
         else if (m.t === 'done') {
           t.lastKnown = m.stats;
           t.fd = -1;
@@ -106,6 +114,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
       });
       worker.on('exit', (code) => {
         t.exited = true;
+        member.leave();
         onFinished();
         if (!running || t.final !== null || stopping || threads[slot] !== t) return;
         replace(slot, t, code);
@@ -228,6 +237,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
         for (const t of threads) post(t, { t: 'finish' });
         await Promise.all(threads.map((t) => t.finished));
         await Promise.all(threads.map((t) => t.worker.terminate()));
+        hub.close();
         sys.close(listenFd);
       })()),
   };

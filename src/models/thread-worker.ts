@@ -3,28 +3,34 @@
 // read()/write() on this thread (BlockingConnection 'thread' mode). It owns each descriptor from the
 // moment it receives it: BlockingConnection closes it when the client is done, then the thread says
 // 'done' and gets the next one. Its counters live in its own ServerCore; the acceptor sums them.
-// The app's setup() runs here too, with a bus local to this thread (the acceptor relays nothing: a
-// thread blocked in read() on its one client could not deliver a broadcast anyway).
+// The app's setup() runs here too. Its bus reaches the other threads through the acceptor, which relays
+// (thread-bus.ts); a thread blocked in read() on its client delivers what arrives between the ticks of
+// the socket's receive timeout (THREAD_TICK_MS).
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadApp } from '../apps/index.ts';
 import { BlockingConnection, READ_BUFFER_BYTES } from '../backends/blocking/connection.ts';
-import { startAppRuntime } from '../bus/runtime.ts';
+import type { BusMessage } from '../bus/bus.ts';
+import { type AppRuntime, startAppRuntime } from '../bus/runtime.ts';
+import { type BusAck, busAcknowledger } from '../bus/thread-bus.ts';
 import { coreOptions, ServerCore, type ServerStats } from '../net/server-core.ts';
 import { type FromWorker, ipcLogger, type WireOptions } from './worker-protocol.ts';
 
 export type ToThread =
+  | BusMessage
   | { t: 'serve'; fd: number }
   | { t: 'stats'; id: number }
   | { t: 'drain' }
   | { t: 'finish' };
 /** 'done': the client is gone; its counters so far (kept by the acceptor should this thread die). */
-export type FromThread = FromWorker | { t: 'done'; stats: ServerStats };
+export type FromThread = FromWorker | BusMessage | BusAck | { t: 'done'; stats: ServerStats };
 
 const port = parentPort!;
 const send = (message: FromThread) => port.postMessage(message);
 const wire = workerData.options as WireOptions;
 
 let core: ServerCore | null = null;
+let runtime: AppRuntime | null = null;
+const acknowledge = busAcknowledger(send);
 let draining = false;
 const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES); // one read buffer for every client of this thread
 
@@ -32,7 +38,7 @@ try {
   const app = await loadApp(wire.appSpec);
   // The acceptor admits connections (maxConnections); a thread serves whatever it is handed.
   const logger = ipcLogger(send);
-  await startAppRuntime(app, { logger, where: 'local' });
+  runtime = await startAppRuntime(app, { logger, where: 'thread', post: send });
   core = new ServerCore(coreOptions({ ...wire, app, logger, maxConnections: Infinity }));
   core.start();
   send({ t: 'ready', port: wire.port });
@@ -41,6 +47,11 @@ try {
 }
 
 port.on('message', (m: ToThread) => {
+  if (m.t === 'bus') {
+    runtime?.bus?.receive(m);
+    acknowledge(m);
+    return;
+  }
   if (!core) return;
   if (m.t === 'serve') {
     if (draining) {

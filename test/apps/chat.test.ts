@@ -134,20 +134,16 @@ test('a member who never reads is dropped as a slow consumer; the room goes on',
   for (const c of [speaker, reader, sleeper]) c.close();
 });
 
-test('models that serve one client per worker: a warning says what becomes of the rooms, and it holds', async () => {
-  // Thread pool: each client has a thread of its own and the bus does not cross them.
+test('bounded models: thread-pool threads and prefork workers chat through their relay; iterative and prefork warn', async () => {
+  // Thread pool: the acceptor relays between the threads, each serving one member.
   const poolLog = memoryLogger();
   const pool = await start({ app: 'chat', model: 'thread-pool', workers: 2, logger: poolLog });
-  assert.ok(
-    poolLog.entries.some((e) => e.level === 'warn' && /thread of its own .* none arrives/.test(e.message)),
-    'thread-pool warning',
-  );
+  assert.ok(!poolLog.entries.some((e) => e.level === 'warn'), 'no warning under the thread pool');
   const [a, b] = [await member(pool.port, 'alice', 'r'), await member(pool.port, 'bob', 'r')];
   a.send('hello from alice');
-  b.send('/whoami');
-  await b.next(/bob/); // bob is served...
-  await new Promise((r) => setTimeout(r, 200));
-  assert.ok(!b.lines.some((l) => l.includes('hello from alice')), 'but hears nothing from alice');
+  await b.next(/^<alice> hello from alice$/);
+  b.send('hi alice');
+  await a.next(/^<bob> hi alice$/);
   a.close();
   b.close();
   // Prefork: the supervisor relays between workers, so the two members (one per worker) hear each other.
@@ -162,9 +158,16 @@ test('models that serve one client per worker: a warning says what becomes of th
   await d.next(/^<carol> hello from carol$/);
   c.close();
   d.close();
+  // Iterative: one client in all.
+  const iterativeLog = memoryLogger();
+  await start({ app: createChat().app, model: 'iterative', logger: iterativeLog }); // its own instance: in this process
+  assert.ok(
+    iterativeLog.entries.some((e) => e.level === 'warn' && /no other client/.test(e.message)),
+    'iterative warning',
+  );
   // A reactor holds every client: no warning.
   const reactorLog = memoryLogger();
-  await start({ app: 'chat', model: 'reactor', logger: reactorLog });
+  await start({ app: createChat().app, model: 'reactor', logger: reactorLog });
   assert.ok(!reactorLog.entries.some((e) => e.level === 'warn'), 'no warning under reactor');
 });
 

@@ -1,0 +1,63 @@
+// The app's bus between the thread pool's threads. The acceptor (the main thread) is their hub, as a
+// supervisor is for worker processes, and bus messages cross with postMessage. postMessage says nothing
+// of when the other side has read a message, so a thread acknowledges the publication bytes it has
+// handled, and the hub drops publications for a thread with too many unacknowledged (a thread blocked
+// in read() reads its messages only between the ticks of its socket's receive timeout).
+import type { Logger } from '../log.ts';
+import { type BusMessage, MAX_IPC_PENDING_BYTES, ProcessBus, payloadSize } from './bus.ts';
+
+export type BusAck = { t: 'bus-ack'; bytes: number };
+
+/** The hub's side of one thread: post to it, within MAX_IPC_PENDING_BYTES not yet acknowledged. */
+export function threadBusSender(
+  post: (message: BusMessage) => void,
+  logger: Logger,
+  what: string,
+): { send(message: BusMessage): void; ack(bytes: number): void } {
+  let pending = 0;
+  let dropped = 0;
+  return {
+    send(message) {
+      const bytes = message.op === 'pub' ? payloadSize(message.payload) : 0;
+      if (bytes > 0 && pending + bytes > MAX_IPC_PENDING_BYTES) {
+        if (dropped++ % 10_000 === 0)
+          logger.warn(`bus: ${what} is not keeping up; publications dropped`, { dropped });
+        return;
+      }
+      pending += bytes;
+      post(message);
+    },
+    ack(bytes) {
+      pending = Math.max(0, pending - bytes);
+    },
+  };
+}
+
+/** The thread's bus: publications and subscriptions go to the hub through `post`. */
+export function threadBus(post: (message: BusMessage) => void, logger: Logger): ProcessBus {
+  return new ProcessBus(
+    {
+      sub: (topic) => post({ t: 'bus', op: 'sub', topic }),
+      unsub: (topic) => post({ t: 'bus', op: 'unsub', topic }),
+      pub: (topic, payload) => post({ t: 'bus', op: 'pub', topic, payload }),
+    },
+    logger,
+  );
+}
+
+/** The thread's acknowledgements: the bytes of the publications it handled, once per event-loop turn. */
+export function busAcknowledger(post: (ack: BusAck) => void): (message: BusMessage) => void {
+  let bytes = 0;
+  let scheduled = false;
+  return (message) => {
+    if (message.op !== 'pub') return;
+    bytes += payloadSize(message.payload);
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      post({ t: 'bus-ack', bytes });
+      bytes = 0;
+    });
+  };
+}
