@@ -57,8 +57,9 @@ export interface AppSpec<In = Buffer, Out = Buffer | string> {
   /** This app keeps state in one process: models with several workers refuse to run it. */
   singleProcess?: boolean;
   /**
-   * This app passes messages between clients (chat). Under iterative (one client in all) and prefork
-   * (--workers clients at once, the rest wait to be accepted) few clients take part: serve() warns.
+   * This app passes messages between clients (chat). Under iterative (one client in all), prefork and
+   * the thread pool (--workers clients at once, the rest wait to be accepted) few take part: serve()
+   * warns.
    */
   crossClient?: boolean;
   /** Once per serving process (or thread), before its first connection; may return a teardown. */

@@ -156,6 +156,8 @@ const ONE_CLIENT_PER_WORKER: Record<string, string> = {
   iterative: 'it serves one client at a time, so there is no other client to pass them to',
   prefork:
     'each worker serves one client at a time: as many clients as --workers take part, the rest wait in the accept queue',
+  'thread-pool':
+    'each thread serves one client at a time: as many clients as --workers take part, the rest wait in the queue',
 };
 
 export async function serve(options: ServeOptions): Promise<ServerHandle> {
