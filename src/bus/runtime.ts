@@ -1,10 +1,10 @@
 // Running an app's setup(ctx) in the process that serves it, and its teardown when that process stops.
 // Every model calls this where the app's hooks run: serve() for the in-process models (reactor,
 // iterative), worker-main.ts in each worker process, thread-worker.ts in each thread. The bus it hands
-// the app depends on where that is: in a worker, the supervisor's hub over IPC; in a thread, the
-// acceptor's hub (thread-bus.ts); in the serving process,
-// a hub of its own (which alone talks to Redis when there is a `--bus`). An app without setup() gets
-// nothing: no bus, no Redis connection.
+// the app depends on where that is: in a worker, the supervisor's (or a process-per-connection
+// parent's) hub over IPC; in a thread, the acceptor's hub (thread-bus.ts); in the serving process, a hub
+// of its own (which alone talks to Redis when there is a `--bus`). An app without setup() gets nothing:
+// no bus, no Redis connection.
 import type { App, AppContext } from '../app.ts';
 import type { Logger } from '../log.ts';
 import { type BusMessage, localBus, type ProcessBus, workerBus } from './bus.ts';
