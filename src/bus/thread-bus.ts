@@ -1,14 +1,15 @@
 // The app's bus between the thread pool's threads. The acceptor (the main thread) is their hub, as a
 // supervisor is for worker processes, and bus messages cross with postMessage. postMessage says nothing
-// of when the other side has read a message, so a thread acknowledges the publication bytes it has
-// handled, and the hub drops publications for a thread with too many unacknowledged (a thread blocked
-// in read() reads its messages only between the ticks of its socket's receive timeout).
+// of when the other side has read a message, so each side acknowledges the publication bytes it has
+// handled, and a sender drops publications past MAX_IPC_PENDING_BYTES unacknowledged, as over IPC (a
+// thread blocked in read() reads its messages only between the ticks of its socket's receive timeout).
 import type { Logger } from '../log.ts';
 import { type BusMessage, MAX_IPC_PENDING_BYTES, ProcessBus, payloadSize } from './bus.ts';
 
 export type BusAck = { t: 'bus-ack'; bytes: number };
 
-/** The hub's side of one thread: post to it, within MAX_IPC_PENDING_BYTES not yet acknowledged. */
+/** One direction of the crossing (hub to a thread, or a thread to the hub): post, within
+ * MAX_IPC_PENDING_BYTES not yet acknowledged. */
 export function threadBusSender(
   post: (message: BusMessage) => void,
   logger: Logger,
@@ -45,7 +46,7 @@ export function threadBus(post: (message: BusMessage) => void, logger: Logger): 
   );
 }
 
-/** The thread's acknowledgements: the bytes of the publications it handled, once per event-loop turn. */
+/** Acknowledgements of the publications handled (their bytes), posted once per event-loop turn. */
 export function busAcknowledger(post: (ack: BusAck) => void): (message: BusMessage) => void {
   let bytes = 0;
   let scheduled = false;

@@ -9,7 +9,7 @@
 // node:net sockets cannot move to another thread: no node backend.
 import { Worker } from 'node:worker_threads';
 import { BusHub } from '../bus/bus.ts';
-import { threadBusSender } from '../bus/thread-bus.ts';
+import { busAcknowledger, threadBusSender } from '../bus/thread-bus.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
@@ -91,10 +91,13 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
     return new Promise<void>((resolve, reject) => {
       const sender = threadBusSender((m) => worker.postMessage(m), options.logger, `thread ${t.id}`);
       const member = hub.join((topic, payload) => sender.send({ t: 'bus', op: 'pub', topic, payload }));
+      const acknowledge = busAcknowledger((ack) => worker.postMessage(ack));
       worker.on('message', (m: FromThread) => {
         if (forwardLog(options.logger, m as FromWorker)) return;
-        if (m.t === 'bus') member.receive(m);
-        else if (m.t === 'bus-ack') sender.ack(m.bytes);
+        if (m.t === 'bus') {
+          member.receive(m);
+          acknowledge(m);
+        } else if (m.t === 'bus-ack') sender.ack(m.bytes);
         else if (m.t === 'ready') resolve();
         else if (m.t === 'done') {
           t.lastKnown = m.stats;

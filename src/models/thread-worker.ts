@@ -11,12 +11,13 @@ import { loadApp } from '../apps/index.ts';
 import { BlockingConnection, READ_BUFFER_BYTES } from '../backends/blocking/connection.ts';
 import type { BusMessage } from '../bus/bus.ts';
 import { type AppRuntime, startAppRuntime } from '../bus/runtime.ts';
-import { type BusAck, busAcknowledger } from '../bus/thread-bus.ts';
+import { type BusAck, busAcknowledger, threadBusSender } from '../bus/thread-bus.ts';
 import { coreOptions, ServerCore, type ServerStats } from '../net/server-core.ts';
 import { type FromWorker, ipcLogger, type WireOptions } from './worker-protocol.ts';
 
 export type ToThread =
   | BusMessage
+  | BusAck
   | { t: 'serve'; fd: number }
   | { t: 'stats'; id: number }
   | { t: 'drain' }
@@ -30,6 +31,9 @@ const wire = workerData.options as WireOptions;
 
 let core: ServerCore | null = null;
 let runtime: AppRuntime | null = null;
+const logger = ipcLogger(send);
+/** Publications to the acceptor, bounded by what it has acknowledged; and our acknowledgements. */
+const uplink = threadBusSender(send, logger, 'the acceptor');
 const acknowledge = busAcknowledger(send);
 let draining = false;
 const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES); // one read buffer for every client of this thread
@@ -37,8 +41,7 @@ const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES); // one read buffer for every 
 try {
   const app = await loadApp(wire.appSpec);
   // The acceptor admits connections (maxConnections); a thread serves whatever it is handed.
-  const logger = ipcLogger(send);
-  runtime = await startAppRuntime(app, { logger, where: 'thread', post: send });
+  runtime = await startAppRuntime(app, { logger, where: 'thread', post: uplink.send });
   core = new ServerCore(coreOptions({ ...wire, app, logger, maxConnections: Infinity }));
   core.start();
   send({ t: 'ready', port: wire.port });
@@ -50,6 +53,10 @@ port.on('message', (m: ToThread) => {
   if (m.t === 'bus') {
     runtime?.bus?.receive(m);
     acknowledge(m);
+    return;
+  }
+  if (m.t === 'bus-ack') {
+    uplink.ack(m.bytes);
     return;
   }
   if (!core) return;
