@@ -78,6 +78,16 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
   } catch (error) {
     throw new ServeError((error as Error).message);
   }
+  const restartDelay = int('restartDelay', options.restartDelay, 100, 1, 3_600_000);
+  const restartDelayMax = int(
+    'restartDelayMax',
+    options.restartDelayMax,
+    Math.max(5000, restartDelay),
+    1,
+    3_600_000,
+  );
+  if (restartDelayMax < restartDelay)
+    throw new ServeError(`restartDelayMax (${restartDelayMax}) is below restartDelay (${restartDelay})`);
   const app = isApp(options.app) ? options.app : await loadApp(String(options.app));
   return {
     app,
@@ -98,7 +108,8 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     limits,
     drainTimeout: int('drainTimeout', options.drainTimeout, 10_000, 0, 3_600_000),
     exitGrace: int('exitGrace', options.exitGrace, 2000, 0, 3_600_000),
-    ...restartDelays(options.restartDelay, options.restartDelayMax),
+    restartDelay,
+    restartDelayMax,
     logger: options.logger ?? createLogger(),
     workers: int('workers', options.workers, availableParallelism(), 1, 1024),
     maxChildren: int('maxChildren', options.maxChildren, 256, 1, 100_000),
@@ -109,21 +120,6 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     trustedProxies: trustedProxies(options.trustedProxies),
     bus: busUrl(options.bus),
   };
-}
-
-function restartDelays(first: number | undefined, max: number | undefined) {
-  const restartDelay = first ?? 100;
-  const restartDelayMax = max ?? Math.max(5000, restartDelay);
-  for (const [name, v] of [
-    ['restartDelay', restartDelay],
-    ['restartDelayMax', restartDelayMax],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 1 || v > 3_600_000)
-      throw new ServeError(`${name} must be an integer from 1 to 3600000 (ms), got ${v}`);
-  }
-  if (restartDelayMax < restartDelay)
-    throw new ServeError(`restartDelayMax (${restartDelayMax}) is below restartDelay (${restartDelay})`);
-  return { restartDelay, restartDelayMax };
 }
 
 function busUrl(url: string | undefined): string | undefined {

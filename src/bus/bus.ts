@@ -148,6 +148,11 @@ export class BusHub {
     if (this.url !== undefined) parseBusUrl(this.url); // fail early on a bad URL
   }
 
+  /** A member elsewhere (a worker, a child, a thread): publications for it go out through `send`. */
+  joinVia(send: (message: BusMessage) => void): HubMember {
+    return this.join((topic, payload) => send({ t: 'bus', op: 'pub', topic, payload }));
+  }
+
   join(deliver: (topic: string, payload: string | Uint8Array) => void): HubMember {
     const member: Member = { deliver, topics: new Set() };
     return {
@@ -245,32 +250,64 @@ interface IpcChannel {
 }
 
 /**
- * Bus messages over one IPC channel, with a bound on the publication bytes not yet written to it: past
- * MAX_IPC_PENDING_BYTES (a peer that stopped reading), publications are dropped and counted.
+ * The publication bytes sent to a peer and not yet taken by it, bounded by MAX_IPC_PENDING_BYTES: past
+ * it (a peer that stopped reading) admit() refuses, and the refusals are counted and logged.
+ */
+export function pendingBytes(
+  logger: Logger,
+  what: string,
+): { admit(bytes: number): boolean; release(bytes: number): void } {
+  let pending = 0;
+  let dropped = 0;
+  return {
+    admit(bytes) {
+      if (pending + bytes > MAX_IPC_PENDING_BYTES) {
+        if (dropped++ % 10_000 === 0)
+          logger.warn(`bus: ${what} is not keeping up; publications dropped`, { dropped });
+        return false;
+      }
+      pending += bytes;
+      return true;
+    },
+    release(bytes) {
+      pending = Math.max(0, pending - bytes);
+    },
+  };
+}
+
+/**
+ * Bus messages over one IPC channel, with a bound on the publication bytes not yet written to it (see
+ * pendingBytes): publications past it are dropped.
  */
 export function ipcBusSender(
   channel: () => IpcChannel | null,
   logger: Logger,
   what: string,
 ): (message: BusMessage) => void {
-  let pending = 0;
-  let dropped = 0;
+  const pending = pendingBytes(logger, what);
   return (message) => {
     const ch = channel();
     if (ch === null || !ch.connected) return;
     const bytes = message.op === 'pub' ? payloadSize(message.payload) + 64 : 0;
-    if (bytes > 0 && pending + bytes > MAX_IPC_PENDING_BYTES) {
-      if (dropped++ % 10_000 === 0)
-        logger.warn(`bus: ${what} is not keeping up; publications dropped`, { dropped });
-      return;
-    }
-    pending += bytes;
+    if (bytes > 0 && !pending.admit(bytes)) return;
     try {
-      ch.send(message, () => (pending -= bytes));
+      ch.send(message, () => pending.release(bytes));
     } catch {
-      pending -= bytes; // the channel closed under us
+      pending.release(bytes); // the channel closed under us
     }
   };
+}
+
+/** A ProcessBus whose hub is elsewhere: its subscriptions and publications go out through `send`. */
+export function uplinkBus(send: (message: BusMessage) => void, logger: Logger): ProcessBus {
+  return new ProcessBus(
+    {
+      sub: (topic) => send({ t: 'bus', op: 'sub', topic }),
+      unsub: (topic) => send({ t: 'bus', op: 'unsub', topic }),
+      pub: (topic, payload) => send({ t: 'bus', op: 'pub', topic, payload }),
+    },
+    logger,
+  );
 }
 
 /** The bus of a worker: its hub is the supervisor's, over the IPC channel to the parent. */
@@ -280,12 +317,5 @@ export function workerBus(logger: Logger): ProcessBus {
     logger,
     'the supervisor',
   );
-  return new ProcessBus(
-    {
-      sub: (topic) => send({ t: 'bus', op: 'sub', topic }),
-      unsub: (topic) => send({ t: 'bus', op: 'unsub', topic }),
-      pub: (topic, payload) => send({ t: 'bus', op: 'pub', topic, payload }),
-    },
-    logger,
-  );
+  return uplinkBus(send, logger);
 }

@@ -7,8 +7,7 @@
 // no bus, no Redis connection.
 import type { App, AppContext } from '../app.ts';
 import type { Logger } from '../log.ts';
-import { type BusMessage, localBus, type ProcessBus, workerBus } from './bus.ts';
-import { threadBus } from './thread-bus.ts';
+import { type BusMessage, localBus, type ProcessBus, uplinkBus, workerBus } from './bus.ts';
 
 export interface AppRuntime {
   /** The app's bus in this process (null: the app has no setup()). */
@@ -36,7 +35,7 @@ export async function startAppRuntime(app: App, options: RuntimeOptions): Promis
   let bus: ProcessBus;
   let closeBus: () => void;
   if (options.where === 'worker' || options.where === 'thread') {
-    bus = options.where === 'worker' ? workerBus(logger) : threadBus(options.post!, logger);
+    bus = options.where === 'worker' ? workerBus(logger) : uplinkBus(options.post!, logger);
     closeBus = () => bus.close();
   } else {
     const local = localBus(logger, options.url);

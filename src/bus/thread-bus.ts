@@ -1,49 +1,29 @@
 // The app's bus between the thread pool's threads. The acceptor (the main thread) is their hub, as a
 // supervisor is for worker processes, and bus messages cross with postMessage. postMessage says nothing
 // of when the other side has read a message, so each side acknowledges the publication bytes it has
-// handled, and a sender drops publications past MAX_IPC_PENDING_BYTES unacknowledged, as over IPC (a
+// handled, and a sender drops publications past the bound on unacknowledged bytes, as over IPC (a
 // thread blocked in read() reads its messages only between the ticks of its socket's receive timeout).
 import type { Logger } from '../log.ts';
-import { type BusMessage, MAX_IPC_PENDING_BYTES, ProcessBus, payloadSize } from './bus.ts';
+import { type BusMessage, payloadSize, pendingBytes } from './bus.ts';
 
 export type BusAck = { t: 'bus-ack'; bytes: number };
 
-/** One direction of the crossing (hub to a thread, or a thread to the hub): post, within
- * MAX_IPC_PENDING_BYTES not yet acknowledged. */
+/** One direction of the crossing (hub to a thread, or a thread to the hub): post, within the bound on
+ * publication bytes not yet acknowledged (pendingBytes). */
 export function threadBusSender(
   post: (message: BusMessage) => void,
   logger: Logger,
   what: string,
 ): { send(message: BusMessage): void; ack(bytes: number): void } {
-  let pending = 0;
-  let dropped = 0;
+  const pending = pendingBytes(logger, what);
   return {
     send(message) {
       const bytes = message.op === 'pub' ? payloadSize(message.payload) : 0;
-      if (bytes > 0 && pending + bytes > MAX_IPC_PENDING_BYTES) {
-        if (dropped++ % 10_000 === 0)
-          logger.warn(`bus: ${what} is not keeping up; publications dropped`, { dropped });
-        return;
-      }
-      pending += bytes;
+      if (bytes > 0 && !pending.admit(bytes)) return;
       post(message);
     },
-    ack(bytes) {
-      pending = Math.max(0, pending - bytes);
-    },
+    ack: (bytes) => pending.release(bytes),
   };
-}
-
-/** The thread's bus: publications and subscriptions go to the hub through `post`. */
-export function threadBus(post: (message: BusMessage) => void, logger: Logger): ProcessBus {
-  return new ProcessBus(
-    {
-      sub: (topic) => post({ t: 'bus', op: 'sub', topic }),
-      unsub: (topic) => post({ t: 'bus', op: 'unsub', topic }),
-      pub: (topic, payload) => post({ t: 'bus', op: 'pub', topic, payload }),
-    },
-    logger,
-  );
 }
 
 /** Acknowledgements of the publications handled (their bytes), posted once per event-loop turn. */

@@ -53,8 +53,9 @@ class Children {
     let onExit!: () => void;
     const child: Child = { proc, final: null, exited: new Promise((r) => (onExit = r)) };
     this.live.add(child);
-    const busSend = ipcBusSender(() => proc, this.options.logger, `connection child ${proc.pid}`);
-    const member = this.hub.join((topic, payload) => busSend({ t: 'bus', op: 'pub', topic, payload }));
+    const member = this.hub.joinVia(
+      ipcBusSender(() => proc, this.options.logger, `connection child ${proc.pid}`),
+    );
     proc.on('message', (m: FromWorker) => {
       if (forwardLog(this.options.logger, m)) return;
       if (m.t === 'bus') {

@@ -261,8 +261,7 @@ export class Supervisor {
       maxConnections: workerShare(this.options.maxConnections, this.spec.count, slot),
     };
     return new Promise<void>((resolve, reject) => {
-      const busSend = ipcBusSender(() => child, this.logger, `worker ${w.pid}`);
-      const member = this.hub.join((topic, payload) => busSend({ t: 'bus', op: 'pub', topic, payload }));
+      const member = this.hub.joinVia(ipcBusSender(() => child, this.logger, `worker ${w.pid}`));
       child.on('message', (m: FromWorker) => {
         if (forwardLog(this.logger, m)) return;
         if (m.t === 'bus') {

@@ -90,7 +90,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
     threads[slot] = t;
     return new Promise<void>((resolve, reject) => {
       const sender = threadBusSender((m) => worker.postMessage(m), options.logger, `thread ${t.id}`);
-      const member = hub.join((topic, payload) => sender.send({ t: 'bus', op: 'pub', topic, payload }));
+      const member = hub.joinVia(sender.send);
       const acknowledge = busAcknowledger((ack) => worker.postMessage(ack));
       worker.on('message', (m: FromThread) => {
         if (forwardLog(options.logger, m as FromWorker)) return;
