@@ -18,6 +18,7 @@ import { BusHub, ipcBusSender } from '../bus/bus.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
+import { StatsAsker } from './stats-asker.ts';
 import { checkWorkerApp, exitDeadline, forkWorker, forwardLog } from './supervisor.ts';
 import type { ModelDefinition, ResolvedServeOptions, ServerHandle, WorkerStats } from './types.ts';
 import { addStats, type FromWorker, type ToWorker, toWire } from './worker-protocol.ts';
@@ -36,8 +37,7 @@ class Children {
   readonly parent = emptyStats(); // refusals at accept, and the counters of children that are gone
   private readonly options: ResolvedServeOptions;
   private waiters: (() => void)[] = [];
-  private seq = 0;
-  private asks = new Map<number, (s: ServerStats | null) => void>();
+  private readonly asker = new StatsAsker<Child>();
   /** The app's bus between the children (each client's process), as a supervisor relays it between
    * workers; with --bus, to other servers too. */
   readonly hub: BusHub;
@@ -71,7 +71,7 @@ class Children {
           `connection child ${proc.pid}`,
           this.options.exitGrace,
         );
-      } else if (m.t === 'stats') this.asks.get(m.id)?.(m.stats);
+      } else if (m.t === 'stats') this.asker.answered(m.id, m.stats);
       else if (m.t === 'fatal') this.options.logger.error(`connection child ${proc.pid}: ${m.message}`);
     });
     proc.on('error', (error: NodeJS.ErrnoException) => {
@@ -128,18 +128,15 @@ class Children {
   }
 
   private ask(child: Child): Promise<ServerStats | null> {
-    const id = ++this.seq;
-    return new Promise((resolve) => {
-      const done = (s: ServerStats | null) => {
-        clearTimeout(timer);
-        this.asks.delete(id);
-        resolve(s);
-      };
-      const timer = setTimeout(() => done(null), 2000);
-      this.asks.set(id, done);
-      child.exited.then(() => done(null));
-      this.send(child, { t: 'stats', id });
-    });
+    return this.asker.ask(
+      child,
+      (m) => {
+        if (!child.proc.connected) return false;
+        this.send(child, m);
+        return true;
+      },
+      child.exited,
+    );
   }
 
   /** Tell every child to drain and wait for all of them; kill those still there past the drain timeout. */

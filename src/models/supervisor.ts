@@ -19,6 +19,7 @@ import { BusHub, ipcBusSender } from '../bus/bus.ts';
 import type { Logger } from '../log.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
+import { StatsAsker } from './stats-asker.ts';
 import { type ListenSpec, type ResolvedServeOptions, ServeError, type WorkerStats } from './types.ts';
 import {
   addStats,
@@ -73,7 +74,6 @@ export class RestartBackoff {
     return Math.min(this.maxMs, this.minMs * 2 ** this.deaths++);
   }
 }
-const STATS_TIMEOUT_MS = 2000;
 
 interface Worker {
   child: ChildProcess;
@@ -142,8 +142,7 @@ export class Supervisor {
   private restartTimers = new Set<NodeJS.Timeout>();
   private reloading: Promise<void> | null = null;
   private readonly hub: BusHub;
-  private statsSeq = 0;
-  private statsWaiters = new Map<number, (stats: ServerStats | null) => void>();
+  private readonly asker = new StatsAsker<Worker>();
 
   constructor(options: ResolvedServeOptions, spec: SupervisorOptions) {
     this.options = options;
@@ -275,7 +274,7 @@ export class Supervisor {
         } else if (m.t === 'fatal') reject(new ServeError(m.message));
         else if (m.t === 'stats') {
           w.lastKnown = m.stats;
-          this.statsWaiters.get(m.id)?.(m.stats);
+          this.asker.answered(m.id, m.stats);
         } else if (m.t === 'final') {
           w.final = m.stats;
           addStats(this.retired, m.stats);
@@ -322,18 +321,7 @@ export class Supervisor {
 
   private ask(w: Worker): Promise<ServerStats | null> {
     if (w.final !== null || !w.ready) return Promise.resolve(null);
-    const id = ++this.statsSeq;
-    return new Promise((resolve) => {
-      const done = (stats: ServerStats | null) => {
-        clearTimeout(timer);
-        this.statsWaiters.delete(id);
-        resolve(stats);
-      };
-      const timer = setTimeout(() => done(null), STATS_TIMEOUT_MS);
-      this.statsWaiters.set(id, done);
-      w.exited.then(() => done(null));
-      if (!this.send(w, { t: 'stats', id })) done(null);
-    });
+    return this.asker.ask(w, (m) => this.send(w, m), w.exited);
   }
 
   private send(w: Worker, message: ToWorker): boolean {

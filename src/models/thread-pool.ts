@@ -13,6 +13,7 @@ import { busAcknowledger, threadBusSender } from '../bus/thread-bus.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
+import { StatsAsker } from './stats-asker.ts';
 import { checkWorkerApp, forwardLog, RestartBackoff } from './supervisor.ts';
 import type { FromThread, ToThread } from './thread-worker.ts';
 import { type ModelDefinition, type ResolvedServeOptions, ServeError, type ServerHandle } from './types.ts';
@@ -41,8 +42,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
   const capacity = options.workers;
   const queue: number[] = [];
   const parent = emptyStats(); // refusals at accept
-  const statsWaiters = new Map<number, (s: ServerStats) => void>();
-  let statsSeq = 0;
+  const asker = new StatsAsker<Thread>();
   let wakeAcceptor: (() => void) | null = null;
   let stopping = false;
   let wakeClose: (() => void) | null = null;
@@ -105,7 +105,7 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
           dispatch();
           idle();
         } else if (m.t === 'fatal') reject(new ServeError(m.message));
-        else if (m.t === 'stats') statsWaiters.get(m.id)?.(m.stats);
+        else if (m.t === 'stats') asker.answered(m.id, m.stats);
         else if (m.t === 'final') {
           t.final = m.stats;
           onFinished();
@@ -184,17 +184,11 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
     Promise.all(
       threads.map((t) => {
         if (t.final || t.exited) return t.final ?? t.lastKnown;
-        const id = ++statsSeq;
-        return new Promise<ServerStats>((resolve) => {
-          const timer = setTimeout(() => done(t.lastKnown), 2000);
-          const done = (s: ServerStats) => {
-            clearTimeout(timer);
-            statsWaiters.delete(id);
-            resolve(s);
-          };
-          statsWaiters.set(id, done);
-          post(t, { t: 'stats', id });
+        const asked = asker.ask(t, (m) => {
+          post(t, m);
+          return true;
         });
+        return asked.then((s) => s ?? t.lastKnown);
       }),
     );
   const stats = async (): Promise<ServerStats> =>
