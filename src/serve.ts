@@ -46,6 +46,9 @@ export interface ServeOptions extends Partial<ConnectionLimits> {
   maxChildren?: number;
   multiplexer?: 'select' | 'poll' | 'epoll';
   trigger?: 'level' | 'edge';
+  /** Syscall reactor: how many ready sockets are read before their messages are handled and the replies
+   * sent (default 32; 1: each read is handled and answered before the next). */
+  readBatch?: number;
   balance?: 'reuseport' | 'shared';
   /** Read a PROXY protocol header (v1 or v2) first on connections from trusted proxies. */
   proxyProtocol?: boolean;
@@ -115,6 +118,7 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     maxChildren: int('maxChildren', options.maxChildren, 256, 1, 100_000),
     multiplexer: options.multiplexer ?? 'epoll',
     trigger: options.trigger ?? 'edge',
+    readBatch: int('readBatch', options.readBatch, 32, 1, 1024),
     balance: options.balance ?? 'reuseport',
     proxyProtocol: options.proxyProtocol ?? false,
     trustedProxies: trustedProxies(options.trustedProxies),

@@ -26,7 +26,8 @@ export function yardstick(): { echoEpoll: string; echoLoad: string; hold: string
   };
 }
 
-const HZ = Number(execFileSync('getconf', ['CLK_TCK']).toString());
+/** Clock ticks per second (/proc times are in ticks). */
+export const HZ = Number(execFileSync('getconf', ['CLK_TCK']).toString());
 
 function children(pid: number): number[] {
   try {

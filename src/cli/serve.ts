@@ -51,6 +51,9 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
   --multiplexer NAME       syscall reactor: select, poll, epoll (default epoll)
   --trigger level|edge     epoll trigger mode (default edge, as nginx: a ready socket is reported once
                            and read until drained; level re-polls it on every wait)
+  --read-batch N           syscall reactor: read up to N ready sockets, then hand their messages to the
+                           app, then send its replies (default 32, as Redis answers before it waits
+                           again; 1: each read is handled and answered before the next)
   --balance reuseport|shared  multi-reactor port sharing (default reuseport)
   --proxy-protocol         expect a PROXY protocol v1/v2 header from trusted proxies; the client it
                            names becomes the connection's remote address
@@ -89,6 +92,7 @@ const OPTIONS = {
   'max-children': { type: 'string' },
   multiplexer: { type: 'string' },
   trigger: { type: 'string' },
+  'read-batch': { type: 'string' },
   balance: { type: 'string' },
   'proxy-protocol': { type: 'boolean' },
   'trusted-proxies': { type: 'string' },
@@ -135,6 +139,7 @@ export async function run(argv: string[]): Promise<number> {
     maxChildren: integer('max-children', v['max-children'], 1),
     multiplexer: oneOf('multiplexer', v.multiplexer, ['select', 'poll', 'epoll'] as const),
     trigger: oneOf('trigger', v.trigger, ['level', 'edge'] as const),
+    readBatch: integer('read-batch', v['read-batch'], 1, 1024),
     balance: oneOf('balance', v.balance, ['reuseport', 'shared'] as const),
     proxyProtocol: v['proxy-protocol'],
     trustedProxies: v['trusted-proxies'],

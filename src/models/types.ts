@@ -66,6 +66,8 @@ export interface ResolvedServeOptions {
   maxChildren: number;
   multiplexer: 'select' | 'poll' | 'epoll';
   trigger: 'level' | 'edge';
+  /** Syscall reactor: ready sockets read before their messages are handled and the replies sent. */
+  readBatch: number;
   balance: 'reuseport' | 'shared';
   /** Expect a PROXY protocol v1/v2 header from trusted peers (a TCP load balancer in front). */
   proxyProtocol: boolean;

@@ -20,24 +20,29 @@ const OPEN = 0;
 const ENDING = 1; // we sent or will send FIN after the queue flushes
 const CLOSED = 2;
 
-// Bits of ConnectionBase.flags.
+// Bits of ConnectionBase.flags: this class's in the low byte, a transport's own from TRANSPORT_FLAGS up.
 const USER_PAUSED = 1;
 const BUSY = 2;
 const PEER_ENDED = 4;
 const NEED_DRAIN = 8;
 const READING = 16;
 const PREFACE_PENDING = 32;
+/** The first bit of ConnectionBase.flags a transport may use for its own yes/no state. */
+export const TRANSPORT_FLAGS = 1 << 8;
 
 export abstract class ConnectionBase<In = unknown, Out = unknown> implements Connection<Out> {
-  // Field order is memory order: the fields every message touches come first, together, so that a
-  // message costs the fewest cache lines of this object (with thousands of connections, each line a
-  // message touches is usually a cache miss). The rest follow.
+  // Field order is memory order (V8 lays fields out as they are created): the fields every message
+  // touches come first — this class's, then the transport's (a subclass's fields are created right
+  // after these) — and the facts that few messages touch last, created by initFacts(). With thousands of
+  // connections each cache line a message touches is usually a miss: a message costs two or three lines
+  // of this object, not four or five.
   protected state = OPEN;
   /**
-   * The connection's yes/no state in one small integer, not six fields: memory per connection is what a
-   * server holding 100,000 idle clients pays for (see the accessors below).
+   * The connection's yes/no state in one small integer, not a field each: memory per connection is what a
+   * server holding 100,000 idle clients pays for (see the accessors below). A transport keeps its own bits
+   * here too, from TRANSPORT_FLAGS up.
    */
-  private flags = 0;
+  protected flags = 0;
   protected readonly core: ServerCore<In, Out>;
   private readonly decoder: Decoder<In>;
   /** Sends counted inside received(), so that a read's second reply corks the transport. */
@@ -49,21 +54,22 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   messagesIn = 0;
   messagesOut = 0;
 
-  readonly id: number;
-  remoteAddress = '';
-  remotePort = 0;
-  localAddress = '';
-  localPort = 0;
-  data: unknown = undefined;
+  // The facts (see initFacts()). Not readonly only because initFacts() sets them.
+  declare id: number;
+  declare remoteAddress: string;
+  declare remotePort: number;
+  declare localAddress: string;
+  declare localPort: number;
+  declare data: unknown;
   /** When accepted, on the same clock (kept small: a full timestamp would be a boxed double). */
-  private readonly openedTime: number;
-  private closeReason: CloseReason | undefined;
-  private closeError: unknown;
-  private backlog: In[] | null = null; // messages decoded while busy
-  private preface: ProxyPreface | null = null;
+  declare private openedTime: number;
+  declare private closeReason: CloseReason | undefined;
+  declare private closeError: unknown;
+  declare private backlog: In[] | null; // messages decoded while busy
+  declare private preface: ProxyPreface | null;
   /** Places in the server's timeout lists; null when that timeout is off (memory per idle connection). */
-  readonly idleDeadline: Deadline<ConnectionBase<In, Out>> | null;
-  readonly partialDeadline: Deadline<ConnectionBase<In, Out>> | null;
+  declare idleDeadline: Deadline<ConnectionBase<In, Out>> | null;
+  declare partialDeadline: Deadline<ConnectionBase<In, Out>> | null;
 
   /**
    * The connection whose bytes a decoder is decoding now. Decoders emit to one shared function that
@@ -78,10 +84,28 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   constructor(core: ServerCore<In, Out>) {
     this.core = core;
-    this.id = core.nextId();
-    this.lastActive = this.openedTime = core.now;
+    this.lastActive = core.now;
     this.decoder = core.app.codec.decoder();
     this.prefacePending = core.trustedProxy !== null;
+  }
+
+  /**
+   * Creates the facts. A transport calls it first thing in its constructor's body, once its own fields
+   * (created right after super() returns) exist, so that they sit with the per-message fields above.
+   */
+  protected initFacts(): void {
+    const core = this.core;
+    this.id = core.nextId();
+    this.remoteAddress = '';
+    this.remotePort = 0;
+    this.localAddress = '';
+    this.localPort = 0;
+    this.data = undefined;
+    this.openedTime = this.lastActive;
+    this.closeReason = undefined;
+    this.closeError = undefined;
+    this.backlog = null;
+    this.preface = null;
     this.idleDeadline = core.idleList ? new Deadline(this) : null;
     this.partialDeadline = core.partialList ? new Deadline(this) : null;
   }

@@ -13,6 +13,7 @@ test('c10k --help and serve --help exit 0 and describe the options', async () =>
   assert.match(serve.stdout, /--backlog N/);
   assert.match(serve.stdout, /--exit-grace T/);
   assert.match(serve.stdout, /--restart-delay T/);
+  assert.match(serve.stdout, /--read-batch N/);
 });
 
 test('bad arguments: one line naming the problem, non-zero exit', async () => {
@@ -24,6 +25,7 @@ test('bad arguments: one line naming the problem, non-zero exit', async () => {
     [['serve'], /--app is required/],
     [['serve', '--app', 'echo', '--idle-timeout', 'soon'], /--idle-timeout needs a duration/],
     [['serve', '--app', 'echo', '--exit-grace', 'later'], /--exit-grace needs a duration/],
+    [['serve', '--app', 'echo', '--read-batch', '0'], /--read-batch must be from 1 to 1024, got 0/],
     [
       ['serve', '--app', 'echo', '--model', 'prefork', '--restart-delay', '2s', '--restart-delay-max', '1s'],
       /restartDelayMax \(1000\) is below restartDelay \(2000\)/,

@@ -71,6 +71,7 @@ export class BlockingConnection<In = unknown, Out = unknown> extends ConnectionB
   /** `buf` is the read buffer, reused for every read (a serving loop passes one buffer to all its clients). */
   constructor(core: ServerCore<In, Out>, fd: number, mode: BlockingMode, buf?: Buffer) {
     super(core);
+    this.initFacts();
     this.fd = fd;
     this.mode = mode;
     this.buf = buf ?? Buffer.allocUnsafe(READ_BUFFER_BYTES);

@@ -18,6 +18,7 @@ export class NodeConnection<In = unknown, Out = unknown> extends ConnectionBase<
 
   constructor(core: ServerCore<In, Out>, socket: Socket) {
     super(core);
+    this.initFacts();
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;

@@ -1,7 +1,9 @@
-// A Connection on a raw non-blocking descriptor. Writes go straight to write(2); whatever the kernel does
-// not take goes to an Outbox (allocated only then) and is flushed when the multiplexer reports the socket
-// writable. Reads happen in the reactor, which owns the one read buffer every connection shares.
-import { ConnectionBase } from '../../net/connection.ts';
+// A Connection on a raw non-blocking descriptor. Writes go straight to send(2) — or, while the reactor
+// hands a batch of reads to the app, the first small one waits in the reactor's WriteBatch until the batch
+// has been handled; whatever the kernel does not take goes to an Outbox (allocated only then) and is
+// flushed when the multiplexer reports the socket writable. Reads happen in the reactor, which owns the
+// read slots every connection shares.
+import { ConnectionBase, TRANSPORT_FLAGS } from '../../net/connection.ts';
 import type { CloseReason } from '../../net/connection-api.ts';
 import type { ServerCore } from '../../net/server-core.ts';
 import {
@@ -20,11 +22,16 @@ import { READABLE, WRITABLE } from './multiplexer.ts';
 import { Outbox } from './outbox.ts';
 import type { SyscallReactor } from './reactor.ts';
 
-// Bits of SysConnection.bits.
-const READ_PAUSED = 1;
-const EOF = 2;
-const READ_PENDING = 4;
-const ENDING = 8;
+// This transport's bits of ConnectionBase.flags.
+const READ_PAUSED = TRANSPORT_FLAGS;
+const EOF = TRANSPORT_FLAGS << 1;
+const READ_PENDING = TRANSPORT_FLAGS << 2;
+const ENDING = TRANSPORT_FLAGS << 3;
+/** A write failed: the connection closes on the next microtask. */
+const FAILED = TRANSPORT_FLAGS << 4;
+
+/** The largest write deferred to the end of a batch (below the high watermark too: see transportWrite). */
+const DEFER_MAX = 64 * 1024;
 
 export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<In, Out> {
   readonly fd: number;
@@ -33,39 +40,40 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   private out: Outbox | null = null;
   /** The interest registered with the multiplexer (level-triggered: WRITABLE only while queued). */
   interest = READABLE;
-  /** Yes/no state in one small integer (see the accessors). */
-  private bits = 0;
-  /** errno of a failed write, pending its close. */
-  private failed = 0;
 
   constructor(core: ServerCore<In, Out>, reactor: SyscallReactor<In, Out>, fd: number) {
     super(core);
+    this.initFacts();
     this.reactor = reactor;
     this.fd = fd;
   }
 
   /** Reading is paused (by the app, or while an async handler runs). */
   get readPaused(): boolean {
-    return (this.bits & READ_PAUSED) !== 0;
+    return (this.flags & READ_PAUSED) !== 0;
   }
   /** The peer sent FIN: read() returned 0. */
   get eof(): boolean {
-    return (this.bits & EOF) !== 0;
+    return (this.flags & EOF) !== 0;
   }
   /** Edge-triggered: a readable edge arrived while paused; read when resumed. */
   get readPending(): boolean {
-    return (this.bits & READ_PENDING) !== 0;
+    return (this.flags & READ_PENDING) !== 0;
   }
   set readPending(on: boolean) {
     this.setBit(READ_PENDING, on);
   }
   /** end() was called: shut down our side once the queue is flushed. */
   private get ending(): boolean {
-    return (this.bits & ENDING) !== 0;
+    return (this.flags & ENDING) !== 0;
+  }
+
+  private get failed(): boolean {
+    return (this.flags & FAILED) !== 0;
   }
 
   private setBit(bit: number, on: boolean): void {
-    this.bits = on ? this.bits | bit : this.bits & ~bit;
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
   }
 
   /**
@@ -86,7 +94,8 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   }
 
   get writableLength(): number {
-    return this.out === null ? 0 : this.out.queued + this.out.gathered;
+    const deferred = this.reactor.batch.bytesOf(this.fd);
+    return this.out === null ? deferred : deferred + this.out.queued + this.out.gathered;
   }
 
   /** The reactor read `chunk` (a view of its shared buffer) for this connection. */
@@ -131,18 +140,22 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   /** A write failed: close on the next microtask, so the app's send() returns before close() runs. */
   private fail(errno: number): void {
-    if (this.failed !== 0) return;
-    this.failed = errno;
+    if (this.failed) return;
+    this.flags |= FAILED;
     queueMicrotask(() => this.onError(errno));
   }
 
   protected transportCork(): void {
-    (this.out ??= new Outbox()).cork();
+    // A reply deferred to the end of the batch leads the corked ones: it joins their writev.
+    const deferred = this.reactor.batch.take(this.fd);
+    const out = (this.out ??= new Outbox());
+    out.cork();
+    if (deferred !== null) out.hold(deferred);
   }
 
   protected transportUncork(): void {
     const out = this.out;
-    if (out === null || !out.corked || this.failed !== 0 || this.closed) return;
+    if (out === null || !out.corked || this.failed || this.closed) return;
     const r = out.uncork(this.fd);
     if (r < 0) this.fail(-r);
     else if (out.queued === 0) this.out = null;
@@ -150,44 +163,75 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   }
 
   protected transportWrite(bytes: Buffer | string): number {
-    if (this.failed !== 0) return 0;
+    if (this.failed) return 0;
     const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    if (this.out === null) {
+      const batch = this.reactor.batch;
+      if (batch.open) {
+        // Inside a batch: the first small write waits for the batch's end; a later one sends the first now.
+        if (batch.has(this.fd)) this.flushDeferred();
+        else if (
+          buf.length < this.core.limits.highWaterMark &&
+          buf.length <= DEFER_MAX &&
+          batch.defer(this.fd, buf)
+        )
+          return 0;
+        if (this.failed) return 0;
+      }
+    }
     const out = this.out;
     if (out === null) {
       const n = this.sendNow(buf);
-      if (n === buf.length) return 0;
-      if (n < 0 && n !== -EAGAIN) {
-        this.fail(-n);
-        return 0;
-      }
-      const fresh = (this.out = new Outbox());
-      fresh.enqueue(n > 0 ? buf.subarray(n) : buf, this.borrowed(buf));
-      this.updateInterest();
-      return fresh.queued;
+      return n === buf.length ? 0 : this.queueRest(buf, n);
     }
     if (out.corked) out.hold(buf);
     else out.enqueue(buf, this.borrowed(buf));
     return out.queued + out.gathered;
   }
 
-  /** A view of the reactor's read buffer (an echo), which the next read overwrites: queue a copy. */
+  /** The deferred write goes out now: something else must follow it in order. */
+  private flushDeferred(): void {
+    const deferred = this.reactor.batch.take(this.fd);
+    if (deferred === null) return;
+    const n = this.sendNow(deferred);
+    if (n !== deferred.length) this.queueRest(deferred, n);
+  }
+
+  /** A write to an idle socket went out short (n bytes sent, or -errno): queue the rest; the bytes queued. */
+  private queueRest(buf: Buffer, n: number): number {
+    if (n < 0 && n !== -EAGAIN) {
+      this.fail(-n);
+      return 0;
+    }
+    const fresh = (this.out = new Outbox());
+    fresh.enqueue(n > 0 ? buf.subarray(n) : buf, this.borrowed(buf));
+    this.updateInterest();
+    return fresh.queued;
+  }
+
+  /** The reactor sent this connection's deferred write at the end of a batch, and it went out short. */
+  sentShort(buf: Buffer, n: number): void {
+    if (this.closed || this.failed) return;
+    if (this.out !== null) {
+      // Not reached (a connection with a queue defers nothing); keep the order all the same.
+      this.out.enqueue(buf, this.borrowed(buf));
+      return;
+    }
+    this.queueRest(buf, n);
+  }
+
+  /** A view of the reactor's read slots (an echo), which a later read overwrites: queue a copy. */
   private borrowed(buf: Buffer): boolean {
     return this.reactor.reads.holds(buf);
   }
 
   /**
-   * send(2) now. Bytes that are a view of the reactor's read buffer (an echo) go by raw address, with no
+   * send(2) now. Bytes that are a view of the reactor's read slots (an echo) go by raw address, with no
    * marshalling; others through koffi's Buffer argument.
    */
   private sendNow(buf: Buffer): number {
-    const reactor = this.reactor;
-    if (reactor.reads.holds(buf)) {
-      return sendRaw(
-        this.fd,
-        reactor.readAddress + (buf.byteOffset - reactor.reads.bytes.byteOffset),
-        buf.length,
-      );
-    }
+    const reads = this.reactor.reads;
+    if (reads.holds(buf)) return sendRaw(this.fd, reads.addressOf(buf), buf.length);
     return send(this.fd, buf, buf.length, MSG_NOSIGNAL);
   }
 
@@ -204,6 +248,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   }
 
   protected transportEnd(): void {
+    this.flushDeferred();
     this.setBit(ENDING, true);
     if (this.queued === 0) this.finishEnd();
   }
