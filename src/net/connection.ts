@@ -361,11 +361,6 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   }
 
   /**
-   * Replies to pipelined requests: the first send() of a read goes out at once (the common one-request
-   * read pays nothing extra); from the second on, writes are corked and leave in one writev when the read
-   * has been handled, in order, before anything else (an error reply, a FIN).
-   */
-  /**
    * PROXY protocol: a trusted peer (a load balancer) starts with a header naming the real client, which
    * becomes this connection's remote address; a header from anyone else is refused. Returns the bytes that
    * follow the header, or null when there are none yet (or the connection was closed).
@@ -409,6 +404,11 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     return result.rest.length > 0 ? result.rest : null;
   }
 
+  /**
+   * Replies to pipelined requests: the first send() of a read goes out on its own (the common one-request
+   * read pays nothing extra); from the second on, writes are corked and leave in one writev when the read
+   * has been handled, in order, before anything else (an error reply, a FIN).
+   */
   private uncorkAfterRead(): void {
     this.reading = false;
     if (this.sendsInRead >= 2) {

@@ -25,11 +25,10 @@
 // message here (bench/pair.ts, --read-batch 32 against 1). A batch of 1 is the interleaved textbook loop.
 import { inProcessHandle } from '../../models/in-process-handle.ts';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
-import { ServeError } from '../../models/types.ts';
-import { connectionFdCap } from '../../net/fd-cap.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
-import { SysConnection } from './connection.ts';
+import { Acceptor } from './acceptor.ts';
+import type { SysConnection } from './connection.ts';
 import { EpollMultiplexer } from './epoll-multiplexer.ts';
 import { ERROR, HANGUP, type Multiplexer, PEER_HANGUP, READABLE, WRITABLE } from './multiplexer.ts';
 import { PollMultiplexer } from './poll-multiplexer.ts';
@@ -39,22 +38,19 @@ import { type ShortSendSink, WriteBatch } from './write-batch.ts';
 
 /** One read's buffer: a slot of ReadSlots. */
 const READ_BUFFER_BYTES = 64 * 1024;
-/** Accepts per readiness of the listening socket, so a connection storm cannot starve served clients. */
-const ACCEPT_BATCH = 256;
 /** Edge-triggered reads per connection per turn before others get their turn (passes over the read
  * queue: a connection is read once per batch). */
 const EDGE_READS = 16;
 
-/** Descriptors kept free for the process's own files; accepting pauses before them (see fdCap). */
+/** Descriptors kept free for the process's own files; accepting pauses before them (see Acceptor.fdCap). */
 export { FD_RESERVE } from '../../net/fd-cap.ts';
 
 /** The longest our loop blocks Node's, in ms, when a turn finds nothing ready: at least a kernel tick
  * (see the top comment). */
 const SYNC_WAIT_MS = 5;
-const ADDRESS_CACHE = 4096;
-const WATCH_LISTENER = -1;
-const UNWATCH_LISTENER = -2;
-const CLOSE_LISTENER = -3;
+
+/** An edit of the listening socket's watch (see Acceptor), applied when the multiplexer can take it. */
+export type ListenerEdit = 'watch' | 'unwatch' | 'close';
 
 export function createMultiplexer(options: ResolvedServeOptions): Multiplexer {
   if (options.multiplexer === 'select') return new SelectMultiplexer();
@@ -76,26 +72,17 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
   private readonly readFds: Int32Array;
   private readonly readLens: Int32Array;
   private readonly readMore: Uint8Array;
-  private readonly peer = Buffer.alloc(sys.SOCKADDR_STORAGE_SIZE);
-  private readonly addresses = new Map<number, string>();
+  private readonly acceptor: Acceptor<In, Out>;
   private readonly wakeFd: number;
-  private listenFd = -1;
-  private watchingListener = false;
-  private acceptPausedUntil = 0;
-  /** Connections beyond which accepting pauses: the open-files limit less what the process already uses. */
-  readonly fdCap: number;
   private readQueue: SysConnection<In, Out>[] = [];
-  /** Edits that wait for a parked select/poll: connections, closed fds, or the listener codes below. */
-  private dirty: (SysConnection<In, Out> | number)[] = [];
-  private listenerClosing = false;
+  /** Edits that wait for a parked select/poll: connections, closed fds, or the listener's. */
+  private dirty: (SysConnection<In, Out> | number | ListenerEdit)[] = [];
   private parked = false;
   /** libuv's own epoll descriptor, watched so that a short synchronous wait ends when Node has work. */
   private readonly uvFd: number;
-  private stopping = false;
+  /** close() is done with the connections: the loop ends at its next turn. */
+  stopping = false;
   private loopDone: (() => void) | null = null;
-  private turnedAway = 0;
-  private localAddress = '';
-  private localPort = 0;
 
   constructor(options: ResolvedServeOptions) {
     this.options = options;
@@ -110,33 +97,15 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     this.mux.add(this.wakeFd, READABLE, true);
     this.uvFd = sys.libuvBackendFd();
     if (this.uvFd >= 0) this.mux.add(this.uvFd, READABLE, true);
-    this.fdCap = connectionFdCap();
+    this.acceptor = new Acceptor(this);
   }
 
-  /** Open (or adopt) the listening socket and start the loop; resolves with the port. */
+  /** Open (or adopt) the listening socket and start the loop; the port. */
   listen(spec: ListenSpec): number {
-    const { host, port, backlog } = this.options;
-    if (spec.fd !== undefined) {
-      this.listenFd = spec.fd;
-      sys.setNonBlocking(this.listenFd);
-    } else {
-      try {
-        this.listenFd = sys.listenTcp({ host, port, backlog, reusePort: spec.reusePort ?? false });
-      } catch (error) {
-        const code = (error as sys.SysError).code;
-        if (code === 'EADDRINUSE') throw new ServeError(`port ${port} is already in use on ${host}`);
-        if (code === 'EADDRNOTAVAIL') throw new ServeError(`address ${host} is not available here`);
-        if (code === 'EACCES') throw new ServeError(`no permission to listen on ${host}:${port}`);
-        throw new ServeError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
-      }
-    }
-    const local = sys.getsockname(this.listenFd);
-    this.localAddress = local.address;
-    this.localPort = local.port;
-    this.watchListener(true);
+    const port = this.acceptor.listen(spec, this.options);
     this.core.start();
     setImmediate(this.turn);
-    return local.port;
+    return port;
   }
 
   // ---- the loop ---------------------------------------------------------------------------------------
@@ -184,8 +153,8 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
       const events = mux.readyEvents(i);
       const conn = conns[fd];
       if (conn === undefined) {
-        if (fd === this.listenFd) {
-          if (!this.listenerClosing) this.acceptReady();
+        if (fd === this.acceptor.fd) {
+          if (!this.acceptor.closing) this.acceptor.ready();
         } else if (fd === this.wakeFd) sys.eventfdRead(this.wakeFd);
         // fd === this.uvFd: Node's loop has work; the caller yields to it right after this turn.
         continue;
@@ -272,112 +241,25 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     return handled;
   }
 
-  // ---- accepting --------------------------------------------------------------------------------------
-  private acceptReady(): void {
-    const core = this.core;
-    for (let i = 0; i < ACCEPT_BATCH; i++) {
-      if (core.connections.size >= this.fdCap) {
-        this.pauseAccepting('fd-limit');
-        return;
-      }
-      const fd = sys.accept4(this.listenFd, sys.SOCK_NONBLOCK | sys.SOCK_CLOEXEC, this.peer);
-      if (fd < 0) {
-        if (fd === -sys.EAGAIN) return;
-        if (fd === -sys.EMFILE || fd === -sys.ENFILE || fd === -sys.ENOBUFS || fd === -sys.ENOMEM) {
-          core.logger.warn(`accept4: ${sys.errnoName(-fd)}: pausing accepts for 100 ms`);
-          this.pauseAccepting('errno', 100);
-          return;
-        }
-        if (fd === -sys.ECONNABORTED || fd === -sys.EINTR) continue;
-        core.logger.error(`accept4 failed: ${sys.errnoName(-fd)}`);
-        return;
-      }
-      this.adopt(fd);
-    }
-  }
-
-  private adopt(fd: number): void {
-    const core = this.core;
-    const refusal = core.refusal(core.perIp === null ? '' : this.peerAddress());
-    if (refusal !== null) {
-      sys.close(fd);
-      core.reject(refusal);
-      return;
-    }
-    try {
-      this.mux.add(fd, READABLE);
-    } catch (error) {
-      // select's FD_SETSIZE: this client cannot be watched at all. Turn it away, keep serving the rest.
-      sys.close(fd);
-      core.reject('fd-limit');
-      this.turnedAway++;
-      if ((this.turnedAway & (this.turnedAway - 1)) === 0) {
-        core.logger.warn(`${(error as Error).message}: turned away ${this.turnedAway} client(s) so far`);
-      }
-      return;
-    }
-    sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
-    const conn = new SysConnection(core, this, fd);
-    this.setPeer(conn);
-    conn.localAddress = this.localAddress;
-    conn.localPort = this.localPort;
-    this.conns[fd] = conn;
+  // ---- the acceptor's requests ---------------------------------------------------------------------------
+  /** A connection the acceptor admitted: serve it. */
+  serve(conn: SysConnection<In, Out>): void {
+    this.conns[conn.fd] = conn;
     conn.start();
   }
 
-  /**
-   * The client's address from accept4's sockaddr. IPv4 address strings are shared between connections
-   * from the same host (a bounded cache): thousands of clients behind few addresses pay for one string.
-   */
-  private setPeer(conn: SysConnection<In, Out>): void {
-    conn.remoteAddress = this.peerAddress();
-    conn.remotePort = this.peer.readUInt16BE(2); // sin_port and sin6_port: both at offset 2, big-endian
-  }
-
-  /** The address in accept4's sockaddr (also what maxConnectionsPerIp counts, before a connection exists). */
-  private peerAddress(): string {
-    const peer = this.peer;
-    if (peer.readUInt16LE(0) !== sys.AF_INET) return sys.decodeSockaddr(peer).address;
-    const ip = peer.readUInt32BE(4);
-    let address = this.addresses.get(ip);
-    if (address === undefined) {
-      address = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
-      if (this.addresses.size < ADDRESS_CACHE) this.addresses.set(ip, address);
-    }
-    return address;
-  }
-
-  private watchListener(on: boolean): void {
-    if (on === this.watchingListener || this.listenFd < 0) return;
-    this.watchingListener = on;
-    if (on) this.mux.add(this.listenFd, READABLE, true);
-    else this.mux.remove(this.listenFd, false);
-  }
-
-  /** Stop watching the listening socket: new clients wait in the kernel's accept queue (or go to
-   * another worker sharing the port) until a connection closes or the pause ends. */
-  private pauseAccepting(why: 'fd-limit' | 'errno', ms = 0): void {
-    if (!this.watchingListener) return;
-    this.editListener(false);
-    if (why === 'fd-limit') {
-      this.core.logger.warn(
-        `holding ${this.core.connections.size} connections, the most this process's fd limit allows: accepting paused`,
-      );
-      return;
-    }
-    this.acceptPausedUntil = Date.now() + ms;
-    setTimeout(() => {
-      this.acceptPausedUntil = 0;
-      if (!this.stopping && !this.listenerClosing) this.editListener(true);
-    }, ms).unref();
-  }
-
-  private editListener(on: boolean): void {
-    if (this.mux.concurrentEdits || !this.parked) this.watchListener(on);
+  /** Edit the listening socket's watch now, or once a parked select/poll has returned. */
+  editListener(edit: ListenerEdit): void {
+    if (this.mux.concurrentEdits || !this.parked) this.applyListenerEdit(edit);
     else {
-      this.dirty.push(on ? WATCH_LISTENER : UNWATCH_LISTENER);
+      this.dirty.push(edit);
       this.wake();
     }
+  }
+
+  private applyListenerEdit(edit: ListenerEdit): void {
+    if (edit === 'close') this.acceptor.closeNow();
+    else this.acceptor.watch(edit === 'watch');
   }
 
   // ---- what connections ask of the reactor ----------------------------------------------------------
@@ -406,14 +288,7 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
       this.dirty.push(conn.fd);
       this.wake();
     }
-    if (
-      !this.watchingListener &&
-      this.acceptPausedUntil === 0 &&
-      !this.listenerClosing &&
-      this.listenFd >= 0
-    ) {
-      if (this.core.connections.size <= this.fdCap - 16) this.editListener(true);
-    }
+    this.acceptor.connectionGone();
     return true;
   }
 
@@ -423,9 +298,7 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     const dirty = this.dirty;
     this.dirty = [];
     for (const item of dirty) {
-      if (item === WATCH_LISTENER) this.watchListener(true);
-      else if (item === UNWATCH_LISTENER) this.watchListener(false);
-      else if (item === CLOSE_LISTENER) this.closeListener();
+      if (typeof item === 'string') this.applyListenerEdit(item);
       else if (typeof item === 'number') this.mux.remove(item, false);
       else if (!item.closed) this.mux.modify(item.fd, item.interest);
     }
@@ -433,29 +306,13 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
 
   // ---- stopping ---------------------------------------------------------------------------------------
   async close(): Promise<void> {
-    if (this.listenFd >= 0 && !this.listenerClosing) {
-      // Clients already in the accept queue completed their handshake: accept them before closing the
-      // listening socket (which would reset them), then drain them with the rest.
-      this.acceptReady();
-      this.listenerClosing = true;
-      if (this.mux.concurrentEdits || !this.parked) this.closeListener();
-      else {
-        this.dirty.push(CLOSE_LISTENER); // select/poll are scanning it right now: close it after they return
-        this.wake();
-      }
-    }
+    this.acceptor.close(); // what waits in the accept queue is drained with the rest
     await this.core.drain(this.options.drainTimeout);
     await new Promise<void>((resolve) => {
       this.loopDone = resolve;
       this.stopping = true;
       if (this.parked) sys.eventfdWrite(this.wakeFd, 1);
     });
-  }
-
-  private closeListener(): void {
-    this.watchListener(false);
-    sys.close(this.listenFd);
-    this.listenFd = -1;
   }
 
   /** Release what the constructor opened, for a reactor whose loop never started. */
@@ -469,10 +326,6 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     sys.close(this.wakeFd);
     this.mux.close();
     this.loopDone?.();
-  }
-
-  get turnedAwayCount(): number {
-    return this.turnedAway;
   }
 }
 

@@ -1,0 +1,181 @@
+// The syscall reactor's listening socket: accept4 in bounded batches, admission (connection limits, the
+// per-process descriptor cap, select's FD_SETSIZE), client addresses, and pausing: while accepting is
+// paused the listening socket is not watched, so new clients wait in the kernel's accept queue (or go to
+// another worker sharing the port) instead of being accepted and dropped.
+import type { ListenSpec, ResolvedServeOptions } from '../../models/types.ts';
+import { ServeError } from '../../models/types.ts';
+import { connectionFdCap } from '../../net/fd-cap.ts';
+import type { ServerCore } from '../../net/server-core.ts';
+import * as sys from '../../sys/index.ts';
+import { SysConnection } from './connection.ts';
+import { READABLE } from './multiplexer.ts';
+import type { SyscallReactor } from './reactor.ts';
+
+/** Accepts per readiness of the listening socket, so a connection storm cannot starve served clients. */
+const ACCEPT_BATCH = 256;
+const ADDRESS_CACHE = 4096;
+
+export class Acceptor<In = unknown, Out = unknown> {
+  /** The listening descriptor; -1 before listen() and after close. */
+  fd = -1;
+  /** close() began: what waits in the accept queue was taken, nothing more is. */
+  closing = false;
+  /** Connections beyond which accepting pauses: the open-files limit less what the process already uses. */
+  readonly fdCap: number;
+  private watching = false;
+  private pausedUntil = 0;
+  private readonly peer = Buffer.alloc(sys.SOCKADDR_STORAGE_SIZE);
+  private readonly addresses = new Map<number, string>();
+  private turnedAway = 0;
+  private localAddress = '';
+  private localPort = 0;
+  private readonly reactor: SyscallReactor<In, Out>;
+  private readonly core: ServerCore<In, Out>;
+
+  constructor(reactor: SyscallReactor<In, Out>) {
+    this.reactor = reactor;
+    this.core = reactor.core;
+    this.fdCap = connectionFdCap();
+  }
+
+  /** Open (or adopt) the listening socket and watch it; the port. */
+  listen(spec: ListenSpec, options: ResolvedServeOptions): number {
+    const { host, port, backlog } = options;
+    if (spec.fd !== undefined) {
+      this.fd = spec.fd;
+      sys.setNonBlocking(this.fd);
+    } else {
+      try {
+        this.fd = sys.listenTcp({ host, port, backlog, reusePort: spec.reusePort ?? false });
+      } catch (error) {
+        const code = (error as sys.SysError).code;
+        if (code === 'EADDRINUSE') throw new ServeError(`port ${port} is already in use on ${host}`);
+        if (code === 'EADDRNOTAVAIL') throw new ServeError(`address ${host} is not available here`);
+        if (code === 'EACCES') throw new ServeError(`no permission to listen on ${host}:${port}`);
+        throw new ServeError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+      }
+    }
+    const local = sys.getsockname(this.fd);
+    this.localAddress = local.address;
+    this.localPort = local.port;
+    this.watch(true);
+    return local.port;
+  }
+
+  /** The listening socket is readable: accept what waits, up to a batch. */
+  ready(): void {
+    const core = this.core;
+    for (let i = 0; i < ACCEPT_BATCH; i++) {
+      if (core.connections.size >= this.fdCap) {
+        this.pause('fd-limit');
+        return;
+      }
+      const fd = sys.accept4(this.fd, sys.SOCK_NONBLOCK | sys.SOCK_CLOEXEC, this.peer);
+      if (fd < 0) {
+        if (fd === -sys.EAGAIN) return;
+        if (fd === -sys.EMFILE || fd === -sys.ENFILE || fd === -sys.ENOBUFS || fd === -sys.ENOMEM) {
+          core.logger.warn(`accept4: ${sys.errnoName(-fd)}: pausing accepts for 100 ms`);
+          this.pause('errno', 100);
+          return;
+        }
+        if (fd === -sys.ECONNABORTED || fd === -sys.EINTR) continue;
+        core.logger.error(`accept4 failed: ${sys.errnoName(-fd)}`);
+        return;
+      }
+      this.admit(fd);
+    }
+  }
+
+  private admit(fd: number): void {
+    const core = this.core;
+    const refusal = core.refusal(core.perIp === null ? '' : this.peerAddress());
+    if (refusal !== null) {
+      sys.close(fd);
+      core.reject(refusal);
+      return;
+    }
+    try {
+      this.reactor.mux.add(fd, READABLE);
+    } catch (error) {
+      // select's FD_SETSIZE: this client cannot be watched at all. Turn it away, keep serving the rest.
+      sys.close(fd);
+      core.reject('fd-limit');
+      this.turnedAway++;
+      if ((this.turnedAway & (this.turnedAway - 1)) === 0) {
+        core.logger.warn(`${(error as Error).message}: turned away ${this.turnedAway} client(s) so far`);
+      }
+      return;
+    }
+    sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
+    const conn = new SysConnection(core, this.reactor, fd);
+    conn.remoteAddress = this.peerAddress();
+    conn.remotePort = this.peer.readUInt16BE(2); // sin_port and sin6_port: both at offset 2, big-endian
+    conn.localAddress = this.localAddress;
+    conn.localPort = this.localPort;
+    this.reactor.serve(conn);
+  }
+
+  /**
+   * The client's address from accept4's sockaddr (also what maxConnectionsPerIp counts, before a
+   * connection exists). IPv4 address strings are shared between connections from the same host (a bounded
+   * cache): thousands of clients behind few addresses pay for one string.
+   */
+  private peerAddress(): string {
+    const peer = this.peer;
+    if (peer.readUInt16LE(0) !== sys.AF_INET) return sys.decodeSockaddr(peer).address;
+    const ip = peer.readUInt32BE(4);
+    let address = this.addresses.get(ip);
+    if (address === undefined) {
+      address = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
+      if (this.addresses.size < ADDRESS_CACHE) this.addresses.set(ip, address);
+    }
+    return address;
+  }
+
+  /** Watch the listening socket or not, now (the reactor calls it when the multiplexer can take edits). */
+  watch(on: boolean): void {
+    if (on === this.watching || this.fd < 0) return;
+    this.watching = on;
+    if (on) this.reactor.mux.add(this.fd, READABLE, true);
+    else this.reactor.mux.remove(this.fd, false);
+  }
+
+  /** Stop watching the listening socket until a connection closes (fd-limit) or for `ms` (errno). */
+  private pause(why: 'fd-limit' | 'errno', ms = 0): void {
+    if (!this.watching) return;
+    this.reactor.editListener('unwatch');
+    if (why === 'fd-limit') {
+      this.core.logger.warn(
+        `holding ${this.core.connections.size} connections, the most this process's fd limit allows: accepting paused`,
+      );
+      return;
+    }
+    this.pausedUntil = Date.now() + ms;
+    setTimeout(() => {
+      this.pausedUntil = 0;
+      if (!this.reactor.stopping && !this.closing) this.reactor.editListener('watch');
+    }, ms).unref();
+  }
+
+  /** A connection closed: accepting resumes if it was paused at the descriptor cap and there is room. */
+  connectionGone(): void {
+    if (this.watching || this.pausedUntil !== 0 || this.closing || this.fd < 0) return;
+    if (this.core.connections.size <= this.fdCap - 16) this.reactor.editListener('watch');
+  }
+
+  /** Stop accepting: take what already waits in the accept queue (those clients completed their
+   * handshake; closing the socket would reset them), then close the listening socket. */
+  close(): void {
+    if (this.fd < 0 || this.closing) return;
+    this.ready();
+    this.closing = true;
+    this.reactor.editListener('close');
+  }
+
+  /** Unwatch and close the listening descriptor now. */
+  closeNow(): void {
+    this.watch(false);
+    sys.close(this.fd);
+    this.fd = -1;
+  }
+}
