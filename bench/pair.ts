@@ -10,7 +10,7 @@
 // backend), `c` (the C echo_epoll), or any command with {PORT}.
 import { execFile, spawn } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import { HZ, median, parseEchoLoad, treeTicks, waitPort, yardstick } from './lib/yardstick.ts';
+import { c10kEcho, HZ, median, parseEchoLoad, treeTicks, waitPort, yardstick } from './lib/yardstick.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,25 +32,11 @@ const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const run = promisify(execFile);
 const { echoEpoll, echoLoad } = yardstick();
-const bin = new URL('../bin/c10k.ts', import.meta.url).pathname;
 
 function command(spec: string): string[] {
   const words = spec.split(/\s+/).filter(Boolean);
   if (words[0] === 'c') return [echoEpoll, '{PORT}'];
-  if (words[0] === 'c10k') {
-    const serve = [
-      process.execPath,
-      bin,
-      'serve',
-      '--app',
-      'echo',
-      '--port',
-      '{PORT}',
-      '--log-level',
-      'warn',
-    ];
-    return [...serve, ...words.slice(1)];
-  }
+  if (words[0] === 'c10k') return c10kEcho(words.slice(1));
   return words;
 }
 

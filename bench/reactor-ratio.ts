@@ -5,7 +5,7 @@
 //   node bench/reactor-ratio.ts [--backend node|syscall] [--connections 1000] [--seconds 5] [--rounds 3]
 //                               [--rate M] [-- extra serve args]
 import { parseArgs } from 'node:util';
-import { cpuPerMessage, median, yardstick } from './lib/yardstick.ts';
+import { c10kEcho, cpuPerMessage, median, yardstick } from './lib/yardstick.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -22,26 +22,16 @@ const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const rate = Number(values.rate);
 const node = process.execPath;
-const bin = new URL('../bin/c10k.ts', import.meta.url).pathname;
 const candidates: Record<string, string[]> = {
   'C echo_epoll': [yardstick().echoEpoll, '{PORT}'],
   'plain node:net': [node, new URL('./plain-node-echo.ts', import.meta.url).pathname, '{PORT}'],
-  [`c10k reactor (${values.backend})`]: [
-    node,
-    bin,
-    'serve',
+  [`c10k reactor (${values.backend})`]: c10kEcho([
     '--model',
     'reactor',
     '--backend',
     values.backend!,
-    '--app',
-    'echo',
-    '--port',
-    '{PORT}',
-    '--log-level',
-    'warn',
     ...positionals,
-  ],
+  ]),
 };
 const results: Record<string, number[]> = {};
 const rates: Record<string, number[]> = {};

@@ -89,6 +89,23 @@ export async function waitPort(port: number, timeoutMs = 15_000): Promise<void> 
   }
 }
 
+/** `c10k serve` with the echo app on {PORT}, quiet, plus `extra` serve arguments. */
+export function c10kEcho(extra: string[] = []): string[] {
+  const bin = new URL('../../bin/c10k.ts', import.meta.url).pathname;
+  return [
+    process.execPath,
+    bin,
+    'serve',
+    '--app',
+    'echo',
+    '--port',
+    '{PORT}',
+    '--log-level',
+    'warn',
+    ...extra,
+  ];
+}
+
 export interface EchoLoadResult {
   conns: number;
   msgs: number;

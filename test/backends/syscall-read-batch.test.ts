@@ -12,6 +12,10 @@ import { tcpPair, waitFor } from '../sys/helpers.ts';
 
 const skip = sys.syscallBackendAvailable() ? false : 'the syscall backend needs Linux';
 
+/** A syscall reactor on a free port serving `app`. */
+const start = (app: Parameters<typeof serve>[0]['app'], options: Partial<Parameters<typeof serve>[0]> = {}) =>
+  serve({ app, model: 'reactor', backend: 'syscall', port: 0, logger: memoryLogger(), ...options });
+
 // name N: names the connection. say N: two replies, A N then B N. all N: C name:N to every connection
 // (this one too). bye: ciao, then FIN.
 function roomApp() {
@@ -54,16 +58,7 @@ for (const { readBatch, multiplexer, trigger } of cases) {
   test(`read batch ${readBatch} (${multiplexer}, ${trigger}): replies in order, to every connection, FIN last`, {
     skip,
   }, async () => {
-    const server = await serve({
-      app: roomApp(),
-      model: 'reactor',
-      backend: 'syscall',
-      multiplexer,
-      trigger,
-      readBatch,
-      port: 0,
-      logger: memoryLogger(),
-    });
+    const server = await start(roomApp(), { multiplexer, trigger, readBatch });
     try {
       const random = prng(readBatch * 7 + multiplexer.length + trigger.length);
       const clients = await Promise.all(Array.from({ length: CLIENTS }, () => TestClient.open(server.port)));
@@ -122,13 +117,7 @@ for (const { readBatch, multiplexer, trigger } of cases) {
 test('read batch: a reply deferred to the end of the batch leaves before the FIN that end() sends', {
   skip,
 }, async () => {
-  const server = await serve({
-    app: roomApp(),
-    model: 'reactor',
-    backend: 'syscall',
-    port: 0,
-    logger: memoryLogger(),
-  });
+  const server = await start(roomApp());
   try {
     for (let round = 0; round < 20; round++) {
       const client = await TestClient.open(server.port);
@@ -158,14 +147,7 @@ test('read batch: replies deferred to the end of a batch that the kernel cannot 
       conn.send(reply(Number(line.toString())).subarray(0, REPLY - 1)); // the codec adds '\n'
     },
   });
-  const server = await serve({
-    app,
-    model: 'reactor',
-    backend: 'syscall',
-    port: 0,
-    maxWriteBuffer: 16 * 1024 * 1024,
-    logger: memoryLogger(),
-  });
+  const server = await start(app, { maxWriteBuffer: 16 * 1024 * 1024 });
   try {
     const client = await TestClient.open(server.port);
     client.socket.pause(); // not reading: the replies fill both socket buffers, then the server's queue
@@ -208,7 +190,7 @@ test('read batch: the deferred reply of a connection that closes dies with it, e
       reused = sys.dup(spare!.server);
     },
   });
-  const server = await serve({ app, model: 'reactor', backend: 'syscall', port: 0, logger: memoryLogger() });
+  const server = await start(app);
   try {
     const client = await TestClient.open(server.port);
     client.write('go\n');
