@@ -72,6 +72,8 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
   private readonly readFds: Int32Array;
   private readonly readLens: Int32Array;
   private readonly readMore: Uint8Array;
+  /** Reads in the batch so far (slots 0 .. batched-1). */
+  private batched = 0;
   private readonly acceptor: Acceptor<In, Out>;
   private readonly wakeFd: number;
   private readQueue: SysConnection<In, Out>[] = [];
@@ -146,8 +148,6 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
   private dispatch(n: number): number {
     const mux = this.mux;
     const conns = this.conns;
-    const slots = this.reads.count;
-    let k = 0; // reads in the batch so far
     for (let i = 0; i < n; i++) {
       const fd = mux.readyFd(i);
       const events = mux.readyEvents(i);
@@ -160,39 +160,47 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
         continue;
       }
       if (events & (READABLE | HANGUP | ERROR)) {
-        if (!conn.readPaused && !conn.eof) {
-          if (this.readInto(conn, fd, k, (events & (PEER_HANGUP | HANGUP | ERROR)) !== 0) && ++k === slots) {
-            this.handleReads(k);
-            k = 0;
-          }
-        } else if (conn.readPaused && mux.edge) conn.readPending = true;
+        if (!conn.readPaused && !conn.eof)
+          this.read(conn, fd, (events & (PEER_HANGUP | HANGUP | ERROR)) !== 0);
+        else if (conn.readPaused && mux.edge) conn.readPending = true;
         else if (events & ERROR) conn.onError(sys.socketError(fd) || sys.ECONNRESET);
         else if (events & HANGUP) conn.closeWith(conn.eof ? undefined : 'peer-reset');
       }
       // Edge-triggered reports writability with every event; only a connection with bytes queued cares.
       if (events & WRITABLE && conn.hasQueue) conn.onWritable();
     }
-    if (k > 0) this.handleReads(k);
+    this.endBatch();
     return n;
   }
 
   /**
-   * Read phase: one read of `conn` into slot k; true when bytes arrived (handled with the batch). A read
-   * shorter than the slot took all a TCP socket held: only a full read, or a hang-up (whose EOF must still
-   * be read), leaves more to read — level-triggered, the kernel reports the socket again; edge-triggered,
-   * it goes on the read queue (one read per batch: a handler may pause the connection in between).
+   * Read phase: one read of `conn` (on fd) into the batch's next slot; a full batch is handled at once. A
+   * read shorter than the slot took all a TCP socket held: only a full read, or a hang-up (whose EOF must
+   * still be read), leaves more to read — level-triggered, the kernel reports the socket again;
+   * edge-triggered, it goes on the read queue (one read per batch: a handler may pause the connection in
+   * between).
    */
-  private readInto(conn: SysConnection<In, Out>, fd: number, k: number, untilEof: boolean): boolean {
+  private read(conn: SysConnection<In, Out>, fd: number, untilEof: boolean): void {
+    const k = this.batched;
     const n = sys.recvRaw(fd, this.reads.slotAddress(k), READ_BUFFER_BYTES);
     if (n > 0) {
       this.readFds[k] = fd;
       this.readLens[k] = n;
       this.readMore[k] = n === READ_BUFFER_BYTES || untilEof ? 1 : 0;
-      return true;
+      this.batched = k + 1;
+      if (this.batched === this.reads.count) this.endBatch();
+      return;
     }
     if (n === 0) conn.onEof();
     else if (n !== -sys.EAGAIN) conn.onError(-n);
-    return false;
+  }
+
+  /** The batch read so far (if any) is handled, then its replies sent. */
+  private endBatch(): void {
+    const k = this.batched;
+    if (k === 0) return;
+    this.batched = 0;
+    this.handleReads(k);
   }
 
   /** Handle phase, then write phase: the app gets the batch's k reads, then its replies go out. */
@@ -204,14 +212,11 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     for (let j = 0; j < k; j++) {
       const conn = conns[this.readFds[j]!];
       if (conn === undefined || conn.closed) continue; // closed by another connection's handler
-      const view = reads.view(j, this.readLens[j]!);
-      reads.current = view;
-      conn.onData(view);
+      conn.onData(reads.view(this.readLens[j]!, j));
       if (!edge) continue;
       if (conn.readPaused) conn.readPending = true;
       else if (this.readMore[j] === 1 && !conn.closed) this.readQueue.push(conn);
     }
-    reads.current = null;
     this.batch.open = false;
     this.batch.flush(this);
   }
@@ -227,15 +232,9 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     for (let pass = 0; pass < EDGE_READS && this.readQueue.length > 0; pass++) {
       const queue = this.readQueue;
       this.readQueue = [];
-      let k = 0;
-      for (const conn of queue) {
-        if (conn.closed || conn.readPaused || conn.eof) continue;
-        if (this.readInto(conn, conn.fd, k, true) && ++k === this.reads.count) {
-          this.handleReads(k);
-          k = 0;
-        }
-      }
-      if (k > 0) this.handleReads(k);
+      for (const conn of queue)
+        if (!conn.closed && !conn.readPaused && !conn.eof) this.read(conn, conn.fd, true);
+      this.endBatch();
       handled += queue.length;
     }
     return handled;
