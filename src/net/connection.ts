@@ -309,11 +309,12 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   }
 
   // ---- internals -----------------------------------------------------------------------------------
-  private flag(bit: number): boolean {
+  /** One bit of `flags` (a transport's too). */
+  protected flag(bit: number): boolean {
     return (this.flags & bit) !== 0;
   }
 
-  private setFlag(bit: number, on: boolean): void {
+  protected setFlag(bit: number, on: boolean): void {
     this.flags = on ? this.flags | bit : this.flags & ~bit;
   }
 

@@ -50,30 +50,26 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   /** Reading is paused (by the app, or while an async handler runs). */
   get readPaused(): boolean {
-    return (this.flags & READ_PAUSED) !== 0;
+    return this.flag(READ_PAUSED);
   }
   /** The peer sent FIN: read() returned 0. */
   get eof(): boolean {
-    return (this.flags & EOF) !== 0;
+    return this.flag(EOF);
   }
   /** Edge-triggered: a readable edge arrived while paused; read when resumed. */
   get readPending(): boolean {
-    return (this.flags & READ_PENDING) !== 0;
+    return this.flag(READ_PENDING);
   }
   set readPending(on: boolean) {
-    this.setBit(READ_PENDING, on);
+    this.setFlag(READ_PENDING, on);
   }
   /** end() was called: shut down our side once the queue is flushed. */
   private get ending(): boolean {
-    return (this.flags & ENDING) !== 0;
+    return this.flag(ENDING);
   }
 
   private get failed(): boolean {
-    return (this.flags & FAILED) !== 0;
-  }
-
-  private setBit(bit: number, on: boolean): void {
-    this.flags = on ? this.flags | bit : this.flags & ~bit;
+    return this.flag(FAILED);
   }
 
   /**
@@ -105,7 +101,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   /** read() returned 0. */
   onEof(): void {
-    this.setBit(EOF, true);
+    this.setFlag(EOF, true);
     if (this.ending && this.queued === 0) {
       this.closeWith(); // our FIN went out earlier; now the peer's came: done
       return;
@@ -141,7 +137,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   /** A write failed: close on the next microtask, so the app's send() returns before close() runs. */
   private fail(errno: number): void {
     if (this.failed) return;
-    this.flags |= FAILED;
+    this.setFlag(FAILED, true);
     queueMicrotask(() => this.onError(errno));
   }
 
@@ -211,13 +207,9 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   /** The reactor sent this connection's deferred write at the end of a batch, and it went out short. */
   sentShort(buf: Buffer, n: number): void {
-    if (this.closed || this.failed) return;
-    if (this.out !== null) {
-      // Not reached (a connection with a queue defers nothing); keep the order all the same.
-      this.out.enqueue(buf, this.borrowed(buf));
-      return;
-    }
-    this.queueRest(buf, n);
+    // It has no queue: a write defers only to an idle socket, and whatever could queue behind it (a later
+    // write, a cork, end()) takes the deferred write back first.
+    if (!this.closed && !this.failed) this.queueRest(buf, n);
   }
 
   /** A view of the reactor's read slots (an echo), which a later read overwrites: queue a copy. */
@@ -236,12 +228,12 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   }
 
   protected transportPause(): void {
-    this.setBit(READ_PAUSED, true);
+    this.setFlag(READ_PAUSED, true);
     this.updateInterest();
   }
 
   protected transportResume(): void {
-    this.setBit(READ_PAUSED, false);
+    this.setFlag(READ_PAUSED, false);
     this.updateInterest();
     // Edge-triggered: the edge may have passed while paused: let the reactor try a read on its next turn.
     this.reactor.scheduleRead(this);
@@ -249,7 +241,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   protected transportEnd(): void {
     this.flushDeferred();
-    this.setBit(ENDING, true);
+    this.setFlag(ENDING, true);
     if (this.queued === 0) this.finishEnd();
   }
 
