@@ -3,8 +3,8 @@
 // a backend subclass supplies the few transport operations (write, pause, half-close, destroy).
 import type { Decoder } from '../protocols/codec.ts';
 import { ProtocolError } from '../protocols/codec.ts';
-import { looksLikeProxyHeader, type PrefaceResult, ProxyPreface } from '../protocols/proxy.ts';
 import type { CloseReason, Connection } from './connection-api.ts';
+import { ProxyGate } from './proxy-gate.ts';
 import type { ServerCore } from './server-core.ts';
 import { Deadline } from './timeout-list.ts';
 
@@ -21,11 +21,17 @@ const ENDING = 1; // we sent or will send FIN after the queue flushes
 const CLOSED = 2;
 
 // Bits of ConnectionBase.flags: this class's in the low byte, a transport's own from TRANSPORT_FLAGS up.
+/** The app paused reading. */
 const USER_PAUSED = 1;
+/** An async handler is running: messages wait in the backlog, reading is paused. */
 const BUSY = 2;
+/** The peer sent FIN. */
 const PEER_ENDED = 4;
+/** send() returned false: tell the app when the queue falls to the low watermark. */
 const NEED_DRAIN = 8;
+/** Inside received(). */
 const READING = 16;
+/** A PROXY protocol header is expected first (see proxy-gate.ts). */
 const PREFACE_PENDING = 32;
 /** The first bit of ConnectionBase.flags a transport may use for its own yes/no state. */
 export const TRANSPORT_FLAGS = 1 << 8;
@@ -39,7 +45,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   protected state = OPEN;
   /**
    * The connection's yes/no state in one small integer, not a field each: memory per connection is what a
-   * server holding 100,000 idle clients pays for (see the accessors below). A transport keeps its own bits
+   * server holding 100,000 idle clients pays for (the bits are listed above). A transport keeps its own bits
    * here too, from TRANSPORT_FLAGS up.
    */
   protected flags = 0;
@@ -66,7 +72,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   declare private closeReason: CloseReason | undefined;
   declare private closeError: unknown;
   declare private backlog: In[] | null; // messages decoded while busy
-  declare private preface: ProxyPreface | null;
+  declare private proxyGate: ProxyGate | null; // until a PROXY header is read (see proxy-gate.ts)
   /** Places in the server's timeout lists; null when that timeout is off (memory per idle connection). */
   declare idleDeadline: Deadline<ConnectionBase<In, Out>> | null;
   declare partialDeadline: Deadline<ConnectionBase<In, Out>> | null;
@@ -86,7 +92,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.core = core;
     this.lastActive = core.now;
     this.decoder = core.app.codec.decoder();
-    this.prefacePending = core.trustedProxy !== null;
+    if (core.trustedProxy !== null) this.flags |= PREFACE_PENDING;
   }
 
   /**
@@ -105,7 +111,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.closeReason = undefined;
     this.closeError = undefined;
     this.backlog = null;
-    this.preface = null;
+    this.proxyGate = null;
     this.idleDeadline = core.idleList ? new Deadline(this) : null;
     this.partialDeadline = core.partialList ? new Deadline(this) : null;
   }
@@ -154,7 +160,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.bytesOut += n;
     this.core.stats.bytesOut += n;
     if (this.lastActive !== this.core.now) this.touch();
-    if (this.reading && ++this.sendsInRead === 2) this.transportCork();
+    if (this.flag(READING) && ++this.sendsInRead === 2) this.transportCork();
     const queued = this.transportWrite(bytes as Buffer | string);
     if (queued === 0) return true;
     const limits = this.core.limits;
@@ -163,22 +169,22 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       return false;
     }
     if (queued >= limits.highWaterMark) {
-      this.needDrain = true;
+      this.flags |= NEED_DRAIN;
       return false;
     }
     return true;
   }
 
   pause(): void {
-    if (this.userPaused) return;
-    this.userPaused = true;
-    if (!this.busy) this.transportPause();
+    if (this.flag(USER_PAUSED)) return;
+    this.flags |= USER_PAUSED;
+    if (!this.flag(BUSY)) this.transportPause();
   }
 
   resume(): void {
-    if (!this.userPaused) return;
-    this.userPaused = false;
-    if (!this.busy && this.state !== CLOSED) this.transportResume();
+    if (!this.flag(USER_PAUSED)) return;
+    this.flags &= ~USER_PAUSED;
+    if (!this.flag(BUSY) && this.state !== CLOSED) this.transportResume();
   }
 
   end(): void {
@@ -188,7 +194,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       this.transportUncork();
     }
     this.state = ENDING;
-    this.closeReason ??= this.peerEnded ? 'peer-closed' : 'ended';
+    this.closeReason ??= this.flag(PEER_ENDED) ? 'peer-closed' : 'ended';
     this.transportEnd();
   }
 
@@ -214,7 +220,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     return (
       this.state === OPEN &&
       this.lastActive <= time &&
-      !this.busy &&
+      !this.flag(BUSY) &&
       this.writableLength === 0 &&
       this.decoder.buffered === 0
     );
@@ -236,13 +242,18 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     const core = this.core;
     core.stats.bytesIn += n;
     if (this.lastActive !== core.now) this.touch();
-    if (this.prefacePending) {
-      const rest = this.readPreface(chunk);
+    if (this.flag(PREFACE_PENDING)) {
+      const gate = (this.proxyGate ??= new ProxyGate());
+      const rest = gate.pass(this, core, chunk);
+      if (gate.done) {
+        this.flags &= ~PREFACE_PENDING;
+        this.proxyGate = null;
+      }
       if (rest === null) return;
       chunk = rest;
     }
     this.sendsInRead = 0;
-    this.reading = true;
+    this.flags |= READING;
     const outer = ConnectionBase.decoding; // a handler may feed another connection's bytes
     ConnectionBase.decoding = this as ConnectionBase<unknown, unknown>;
     try {
@@ -264,14 +275,14 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   /** The peer half-closed (EOF). Answer what is pending, then close our side. */
   protected peerClosed(): void {
-    this.peerEnded = true;
-    if (!this.busy) this.end();
+    this.flags |= PEER_ENDED;
+    if (!this.flag(BUSY)) this.end();
   }
 
   /** The transport's queue fell to the low watermark (or emptied). */
   protected drained(): void {
-    if (!this.needDrain || this.state !== OPEN) return;
-    this.needDrain = false;
+    if (!this.flag(NEED_DRAIN) || this.state !== OPEN) return;
+    this.flags &= ~NEED_DRAIN;
     const drain = this.core.app.drain;
     if (drain) this.callHook(drain);
   }
@@ -279,7 +290,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   /** The transport is closed for good: account for it and tell the app, once. */
   protected closedByTransport(reason?: CloseReason, error?: unknown): void {
     if (this.closeReason === undefined) {
-      this.closeReason = reason ?? (this.peerEnded ? 'peer-closed' : 'peer-reset');
+      this.closeReason = reason ?? (this.flag(PEER_ENDED) ? 'peer-closed' : 'peer-reset');
       this.closeError = error;
     }
     this.state = CLOSED;
@@ -318,105 +329,18 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.flags = on ? this.flags | bit : this.flags & ~bit;
   }
 
-  /** The app paused reading. */
-  private get userPaused(): boolean {
-    return this.flag(USER_PAUSED);
-  }
-  private set userPaused(on: boolean) {
-    this.setFlag(USER_PAUSED, on);
-  }
-  /** An async handler is running: messages wait in the backlog, reading is paused. */
-  private get busy(): boolean {
-    return this.flag(BUSY);
-  }
-  private set busy(on: boolean) {
-    this.setFlag(BUSY, on);
-  }
-  /** The peer sent FIN. */
-  private get peerEnded(): boolean {
-    return this.flag(PEER_ENDED);
-  }
-  private set peerEnded(on: boolean) {
-    this.setFlag(PEER_ENDED, on);
-  }
-  /** send() returned false: tell the app when the queue falls to the low watermark. */
-  private get needDrain(): boolean {
-    return this.flag(NEED_DRAIN);
-  }
-  private set needDrain(on: boolean) {
-    this.setFlag(NEED_DRAIN, on);
-  }
-  /** Inside received(). */
-  private get reading(): boolean {
-    return this.flag(READING);
-  }
-  private set reading(on: boolean) {
-    this.setFlag(READING, on);
-  }
-  /** A PROXY protocol header is expected first (see readPreface). */
-  private get prefacePending(): boolean {
-    return this.flag(PREFACE_PENDING);
-  }
-  private set prefacePending(on: boolean) {
-    this.setFlag(PREFACE_PENDING, on);
-  }
-
-  /**
-   * PROXY protocol: a trusted peer (a load balancer) starts with a header naming the real client, which
-   * becomes this connection's remote address; a header from anyone else is refused. Returns the bytes that
-   * follow the header, or null when there are none yet (or the connection was closed).
-   */
-  private readPreface(chunk: Buffer): Buffer | null {
-    const core = this.core;
-    if (!core.trustedProxy!(this.remoteAddress)) {
-      this.prefacePending = false;
-      if (!looksLikeProxyHeader(chunk)) return chunk; // a direct client
-      this.destroy(
-        'protocol-error',
-        new ProtocolError(`PROXY header from untrusted peer ${this.remoteAddress}`),
-      );
-      return null;
-    }
-    this.preface ??= new ProxyPreface();
-    let result: PrefaceResult;
-    try {
-      result = this.preface.push(chunk);
-    } catch (error) {
-      this.destroy('protocol-error', error);
-      return null;
-    }
-    if (result.state === 'need-more') {
-      if (core.partialList && !this.partialDeadline!.linked)
-        core.partialList.touch(this.partialDeadline!, core.now);
-      return null;
-    }
-    this.prefacePending = false;
-    this.preface = null;
-    if (this.partialDeadline?.linked) core.partialList!.remove(this.partialDeadline);
-    const source = result.header.command === 'PROXY' ? result.header.source : undefined;
-    if (source) {
-      // The per-address count follows the real client: a proxy's many clients are counted apart.
-      if (!core.readdress(this, source.address)) {
-        this.destroy('per-ip-limit');
-        return null;
-      }
-      this.remotePort = source.port;
-    }
-    return result.rest.length > 0 ? result.rest : null;
-  }
-
   /**
    * Replies to pipelined requests: the first send() of a read goes out on its own (the common one-request
    * read pays nothing extra); from the second on, writes are corked and leave in one writev when the read
    * has been handled, in order, before anything else (an error reply, a FIN).
    */
   private uncorkAfterRead(): void {
-    this.reading = false;
+    this.flags &= ~READING;
     if (this.sendsInRead >= 2) {
       this.sendsInRead = 0;
       this.transportUncork();
       // The gathered bytes may all have gone at once: then no writability event will say so.
-      if (this.needDrain && this.writableLength <= this.core.limits.lowWaterMark) this.drained();
+      if (this.flag(NEED_DRAIN) && this.writableLength <= this.core.limits.lowWaterMark) this.drained();
     }
   }
 
@@ -429,7 +353,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   private deliver(message: In): void {
     this.messagesIn++;
     this.core.stats.messagesIn++;
-    if (this.busy) {
+    if (this.flag(BUSY)) {
       (this.backlog ??= []).push(this.core.app.retainMessages ? message : this.retain(message));
       return;
     }
@@ -462,8 +386,8 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   }
 
   private await(promise: Promise<void>): void {
-    this.busy = true;
-    if (!this.userPaused) this.transportPause();
+    this.flags |= BUSY;
+    if (!this.flag(USER_PAUSED)) this.transportPause();
     promise.then(
       () => this.settled(),
       (error) => this.destroy('handler-error', error),
@@ -471,13 +395,13 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   }
 
   private settled(): void {
-    this.busy = false;
+    this.flags &= ~BUSY;
     const backlog = this.backlog;
-    while (backlog !== null && backlog.length > 0 && !this.busy && this.state !== CLOSED)
+    while (backlog !== null && backlog.length > 0 && !this.flag(BUSY) && this.state !== CLOSED)
       this.dispatch(backlog.shift()!);
-    if (this.busy || this.state === CLOSED) return;
-    if (this.peerEnded) this.end();
-    else if (!this.userPaused) this.transportResume();
+    if (this.flag(BUSY) || this.state === CLOSED) return;
+    if (this.flag(PEER_ENDED)) this.end();
+    else if (!this.flag(USER_PAUSED)) this.transportResume();
   }
 
   private retain(message: In): In {

@@ -1,6 +1,7 @@
 // poll: the reactor keeps one pollfd array, the kernel scans all of it on every call and so does the
 // reactor afterwards to find the slots with revents set — the O(n) cost this model is here to show.
 import { PollFds } from '../../sys/index.ts';
+import { growFdIndex } from './fd-index.ts';
 import type { Multiplexer } from './multiplexer.ts';
 
 export class PollMultiplexer implements Multiplexer {
@@ -18,11 +19,7 @@ export class PollMultiplexer implements Multiplexer {
   }
 
   add(fd: number, interest: number): void {
-    if (fd >= this.slot.length) {
-      const grown = new Int32Array(Math.max(fd + 1, this.slot.length * 2)).fill(-1);
-      grown.set(this.slot);
-      this.slot = grown;
-    }
+    if (fd >= this.slot.length) this.slot = growFdIndex(this.slot, fd);
     this.slot[fd] = this.fds.add(fd, interest);
   }
 

@@ -4,6 +4,7 @@
 // connection: a second write, a cork, end() or a close first takes the record back (see SysConnection),
 // so every connection's bytes keep their order. Records are typed-array rows, found by descriptor.
 import { MSG_NOSIGNAL, send, sendRaw } from '../../sys/index.ts';
+import { growFdIndex } from './fd-index.ts';
 import type { ReadSlots } from './read-slots.ts';
 
 /** Records per batch; past it writes go out at once, as outside a batch. */
@@ -36,7 +37,7 @@ export class WriteBatch {
   defer(fd: number, bytes: Buffer): boolean {
     const k = this.count;
     if (k === CAPACITY || this.has(fd)) return false;
-    if (fd >= this.at.length) this.grow(fd);
+    if (fd >= this.at.length) this.at = growFdIndex(this.at, fd);
     this.at[fd] = k;
     this.fds[k] = fd;
     this.lens[k] = bytes.length;
@@ -99,11 +100,5 @@ export class WriteBatch {
       return bytes;
     }
     return this.slots.at(addr, this.lens[k]!);
-  }
-
-  private grow(fd: number): void {
-    const grown = new Int32Array(Math.max(fd + 1, this.at.length * 2)).fill(-1);
-    grown.set(this.at);
-    this.at = grown;
   }
 }
