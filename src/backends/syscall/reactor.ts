@@ -310,7 +310,7 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     await new Promise<void>((resolve) => {
       this.loopDone = resolve;
       this.stopping = true;
-      if (this.parked) sys.eventfdWrite(this.wakeFd, 1);
+      this.wake();
     });
   }
 
