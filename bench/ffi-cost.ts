@@ -21,6 +21,10 @@ const { values } = parseArgs({
 });
 const CALLS = Number(values.calls);
 const ROUNDS = Number(values.rounds);
+if (!Number.isInteger(CALLS) || CALLS < 1 || !Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  console.error('usage: node bench/ffi-cost.ts [--calls N] [--rounds N]  (N: a whole number, at least 1)');
+  process.exit(2);
+}
 const SYS_GETPPID: Record<string, number> = { x64: 110, arm64: 173 };
 const nr = SYS_GETPPID[process.arch];
 if (process.platform !== 'linux' || nr === undefined) {

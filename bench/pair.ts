@@ -30,6 +30,16 @@ if (!values.a || !values.b) {
 const conns = Number(values.connections);
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
+for (const [name, n] of [
+  ['connections', conns],
+  ['seconds', seconds],
+  ['rounds', rounds],
+] as const) {
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`bench/pair.ts: --${name} must be a whole number, at least 1 (got ${values[name]})`);
+    process.exit(2);
+  }
+}
 const run = promisify(execFile);
 const { echoEpoll, echoLoad } = yardstick();
 
