@@ -101,9 +101,14 @@ export class ServerCore<In = unknown, Out = unknown> {
   readonly trustedProxy: ((address: string) => boolean) | null;
   /** Date.now() when this core started; `now` counts from it. */
   readonly epoch = Date.now();
+  /** performance.now() at `epoch`: `now` is read from the monotonic clock (a wall clock set back or
+   * forward would fire every deadline at once, or none). */
+  private readonly monoEpoch = performance.now();
   /**
-   * A coarse clock in ms since `epoch`, advanced by the sweep timer: cheap to read on every chunk, and a
-   * small integer, so connections store their times without a boxed double each.
+   * A coarse clock in whole ms since `epoch`, advanced by the sweep timer (and refreshClock()): cheap to
+   * read on every chunk, and a small integer, so connections store their times without a boxed double
+   * each. It lags: something stamped `now` happened at or after `now`, before the clock's next advance.
+   * So a deadline is never judged by its stamp alone (see advance() and tick()): it fires late, never early.
    */
   now = 0;
   private ids = 0;
@@ -126,7 +131,7 @@ export class ServerCore<In = unknown, Out = unknown> {
     this.idleList = this.limits.idleTimeout > 0 ? new TimeoutList() : null;
     this.partialList = this.limits.partialTimeout > 0 ? new TimeoutList() : null;
     const shortest = Math.min(this.limits.idleTimeout || Infinity, this.limits.partialTimeout || Infinity);
-    this.tickMs = Math.max(10, Math.min(250, Math.floor(shortest / 4)));
+    this.tickMs = Math.max(10, Math.min(250, Math.floor(shortest / 8)));
   }
 
   get draining(): boolean {
@@ -144,7 +149,24 @@ export class ServerCore<In = unknown, Out = unknown> {
 
   /** Advance the coarse clock to the real time now (for a caller about to stamp connections). */
   refreshClock(): number {
-    return (this.now = Date.now() - this.epoch);
+    return this.advance();
+  }
+
+  /**
+   * The one way `now` moves (to the monotonic time, in whole ms). What was stamped with the old value
+   * happened before this moment, so its deadline may be judged from at most `tickMs` + 1 after its
+   * stamp (the margin tick() adds): when the clock was stale longer than that (a late timer, a long
+   * turn of the event loop), the entries stamped with the old value are moved up to keep that true.
+   */
+  private advance(): number {
+    const before = this.now;
+    const now = Math.max(before, Math.floor(performance.now() - this.monoEpoch));
+    if (now - before > this.tickMs) {
+      if (this.idleList) this.idleList.restampTail(before, now - this.tickMs);
+      if (this.partialList) this.partialList.restampTail(before, now - this.tickMs);
+    }
+    this.now = now;
+    return now;
   }
 
   nextId(): number {
@@ -236,7 +258,7 @@ export class ServerCore<In = unknown, Out = unknown> {
   drain(timeoutMs: number): Promise<void> {
     const done = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     if (this.drainDeadline === -1) {
-      this.now = Date.now() - this.epoch;
+      this.advance();
       this.drainDeadline = this.now + timeoutMs;
       this.drainBoundary = this.now + Math.min(DRAIN_BOUNDARY_MS, timeoutMs / 2);
       // Every connection gets a full quiet period from now: bytes already on the wire still arrive.
@@ -254,10 +276,14 @@ export class ServerCore<In = unknown, Out = unknown> {
   }
 
   private tick(): void {
-    const now = (this.now = Date.now() - this.epoch);
-    if (this.idleList) this.idleList.expire(now - this.limits.idleTimeout, (c) => c.destroy('idle-timeout'));
+    const now = this.advance();
+    // An entry stamped `at` was last active before at + tickMs + 1 (see advance()): due only once that
+    // plus the timeout has passed.
+    const margin = this.tickMs + 1;
+    if (this.idleList)
+      this.idleList.expire(now - this.limits.idleTimeout - margin, (c) => c.destroy('idle-timeout'));
     if (this.partialList)
-      this.partialList.expire(now - this.limits.partialTimeout, (c) => c.destroy('partial-timeout'));
+      this.partialList.expire(now - this.limits.partialTimeout - margin, (c) => c.destroy('partial-timeout'));
     if (this.drainDeadline === -1) return;
     const late = now >= this.drainDeadline;
     const quietSince = now >= this.drainBoundary ? now : now - DRAIN_QUIET_MS;

@@ -49,6 +49,15 @@ export class TimeoutList<T> {
     this.size--;
   }
 
+  /**
+   * Every entry stamped `from` (the newest, so at the tail) is restamped `to` (> from): the clock that
+   * stamped them was stale by more than the lists' margin (see ServerCore.advance), so their time moves
+   * later, never earlier. Order is kept: every other entry is older than `from`.
+   */
+  restampTail(from: number, to: number): void {
+    for (let node = this.tail; node !== null && node.at === from; node = node.prev) node.at = to;
+  }
+
   /** Unlink and hand over every entry whose time is <= cutoff, oldest first. */
   expire(cutoff: number, onExpired: (owner: T) => void): void {
     while (this.head !== null && this.head.at <= cutoff) {

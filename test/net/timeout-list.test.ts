@@ -33,3 +33,16 @@ test('touch of the tail at the same time is a no-op; remove of an unlinked node 
     Array.from({ length: 50 }, (_, i) => i + 50),
   );
 });
+
+test('restampTail moves only the entries stamped with the newest time, keeping the order', () => {
+  const list = new TimeoutList<string>();
+  const [a, b, c] = ['a', 'b', 'c'].map((o) => new Deadline(o));
+  list.touch(a!, 10);
+  list.touch(b!, 20);
+  list.touch(c!, 20);
+  list.restampTail(20, 35);
+  assert.deepEqual([a!.at, b!.at, c!.at], [10, 35, 35]);
+  const out: string[] = [];
+  list.expire(34, (o) => out.push(o));
+  assert.deepEqual(out, ['a']);
+});

@@ -1,0 +1,78 @@
+// Finding 6 of issue 16: a deadline never fires before its time. Connections arrive at random moments
+// between the sweep timer's ticks (where the coarse clock is stale) and some of them send a byte at a
+// random moment later; each one's time from its own last activity (as the client saw it: it can only be
+// earlier than the server's) to the server's close must be at least the timeout. No upper bound but a
+// generous one: a loaded machine can only make a timeout late.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { memoryLogger, serve } from '../../src/index.ts';
+import { syscallBackendAvailable } from '../../src/sys/index.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Measured {
+  sinceActive: number;
+  reason: string;
+}
+
+/** Open a connection after `delay` ms, maybe send a byte `sendAfter` ms after connecting, then wait for
+ * the server to close it. */
+function client(port: number, delay: number, sendAfter: number | null): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    setTimeout(() => {
+      const sock = net.connect(port, '127.0.0.1');
+      let lastActive = 0;
+      sock.on('connect', () => {
+        lastActive = performance.now();
+        if (sendAfter !== null)
+          setTimeout(() => {
+            if (sock.destroyed) return;
+            lastActive = performance.now();
+            sock.write('x');
+          }, sendAfter);
+      });
+      sock.on('data', () => {});
+      sock.on('error', () => {});
+      sock.on('close', () => resolve({ sinceActive: performance.now() - lastActive, reason: 'closed' }));
+      setTimeout(() => reject(new Error('not closed within 20 s')), 20_000).unref();
+    }, delay);
+  });
+}
+
+const backends = syscallBackendAvailable() ? (['syscall', 'node'] as const) : (['node'] as const);
+for (const backend of backends) {
+  for (const [name, app, reason, timeout] of [
+    ['idle timeout 1 s', 'echo', 'idle-timeout', 1000],
+    ['idle timeout 300 ms', 'echo', 'idle-timeout', 300],
+    // line-echo holds the byte sent as a partial line: the partial-request deadline runs from it
+    ['partial timeout 500 ms', 'line-echo', 'partial-timeout', 500],
+  ] as const) {
+    test(`${backend}: ${name} never cuts a connection before its time`, async () => {
+      const options = reason === 'idle-timeout' ? { idleTimeout: timeout } : { partialTimeout: timeout };
+      const server = await serve({ app, backend, port: 0, logger: memoryLogger(), ...options });
+      try {
+        const runs: Promise<Measured>[] = [];
+        for (let i = 0; i < 40; i++) {
+          const delay = Math.random() * timeout * 1.5;
+          const sendAfter = reason === 'idle-timeout' && i % 2 === 0 ? null : Math.random() * timeout * 0.9;
+          runs.push(client(server.port, delay, sendAfter));
+        }
+        const all = await Promise.all(runs);
+        const times = all.map((m) => m.sinceActive);
+        const early = times.filter((t) => t < timeout);
+        assert.deepEqual(
+          early.map((t) => Math.round(t)),
+          [],
+          `${early.length} of 40 cut before ${timeout} ms (shortest ${Math.round(Math.min(...times))} ms)`,
+        );
+        // generous: a timeout is late by at most a tick or two, plus whatever the machine's load adds
+        assert.ok(Math.max(...times) < timeout * 3 + 2000, `a connection held ${Math.max(...times)} ms`);
+        await sleep(50);
+        assert.equal((await server.stats()).closed[reason], 40);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+}
