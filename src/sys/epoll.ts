@@ -14,7 +14,7 @@
 // only go async when idle.
 import { EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from './constants.ts';
 import { SysError } from './errno.ts';
-import { bindLibc, callAsync, lastErrno } from './libc.ts';
+import { bindSys, callAsync } from './libc.ts';
 
 /** True where struct epoll_event is packed (x86_64). */
 export const EPOLL_EVENT_PACKED = process.arch === 'x64';
@@ -25,10 +25,11 @@ export const EPOLL_DATA_OFFSET = EPOLL_EVENT_PACKED ? 4 : 8;
 const S32 = EPOLL_EVENT_SIZE >> 2;
 const D32 = EPOLL_DATA_OFFSET >> 2;
 
-const c = bindLibc({
+// epoll_wait is epoll_pwait with no signal mask (arm64 has only the latter); results carry -errno.
+const c = bindSys({
   epoll_create1: 'int epoll_create1(int flags)',
   epoll_ctl: 'int epoll_ctl(int epfd, int op, int fd, void *event)',
-  epoll_wait: 'int epoll_wait(int epfd, void *events, int maxevents, int timeout)',
+  epoll_wait: 'int epoll_pwait(int epfd, void *events, int maxevents, int timeout, void *mask, size_t n)',
   close: 'int close(int fd)',
 });
 
@@ -39,7 +40,7 @@ const ctlU32 = new Uint32Array(ctlAb);
 /** epoll_create1(2): a new epoll fd; throws SysError. */
 export function epollCreate1(flags: number = EPOLL_CLOEXEC): number {
   const fd = c.epoll_create1(flags);
-  if (fd < 0) throw new SysError('epoll_create1', lastErrno());
+  if (fd < 0) throw new SysError('epoll_create1', -fd);
   return fd;
 }
 
@@ -48,7 +49,8 @@ export function epollCtl(epfd: number, op: number, fd: number, events: number, d
   ctlU32[0] = events;
   ctlU32[D32] = data;
   ctlU32[D32 + 1] = 0;
-  return c.epoll_ctl(epfd, op, fd, ctlBuf) < 0 ? -lastErrno() : 0;
+  const r = c.epoll_ctl(epfd, op, fd, ctlBuf);
+  return Math.min(r, 0);
 }
 
 /** An epoll instance plus its reusable array of `maxEvents` result slots. */
@@ -87,15 +89,14 @@ export class Epoll {
   /** epoll_wait(2): number of ready slots (0 on timeout), or -errno (-EINTR). -1 ms blocks. */
   wait(timeoutMs: number): number {
     if (this.waiting) throw new Error('Epoll.wait: a waitAsync() is still pending on this event array');
-    const n = c.epoll_wait(this.epfd, this.buffer, this.maxEvents, timeoutMs);
-    return n < 0 ? -lastErrno() : n;
+    return c.epoll_wait(this.epfd, this.buffer, this.maxEvents, timeoutMs, null, 8);
   }
 
   /** epoll_wait on a pool thread; resolves with the count or -errno. Do not call wait() meanwhile. */
   waitAsync(timeoutMs: number): Promise<number> {
     if (this.waiting) return Promise.reject(new Error('Epoll.waitAsync: already waiting'));
     this.waiting = true;
-    return callAsync(c.epoll_wait, this.epfd, this.buffer, this.maxEvents, timeoutMs).finally(() => {
+    return callAsync(c.epoll_wait, this.epfd, this.buffer, this.maxEvents, timeoutMs, null, 8).finally(() => {
       this.waiting = false;
     });
   }
@@ -115,7 +116,8 @@ export class Epoll {
 
   /** Closes the epoll fd; throws SysError on failure. */
   close(): void {
-    if (c.close(this.epfd) < 0) throw new SysError('close', lastErrno());
+    const r = c.close(this.epfd);
+    if (r < 0) throw new SysError('close', -r);
   }
 }
 

@@ -6,17 +6,17 @@
 // the engines compare them with connection counts.
 import { F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_NONBLOCK, RLIMIT_NOFILE } from './constants.ts';
 import { SysError } from './errno.ts';
-import { bindLibc, lastErrno } from './libc.ts';
+import { bindSys } from './libc.ts';
 
-const c = bindLibc({
-  fcntl: 'int fcntl(int fd, int cmd, ...)',
+// Results carry -errno (bindSys). getrlimit/setrlimit are prlimit64 on this process, as glibc's are.
+const c = bindSys({
+  fcntl: 'int fcntl(int fd, int cmd, long arg)',
   dup: 'int dup(int fd)',
   pipe2: 'int pipe2(void *fds, int flags)',
-  eventfd: 'int eventfd(unsigned int initval, int flags)',
+  eventfd: 'int eventfd2(unsigned int initval, int flags)',
   read: 'long read(int fd, void *buf, size_t n)',
   write: 'long write(int fd, const void *buf, size_t n)',
-  getrlimit: 'int getrlimit(int resource, void *rlim)',
-  setrlimit: 'int setrlimit(int resource, const void *rlim)',
+  prlimit: 'int prlimit64(int pid, int resource, const void *limit, void *old)',
 });
 
 const scratch = Buffer.alloc(16);
@@ -24,8 +24,8 @@ const counter = Buffer.alloc(8);
 
 /** fcntl(2) with an int argument (or none); throws SysError. */
 export function fcntl(fd: number, cmd: number, arg?: number): number {
-  const r = arg === undefined ? c.fcntl(fd, cmd) : c.fcntl(fd, cmd, 'int', arg);
-  if (r < 0) throw new SysError('fcntl', lastErrno());
+  const r = c.fcntl(fd, cmd, arg ?? 0);
+  if (r < 0) throw new SysError('fcntl', -r);
   return r;
 }
 
@@ -46,20 +46,21 @@ export function setCloexec(fd: number, on = true): void {
 /** dup(2): the lowest free descriptor, a copy of fd; throws SysError (EMFILE...). */
 export function dup(fd: number): number {
   const r = c.dup(fd);
-  if (r < 0) throw new SysError('dup', lastErrno());
+  if (r < 0) throw new SysError('dup', -r);
   return r;
 }
 
 /** pipe2(2): [readFd, writeFd]; flags O_NONBLOCK | O_CLOEXEC. */
 export function pipe2(flags = 0): [number, number] {
-  if (c.pipe2(scratch, flags) < 0) throw new SysError('pipe2', lastErrno());
+  const r = c.pipe2(scratch, flags);
+  if (r < 0) throw new SysError('pipe2', -r);
   return [scratch.readInt32LE(0), scratch.readInt32LE(4)];
 }
 
 /** eventfd(2): a counter fd; flags EFD_NONBLOCK | EFD_CLOEXEC | EFD_SEMAPHORE. */
 export function eventfd(initval = 0, flags = 0): number {
   const r = c.eventfd(initval, flags);
-  if (r < 0) throw new SysError('eventfd', lastErrno());
+  if (r < 0) throw new SysError('eventfd', -r);
   return r;
 }
 
@@ -67,12 +68,14 @@ export function eventfd(initval = 0, flags = 0): number {
 export function eventfdWrite(fd: number, n = 1): number {
   counter.writeUInt32LE(n >>> 0, 0);
   counter.writeUInt32LE(0, 4);
-  return c.write(fd, counter, 8) < 0 ? -lastErrno() : 0;
+  const r = c.write(fd, counter, 8);
+  return Math.min(r, 0);
 }
 
 /** Reads and resets an eventfd counter: its value (>= 1), or -errno (-EAGAIN when 0 and non-blocking). */
 export function eventfdRead(fd: number): number {
-  if (c.read(fd, counter, 8) < 0) return -lastErrno();
+  const r = c.read(fd, counter, 8);
+  if (r < 0) return r;
   return counter.readUInt32LE(0) + counter.readUInt32LE(4) * 4294967296;
 }
 
@@ -88,7 +91,8 @@ function toRlim(v: number): bigint {
 
 /** getrlimit(2): {soft, hard} (Infinity for RLIM_INFINITY); RLIMIT_NOFILE by default. */
 export function getrlimit(resource: number = RLIMIT_NOFILE): Rlimit {
-  if (c.getrlimit(resource, scratch) < 0) throw new SysError('getrlimit', lastErrno());
+  const r = c.prlimit(0, resource, null, scratch);
+  if (r < 0) throw new SysError('getrlimit', -r);
   return { soft: fromRlim(scratch.readBigUInt64LE(0)), hard: fromRlim(scratch.readBigUInt64LE(8)) };
 }
 
@@ -97,7 +101,8 @@ export function setrlimit(resource: number, limit: Partial<Rlimit>): void {
   const cur = getrlimit(resource);
   scratch.writeBigUInt64LE(toRlim(limit.soft ?? cur.soft), 0);
   scratch.writeBigUInt64LE(toRlim(limit.hard ?? cur.hard), 8);
-  if (c.setrlimit(resource, scratch) < 0) throw new SysError('setrlimit', lastErrno());
+  const r = c.prlimit(0, resource, scratch, null);
+  if (r < 0) throw new SysError('setrlimit', -r);
 }
 
 /** Raises the soft RLIMIT_NOFILE to the hard limit (what servers do at start); returns the new soft. */

@@ -74,12 +74,207 @@ export function koffi(): Koffi {
 }
 
 /**
- * errno of the calling thread, right after a failing call. Only valid once a binding has run, which is
- * always the case on the error path. Inside a `.async` callback koffi has restored the worker's errno,
- * so it is valid there too (read it synchronously, before any other FFI call).
+ * errno of the calling thread, for the few calls not made through bindSys() (other libraries' functions).
+ * Not to be trusted after anything else has run: koffi does not save errno with the call, it is the
+ * thread's live value, and the runtime (a GC, a futex) may have changed it since.
  */
 export function lastErrno(): number {
+  if (CLOBBER_ERRNO >= 0) koffiModule!.errno(CLOBBER_ERRNO);
   return koffiModule!.errno();
+}
+
+// ---- system calls whose result carries its own errno --------------------------------------------------
+//
+// koffi.errno() is the thread's *live* errno: between a failing call and the read of errno, the runtime
+// may run (a GC, a futex, a memory map) and overwrite it, so ECONNRESET could be read as EAGAIN (a
+// connection left waiting) or a port in use reported as `bind: EAGAIN`. So system calls are not made
+// through glibc's wrappers, which turn the kernel's -errno into -1 + errno, but through a stub of a few
+// instructions that makes the system call and returns the kernel's result as is: the value, or -errno,
+// in the one return register, with no errno at all. The stub is glibc's syscall() without its errno
+// store, copied into an executable page at load (no native addon, nothing compiled). Where it cannot be
+// (another architecture, a system that refuses executable memory), glibc's syscall() or the named
+// function is called and errno is read at once: the old way, the best there is without the stub.
+
+/** glibc's syscall() minus its errno store: (nr, a..f) in the C calling convention -> raw result. */
+const STUB: Record<string, number[]> = {
+  // mov rax,rdi; mov rdi,rsi; mov rsi,rdx; mov rdx,rcx; mov r10,r8; mov r8,r9; mov r9,[rsp+8]; syscall; ret
+  x64: [
+    0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89, 0xca, 0x4d, 0x89, 0xc2, 0x4d, 0x89,
+    0xc8, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05, 0xc3,
+  ],
+  // mov x8,x0; mov x0,x1; mov x1,x2; mov x2,x3; mov x3,x4; mov x4,x5; mov x5,x6; svc #0; ret
+  arm64: [
+    0xaa0003e8, 0xaa0103e0, 0xaa0203e1, 0xaa0303e2, 0xaa0403e3, 0xaa0503e4, 0xaa0603e5, 0xd4000001,
+    0xd65f03c0,
+  ].flatMap((w) => [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24]),
+};
+
+/** System call numbers: [x86_64, arm64 (asm-generic)]. */
+const SYSCALL_NUMBERS: Record<string, readonly [number, number]> = {
+  read: [0, 63],
+  write: [1, 64],
+  close: [3, 57],
+  writev: [20, 66],
+  dup: [32, 23],
+  socket: [41, 198],
+  connect: [42, 203],
+  sendto: [44, 206],
+  recvfrom: [45, 207],
+  shutdown: [48, 210],
+  bind: [49, 200],
+  listen: [50, 201],
+  getsockname: [51, 204],
+  getpeername: [52, 205],
+  setsockopt: [54, 208],
+  getsockopt: [55, 209],
+  fcntl: [72, 25],
+  epoll_ctl: [233, 21],
+  pselect6: [270, 72],
+  ppoll: [271, 73],
+  epoll_pwait: [281, 22],
+  accept4: [288, 242],
+  eventfd2: [290, 19],
+  epoll_create1: [291, 20],
+  pipe2: [293, 59],
+  prlimit64: [302, 261],
+};
+
+/** Test hook: C10K_CLOBBER_ERRNO=N sets errno to N after every system call and before every errno read,
+ * as the runtime might; C10K_SYSCALLS=libc forces the errno path (to show what the stub protects from). */
+const CLOBBER_ERRNO = Number(process.env.C10K_CLOBBER_ERRNO ?? -1);
+const FORCE_LIBC = process.env.C10K_SYSCALLS === 'libc';
+
+let stubAddress: unknown = null; // the stub's pointer, or null when it is not available
+let stubTried = false;
+let protoCount = 0;
+
+function loadStub(): unknown {
+  if (stubTried) return stubAddress;
+  stubTried = true;
+  const code = STUB[process.arch];
+  if (code === undefined || FORCE_LIBC) return null;
+  const k = koffiModule!;
+  try {
+    const m = libcHandle!;
+    const mmap = m.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)');
+    const mprotect = m.func('int mprotect(void *addr, size_t len, int prot)');
+    const memcpy = m.func('void *memcpy(void *dst, const void *src, size_t n)');
+    const PROT_READ = 1,
+      PROT_WRITE = 2,
+      PROT_EXEC = 4,
+      MAP_PRIVATE = 2,
+      MAP_ANONYMOUS = 0x20;
+    const page = mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page === null || Number(k.address(page)) === -1) return null;
+    memcpy(page, Buffer.from(code), code.length);
+    // arm64: the kernel syncs the instruction cache when it maps the page executable
+    if (mprotect(page, 4096, PROT_READ | PROT_EXEC) !== 0) return null;
+    const getpid = k.decode(page, k.proto(`long c10k_sys_probe(long nr)`)) as CFunction;
+    const nr = process.arch === 'x64' ? 39 : 172;
+    if (Number(getpid(nr)) !== process.pid) return null;
+    stubAddress = page;
+  } catch {
+    stubAddress = null;
+  }
+  return stubAddress;
+}
+
+/** Whether system calls return their errno with their result (the stub), or through errno (fallback). */
+export function syscallErrnoMode(): 'result' | 'errno' {
+  load();
+  return loadStub() !== null ? 'result' : 'errno';
+}
+
+/**
+ * Declares system calls, bound lazily as bindLibc() does: `bindSys({ read: 'long read(int fd, void *buf,
+ * size_t n)' })`. The C name is the system call's (the key may differ: `readp: 'long read(...)'`); each
+ * returns its result or -errno, never -1, sync or `.async` (whose callback gets the same).
+ */
+export function bindSys<T extends Record<string, string>>(decls: T): { [K in keyof T]: CFunction } {
+  const table = {} as { [K in keyof T]: CFunction };
+  let bound = false;
+  const bindAll = (): void => {
+    if (bound) return;
+    load();
+    for (const key of Object.keys(decls) as (keyof T & string)[]) table[key] = sysFunction(decls[key]!);
+    bound = true;
+  };
+  for (const key of Object.keys(decls) as (keyof T & string)[]) {
+    const stub = ((...args: unknown[]) => {
+      bindAll();
+      return table[key](...args);
+    }) as CFunction;
+    stub.async = (...args: unknown[]) => {
+      bindAll();
+      table[key].async(...args);
+    };
+    table[key] = stub;
+  }
+  return table;
+}
+
+// (nr, ...args) -> f(nr, ...args), one fixed arity each: no rest array on the hot path.
+const WITH_NR: ((f: CFunction, nr: number) => CFunction)[] = [
+  (f, nr) => (() => f(nr)) as CFunction,
+  (f, nr) => ((a: unknown) => f(nr, a)) as CFunction,
+  (f, nr) => ((a: unknown, b: unknown) => f(nr, a, b)) as CFunction,
+  (f, nr) => ((a: unknown, b: unknown, c: unknown) => f(nr, a, b, c)) as CFunction,
+  (f, nr) => ((a: unknown, b: unknown, c: unknown, d: unknown) => f(nr, a, b, c, d)) as CFunction,
+  (f, nr) =>
+    ((a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) => f(nr, a, b, c, d, e)) as CFunction,
+  (f, nr) =>
+    ((a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, g: unknown) =>
+      f(nr, a, b, c, d, e, g)) as CFunction,
+];
+
+function sysFunction(decl: string): CFunction {
+  const m = /^\s*(.*?)\b(\w+)\s*\((.*)\)\s*$/.exec(decl);
+  if (m === null) throw new Error(`bindSys: cannot parse '${decl}'`);
+  const [, ret, name, params] = m as unknown as [string, string, string, string];
+  const arity = params.trim() === '' ? 0 : params.split(',').length;
+  const numbers = SYSCALL_NUMBERS[name];
+  const nr =
+    numbers === undefined
+      ? undefined
+      : process.arch === 'x64'
+        ? numbers[0]
+        : process.arch === 'arm64'
+          ? numbers[1]
+          : undefined;
+  const k = koffiModule!;
+  const withNr = `${ret} c10k_sys_${name}_${++protoCount}(long nr${arity > 0 ? `, ${params}` : ''})`;
+  const stub = nr === undefined ? null : loadStub();
+  if (stub !== null) {
+    const direct = k.decode(stub, k.proto(withNr)) as CFunction;
+    const f = WITH_NR[arity]!(direct, nr!);
+    const clobbering = CLOBBER_ERRNO >= 0;
+    const g = clobbering
+      ? (((...args: unknown[]) => {
+          const r = f(...args);
+          k.errno(CLOBBER_ERRNO);
+          return r;
+        }) as CFunction)
+      : f;
+    g.async = (...args: unknown[]) => direct.async(nr, ...args);
+    return g;
+  }
+  // Fallback: glibc (its syscall() where the number is known, else the named function), errno read
+  // at once after the call; koffi restores the worker's errno for an .async callback.
+  const viaLibc =
+    nr === undefined
+      ? (libcHandle!.func(decl) as CFunction)
+      : (libcHandle!.func(withNr.replace(/c10k_sys_\w+\(/, 'syscall(')) as CFunction);
+  const call = nr === undefined ? viaLibc : WITH_NR[arity]!(viaLibc, nr);
+  const g = ((...args: unknown[]) => {
+    const r = call(...args);
+    return r < 0 ? -lastErrno() : r;
+  }) as CFunction;
+  g.async = (...args: unknown[]) => {
+    const done = args.pop() as (err: unknown, r: number) => void;
+    const rest = nr === undefined ? args : [nr, ...args];
+    viaLibc.async(...rest, (err: unknown, r: number) => done(err, r < 0 ? -lastErrno() : r));
+  };
+  return g;
 }
 
 /**
@@ -117,8 +312,8 @@ export function addressOf(buf: Uint8Array): number {
 }
 
 /**
- * Runs `fn` on koffi's worker threads (libuv's pool) and resolves with its result, or `-errno` when the
- * C call returned a negative value. koffi restores the worker's errno while our callback runs.
+ * Runs `fn` (a bindSys() function: its result is the value or -errno) on koffi's worker threads (libuv's
+ * pool) and resolves with its result.
  */
 export function callAsync(fn: CFunction, ...args: unknown[]): Promise<number> {
   if (!exitHooked) hookExit();
@@ -127,7 +322,6 @@ export function callAsync(fn: CFunction, ...args: unknown[]): Promise<number> {
     fn.async(...args, (err: unknown, r: number | bigint) => {
       inFlight--;
       if (err) reject(err);
-      else if (r < 0) resolve(-lastErrno());
       else resolve(Number(r));
     });
   });

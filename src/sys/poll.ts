@@ -5,11 +5,24 @@
 // fd = -1 is ignored by the kernel (clear()), remove() swap-deletes to keep the array dense. Fields are
 // read through typed arrays: fd at byte 0 (Int32Array[2i]), events at 4 and revents at 6 (Uint16Array
 // [4i+2], [4i+3]). The layout is the same on every Linux architecture.
-import { bindLibc, callAsync, lastErrno } from './libc.ts';
+import { bindSys, callAsync } from './libc.ts';
 
 export const POLLFD_SIZE = 8;
 
-const c = bindLibc({ poll: 'int poll(void *fds, unsigned long nfds, int timeout)' });
+// poll(2) is ppoll(2) with a timespec and no signal mask (arm64 has only ppoll); results carry -errno.
+const c = bindSys({
+  poll: 'int ppoll(void *fds, unsigned long nfds, const void *timeout, const void *mask, size_t n)',
+});
+
+/** A struct timespec for `ms` in `out` (16 bytes), or null for ms < 0 (no timeout: block). */
+export function timespec(ms: number, out: Buffer): Buffer | null {
+  if (ms < 0) return null;
+  const sec = Math.floor(ms / 1000);
+  out.writeBigInt64LE(BigInt(sec), 0);
+  out.writeBigInt64LE(BigInt(Math.round((ms - sec * 1000) * 1e6)), 8);
+  return out;
+}
+const tsScratch = Buffer.alloc(16);
 
 export class PollFds {
   /** Slots in use: the nfds passed to poll(). */
@@ -100,15 +113,21 @@ export class PollFds {
   /** poll(2) over the `length` slots: the number of slots with revents != 0, 0 on timeout, or -errno. */
   poll(timeoutMs: number): number {
     if (this.waiting) throw new Error('PollFds.poll: a pollAsync() is still pending');
-    const n = c.poll(this.buffer, this.length, timeoutMs);
-    return n < 0 ? -lastErrno() : n;
+    return c.poll(this.buffer, this.length, timespec(timeoutMs, tsScratch), null, 8);
   }
 
   /** poll(2) on a pool thread; do not edit the slots until it resolves. */
   pollAsync(timeoutMs: number): Promise<number> {
     if (this.waiting) return Promise.reject(new Error('PollFds.pollAsync: already waiting'));
     this.waiting = true;
-    return callAsync(c.poll, this.buffer, this.length, timeoutMs).finally(() => {
+    return callAsync(
+      c.poll,
+      this.buffer,
+      this.length,
+      timespec(timeoutMs, Buffer.alloc(16)),
+      null,
+      8,
+    ).finally(() => {
       this.waiting = false;
     });
   }

@@ -6,12 +6,15 @@
 // clear error rather than corrupting memory as C's FD_SET would. select() overwrites the sets with the
 // ready ones, so callers keep "interest" sets and copyFrom() them into "result" sets before each call.
 import { FD_SETSIZE } from './constants.ts';
-import { bindLibc, callAsync, lastErrno } from './libc.ts';
+import { bindSys, callAsync } from './libc.ts';
+import { timespec } from './poll.ts';
 
 export const FD_SET_BYTES = FD_SETSIZE / 8;
 
-const c = bindLibc({
-  select: 'int select(int nfds, void *readfds, void *writefds, void *exceptfds, void *timeout)',
+// select(2) is pselect6(2) with a timespec and no signal mask (arm64 has only pselect6); results carry
+// -errno.
+const c = bindSys({
+  select: 'int pselect6(int nfds, void *readfds, void *writefds, void *exceptfds, void *timeout, void *mask)',
 });
 
 /** A descriptor that select() cannot watch. */
@@ -52,13 +55,6 @@ export class FdSet {
   }
 }
 
-function timeval(timeoutMs: number, out: Buffer): Buffer | null {
-  if (timeoutMs < 0) return null; // block until ready
-  const sec = Math.floor(timeoutMs / 1000);
-  out.writeBigInt64LE(BigInt(sec), 0);
-  out.writeBigInt64LE(BigInt(Math.round((timeoutMs - sec * 1000) * 1000)), 8);
-  return out;
-}
 const tvScratch = Buffer.alloc(16);
 
 /**
@@ -78,9 +74,10 @@ export function select(
     readfds === null ? null : readfds.buffer,
     writefds === null ? null : writefds.buffer,
     exceptfds === null ? null : exceptfds.buffer,
-    timeval(timeoutMs, tvScratch),
+    timespec(timeoutMs, tvScratch),
+    null,
   );
-  return n < 0 ? -lastErrno() : n;
+  return n;
 }
 
 /** select(2) on a pool thread; do not touch the sets until it resolves. */
@@ -98,6 +95,7 @@ export function selectAsync(
     readfds === null ? null : readfds.buffer,
     writefds === null ? null : writefds.buffer,
     exceptfds === null ? null : exceptfds.buffer,
-    timeval(timeoutMs, Buffer.alloc(16)),
+    timespec(timeoutMs, Buffer.alloc(16)),
+    null,
   );
 }

@@ -2,17 +2,18 @@
 // shutdown) and the setup calls (socket, bind, listen, setsockopt, getsockname...).
 //
 // Why it is shaped this way: the reactor calls read/write/accept4 millions of times, so those are one
-// koffi call plus a sign test: they return the result, or `-errno` (e.g. -EAGAIN), never throw and
-// never allocate (scratch Buffers are module-level; writev builds iovecs in a reusable Iovecs block).
+// koffi call: they return the result, or `-errno` (e.g. -EAGAIN) from the call itself (bindSys: errno
+// is never read, so it cannot be stale), never throw and never allocate (scratch Buffers are module-level; writev builds iovecs in a reusable Iovecs block).
 // `readPtr`/`writePtr` take a raw address so a partial write can resume at an offset without a
 // `subarray()` allocation. Setup calls throw SysError because failures there are real errors.
 // The `*Async` variants run the blocking call on a libuv pool thread (see epoll.ts for the caveats).
 import { SO_ERROR, SO_LINGER, SOL_SOCKET } from './constants.ts';
 import { SysError } from './errno.ts';
-import { addressOf, bindLibc, callAsync, lastErrno } from './libc.ts';
+import { addressOf, bindSys, callAsync } from './libc.ts';
 import { decodeSockaddr, encodeSockaddrInto, SOCKADDR_STORAGE_SIZE, type SockAddr } from './sockaddr.ts';
 
-const c = bindLibc({
+// Each returns its result or -errno (see bindSys): errno itself is never read.
+const c = bindSys({
   socket: 'int socket(int domain, int type, int protocol)',
   bind: 'int bind(int fd, const void *addr, uint32_t len)',
   listen: 'int listen(int fd, int backlog)',
@@ -23,8 +24,8 @@ const c = bindLibc({
   write: 'long write(int fd, const void *buf, size_t n)',
   writep: 'long write(int fd, uintptr_t buf, size_t n)',
   writev: 'long writev(int fd, const void *iov, int iovcnt)',
-  recv: 'long recv(int fd, void *buf, size_t n, int flags)',
-  send: 'long send(int fd, const void *buf, size_t n, int flags)',
+  recv: 'long recvfrom(int fd, void *buf, size_t n, int flags, void *addr, void *addrlen)',
+  send: 'long sendto(int fd, const void *buf, size_t n, int flags, const void *addr, uint32_t addrlen)',
   shutdown: 'int shutdown(int fd, int how)',
   close: 'int close(int fd)',
   setsockopt: 'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
@@ -43,71 +44,64 @@ const optScratch = Buffer.alloc(8);
 /** accept4(2): a connected fd, or -errno (-EAGAIN when the queue is empty). `peer` (>= 28 bytes,
  * ideally SOCKADDR_STORAGE_SIZE) receives the client's sockaddr: decode it with decodeSockaddr(). */
 export function accept4(fd: number, flags: number, peer?: Buffer): number {
-  let r: number;
-  if (peer === undefined) {
-    r = c.accept4(fd, null, null, flags);
-  } else {
-    lenScratch.writeUInt32LE(peer.length, 0);
-    r = c.accept4(fd, peer, lenScratch, flags);
-  }
-  return r < 0 ? -lastErrno() : r;
+  if (peer === undefined) return c.accept4(fd, null, null, flags);
+  lenScratch.writeUInt32LE(peer.length, 0);
+  return c.accept4(fd, peer, lenScratch, flags);
 }
 
 /** read(2) into buf[0..len): bytes read (0 = EOF), or -errno. */
 export function read(fd: number, buf: Uint8Array, len: number): number {
-  const r = c.read(fd, buf, len);
-  return r < 0 ? -lastErrno() : r;
+  return c.read(fd, buf, len);
 }
 
 /** write(2) from buf[0..len): bytes written, or -errno (-EAGAIN when the send buffer is full). */
 export function write(fd: number, buf: Uint8Array, len: number): number {
-  const r = c.write(fd, buf, len);
-  return r < 0 ? -lastErrno() : r;
+  return c.write(fd, buf, len);
 }
 
 /** read(2) at a raw address (addressOf(buf) + offset): no subarray allocation. */
 export function readPtr(fd: number, addr: number, len: number): number {
-  const r = c.readp(fd, addr, len);
-  return r < 0 ? -lastErrno() : r;
+  return c.readp(fd, addr, len);
 }
 
 /** write(2) from a raw address (addressOf(buf) + offset); keep `buf` alive during the call. */
 export function writePtr(fd: number, addr: number, len: number): number {
-  const r = c.writep(fd, addr, len);
-  return r < 0 ? -lastErrno() : r;
+  return c.writep(fd, addr, len);
 }
 
 /** recv(2) with flags (MSG_PEEK, MSG_DONTWAIT...): bytes, 0 = EOF, or -errno. */
 export function recv(fd: number, buf: Uint8Array, len: number, flags: number): number {
-  const r = c.recv(fd, buf, len, flags);
-  return r < 0 ? -lastErrno() : r;
+  return c.recv(fd, buf, len, flags, null, null);
 }
 
 /** send(2) with flags (MSG_NOSIGNAL...): bytes, or -errno. */
 export function send(fd: number, buf: Uint8Array, len: number, flags: number): number {
-  const r = c.send(fd, buf, len, flags);
-  return r < 0 ? -lastErrno() : r;
+  return c.send(fd, buf, len, flags, null, 0);
 }
 
 /** close(2): 0 or -errno. */
 export function close(fd: number): number {
-  return c.close(fd) < 0 ? -lastErrno() : 0;
+  const r = c.close(fd);
+  return Math.min(r, 0);
 }
 
 /** shutdown(2) with SHUT_RD / SHUT_WR / SHUT_RDWR: 0 or -errno (-ENOTCONN if the peer is gone). */
 export function shutdown(fd: number, how: number): number {
-  return c.shutdown(fd, how) < 0 ? -lastErrno() : 0;
+  const r = c.shutdown(fd, how);
+  return Math.min(r, 0);
 }
 
 /** connect(2) to a prepared sockaddr: 0, or -errno (-EINPROGRESS on a non-blocking socket). */
 export function connectAddr(fd: number, sockaddr: Buffer, len: number = sockaddr.length): number {
-  return c.connect(fd, sockaddr, len) < 0 ? -lastErrno() : 0;
+  const r = c.connect(fd, sockaddr, len);
+  return Math.min(r, 0);
 }
 
 /** connect(2) to an IP literal: 0, or -errno (-EINPROGRESS on a non-blocking socket). */
 export function connect(fd: number, host: string, port: number): number {
   const len = encodeSockaddrInto(addrScratch, host, port);
-  return c.connect(fd, addrScratch, len) < 0 ? -lastErrno() : 0;
+  const r = c.connect(fd, addrScratch, len);
+  return Math.min(r, 0);
 }
 
 /** IOV_MAX on Linux. */
@@ -141,8 +135,7 @@ export class Iovecs {
 
 /** writev(2) of the first `count` entries of `iov`: bytes written, or -errno. */
 export function writev(fd: number, iov: Iovecs, count: number): number {
-  const r = c.writev(fd, iov.buffer, count);
-  return r < 0 ? -lastErrno() : r;
+  return c.writev(fd, iov.buffer, count);
 }
 
 const sharedIov = new Iovecs(IOV_MAX);
@@ -174,35 +167,38 @@ export function writeAsync(fd: number, buf: Uint8Array, len: number = buf.length
 /** socket(2): a new fd; throws SysError (EMFILE, EAFNOSUPPORT...). */
 export function socket(domain: number, type: number, protocol = 0): number {
   const fd = c.socket(domain, type, protocol);
-  if (fd < 0) throw new SysError('socket', lastErrno());
+  if (fd < 0) throw new SysError('socket', -fd);
   return fd;
 }
 
 /** bind(2) to an IP literal and port (0 = any port); throws SysError (EADDRINUSE...). */
 export function bind(fd: number, host: string, port: number): void {
   const len = encodeSockaddrInto(addrScratch, host, port);
-  if (c.bind(fd, addrScratch, len) < 0) {
-    throw new SysError('bind', lastErrno(), host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+  const r = c.bind(fd, addrScratch, len);
+  if (r < 0) {
+    throw new SysError('bind', -r, host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
   }
 }
 
 /** listen(2); throws SysError. */
 export function listen(fd: number, backlog: number): void {
-  if (c.listen(fd, backlog) < 0) throw new SysError('listen', lastErrno());
+  const r = c.listen(fd, backlog);
+  if (r < 0) throw new SysError('listen', -r);
 }
 
 /** setsockopt(2) for an int option (booleans become 0/1); throws SysError. */
 export function setsockopt(fd: number, level: number, name: number, value: number | boolean): void {
   optScratch.writeInt32LE(typeof value === 'boolean' ? (value ? 1 : 0) : value, 0);
-  if (c.setsockopt(fd, level, name, optScratch, 4) < 0) throw new SysError('setsockopt', lastErrno());
+  const r = c.setsockopt(fd, level, name, optScratch, 4);
+  if (r < 0) throw new SysError('setsockopt', -r);
 }
 
 /** getsockopt(2) for an int option; throws SysError. */
 export function getsockopt(fd: number, level: number, name: number): number {
   lenScratch.writeUInt32LE(4, 0);
   optScratch.writeInt32LE(0, 0);
-  if (c.getsockopt(fd, level, name, optScratch, lenScratch) < 0)
-    throw new SysError('getsockopt', lastErrno());
+  const r = c.getsockopt(fd, level, name, optScratch, lenScratch);
+  if (r < 0) throw new SysError('getsockopt', -r);
   return optScratch.readInt32LE(0);
 }
 
@@ -217,8 +213,8 @@ export function resetOnClose(fd: number): void {
 export function setLinger(fd: number, on: boolean, seconds: number): void {
   optScratch.writeInt32LE(on ? 1 : 0, 0);
   optScratch.writeInt32LE(seconds, 4);
-  if (c.setsockopt(fd, SOL_SOCKET, SO_LINGER, optScratch, 8) < 0)
-    throw new SysError('setsockopt', lastErrno());
+  const r = c.setsockopt(fd, SOL_SOCKET, SO_LINGER, optScratch, 8);
+  if (r < 0) throw new SysError('setsockopt', -r);
 }
 
 /** Pending socket error (SO_ERROR), as a positive errno or 0: how a non-blocking connect() ends. */
@@ -228,7 +224,8 @@ export function socketError(fd: number): number {
 
 function nameOf(syscall: 'getsockname' | 'getpeername', fd: number): SockAddr {
   lenScratch.writeUInt32LE(SOCKADDR_STORAGE_SIZE, 0);
-  if (c[syscall](fd, addrScratch, lenScratch) < 0) throw new SysError(syscall, lastErrno());
+  const r = c[syscall](fd, addrScratch, lenScratch);
+  if (r < 0) throw new SysError(syscall, -r);
   return decodeSockaddr(addrScratch, lenScratch.readUInt32LE(0));
 }
 

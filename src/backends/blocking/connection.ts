@@ -21,7 +21,7 @@ import { ConnectionBase } from '../../net/connection.ts';
 import type { CloseReason } from '../../net/connection-api.ts';
 import type { ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
-import { bindLibc, lastErrno } from '../../sys/libc.ts';
+import { bindSys } from '../../sys/libc.ts';
 
 export type BlockingMode = 'pool' | 'thread';
 
@@ -33,7 +33,7 @@ const COALESCE_BYTES = 256 * 1024;
 
 const SO_RCVTIMEO = 20;
 const SO_SNDTIMEO = 21;
-const c = bindLibc({
+const c = bindSys({
   setsockopt: 'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
 });
 const timeval = Buffer.alloc(16);
@@ -42,8 +42,8 @@ const timeval = Buffer.alloc(16);
 export function setSocketTimeout(fd: number, which: 'recv' | 'send', ms: number): void {
   timeval.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
   timeval.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
-  if (c.setsockopt(fd, sys.SOL_SOCKET, which === 'recv' ? SO_RCVTIMEO : SO_SNDTIMEO, timeval, 16) < 0)
-    throw new sys.SysError('setsockopt', lastErrno());
+  const r = c.setsockopt(fd, sys.SOL_SOCKET, which === 'recv' ? SO_RCVTIMEO : SO_SNDTIMEO, timeval, 16);
+  if (r < 0) throw new sys.SysError('setsockopt', -r);
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
