@@ -5,9 +5,16 @@
 // tested without a non-loopback address. A loopback endpoint without a token also checks the Host
 // header, so a web page reached through DNS rebinding cannot read it. Everything is bounded: header
 // size, no request bodies, concurrent connections, header/request/idle timeouts.
+// Scraping cannot be starved (issue 16, finding 7): a connection that has not sent its request headers
+// within headersTimeoutMs (3 s) is cut (checked every 500 ms), and at the cap (64 connections) a new
+// connection is not refused but closes the oldest one that has no request in progress — silent, sending
+// its headers slowly, or idle between keep-alive requests — so a fixed set of idle connections cannot
+// hold the slots; only when all 64 are being served (streams, slow handlers) is the new one answered
+// 503 and closed. With a token, a request without it is answered 401 at once and its connection is
+// then idle, so the first scraper past the cap takes its slot: unauthenticated clients cannot hold them.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6, type Socket } from 'node:net';
 import { TOKEN_ENV } from './token.ts';
 
 export { resolveToken, TOKEN_ENV } from './token.ts';
@@ -112,11 +119,15 @@ export interface EndpointLimits {
 export const DEFAULT_ENDPOINT_LIMITS: EndpointLimits = {
   maxConnections: 64,
   maxHeaderBytes: 8192,
-  headersTimeoutMs: 5000,
-  requestTimeoutMs: 10_000,
+  headersTimeoutMs: 3000,
+  requestTimeoutMs: 5000,
   keepAliveTimeoutMs: 5000,
-  idleTimeoutMs: 30_000,
+  idleTimeoutMs: 10_000,
 };
+
+/** How often node:http checks the header and request timeouts (its default, 30 s, let a silent
+ * connection live 33 s). */
+const TIMEOUT_CHECK_MS = 500;
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => unknown;
 
@@ -132,6 +143,11 @@ export interface EndpointOptions {
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
+  /** The cap on connections at once (see the top comment for what happens past it). */
+  readonly maxConnections: number;
+  /** Connections closed to admit a newer one at the cap, and new ones refused (all slots serving). */
+  readonly evicted: () => number;
+  readonly refused: () => number;
   /** http://host:port (no token in it). */
   readonly url: string;
   readonly server: http.Server;
@@ -165,9 +181,17 @@ export async function startEndpoint(options: EndpointOptions): Promise<Endpoint>
     {
       maxHeaderSize: limits.maxHeaderBytes,
       requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, limits.headersTimeoutMs),
       joinDuplicateHeaders: true,
     },
     (req, res) => {
+      // in progress from its headers until its response is done (an SSE stream: for its life)
+      const slot = slots.get(req.socket);
+      if (slot) {
+        slot.requests++;
+        res.once('close', () => slot.requests--);
+      }
       let url: URL;
       try {
         url = new URL(req.url ?? '/', 'http://endpoint');
@@ -197,7 +221,33 @@ export async function startEndpoint(options: EndpointOptions): Promise<Endpoint>
         });
     },
   );
-  server.maxConnections = limits.maxConnections;
+  // Admission at the cap (see the top comment); Map order is arrival order, so the first idle slot found
+  // is the oldest.
+  const slots = new Map<Socket, { requests: number }>();
+  let evicted = 0;
+  let refused = 0;
+  server.on('connection', (socket: Socket) => {
+    if (slots.size >= limits.maxConnections) {
+      let victim: Socket | null = null;
+      for (const [s, slot] of slots) {
+        if (slot.requests === 0) {
+          victim = s;
+          break;
+        }
+      }
+      if (victim === null) {
+        refused++;
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        socket.destroySoon();
+        return;
+      }
+      evicted++;
+      slots.delete(victim);
+      victim.destroy();
+    }
+    slots.set(socket, { requests: 0 });
+    socket.once('close', () => slots.delete(socket));
+  });
   server.headersTimeout = limits.headersTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.maxRequestsPerSocket = 1000;
@@ -232,6 +282,9 @@ export async function startEndpoint(options: EndpointOptions): Promise<Endpoint>
     port,
     url: `http://${hostText}:${port}`,
     server,
+    maxConnections: limits.maxConnections,
+    evicted: () => evicted,
+    refused: () => refused,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
