@@ -28,6 +28,12 @@ import { resolveCodec } from './protocols/index.ts';
 
 export type MaybePromise = void | Promise<void>;
 
+/** An app's default timeouts, in ms (see AppSpec.timeouts). */
+export interface AppTimeouts {
+  idleTimeout?: number;
+  partialTimeout?: number;
+}
+
 /** What setup() gets: the app's message bus and the server's logger. */
 export interface AppContext {
   /** Topics shared by this app's copies in every worker (and every server on the bus). */
@@ -64,6 +70,12 @@ export interface AppSpec<In = Buffer, Out = Buffer | string> {
   crossClient?: boolean;
   /** Once per serving process (or thread), before its first connection; may return a teardown. */
   setup?(ctx: AppContext): SetupResult;
+  /**
+   * Timeouts in ms this app runs with unless the server is given its own (serve's idleTimeout and
+   * partialTimeout; 0 turns one off). An app that faces the internet sets them: the built-in http app
+   * uses nginx's defaults (see the README's "Defaults and timeouts").
+   */
+  timeouts?: AppTimeouts;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: an App of any message types, as models and registries hold them.
@@ -78,6 +90,7 @@ export interface App<In = any, Out = any> {
   readonly retainMessages: boolean;
   readonly singleProcess: boolean;
   readonly crossClient: boolean;
+  readonly timeouts: Readonly<AppTimeouts>;
   readonly [APP]: true;
 }
 
@@ -103,6 +116,7 @@ export function defineApp<In = Buffer, Out = Buffer | string>(spec: AppSpec<In, 
     retainMessages: isAsync(spec.message),
     singleProcess: spec.singleProcess ?? false,
     crossClient: spec.crossClient ?? false,
+    timeouts: Object.freeze({ ...spec.timeouts }),
     [APP]: true as const,
   });
 }

@@ -6,6 +6,13 @@ import { loadApp } from './apps/index.ts';
 import { parseBusUrl } from './bus/redis.ts';
 import { startAppRuntime } from './bus/runtime.ts';
 import { createLogger, type Logger } from './log.ts';
+import {
+  CHILD_BYTES,
+  CHILD_CEILING,
+  CHILD_MEMORY_SHARE,
+  type ChildCap,
+  defaultChildCap,
+} from './models/child-cap.ts';
 import { MODELS } from './models/index.ts';
 import {
   BACKENDS,
@@ -75,12 +82,20 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
       throw new ServeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
     return v;
   };
+  const app = isApp(options.app) ? options.app : await loadApp(String(options.app));
   let limits: ConnectionLimits;
   try {
-    limits = resolveLimits(options);
+    // the server's own setting, else the app's default (e.g. http: nginx's timeouts), else DEFAULT_LIMITS
+    limits = resolveLimits({
+      ...options,
+      idleTimeout: options.idleTimeout ?? app.timeouts.idleTimeout,
+      partialTimeout: options.partialTimeout ?? app.timeouts.partialTimeout,
+    });
   } catch (error) {
     throw new ServeError((error as Error).message);
   }
+  const childCap =
+    options.maxChildren === undefined && model === 'process-per-connection' ? defaultChildCap() : null;
   const restartDelay = int('restartDelay', options.restartDelay, 100, 1, 3_600_000);
   const restartDelayMax = int(
     'restartDelayMax',
@@ -91,8 +106,7 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
   );
   if (restartDelayMax < restartDelay)
     throw new ServeError(`restartDelayMax (${restartDelayMax}) is below restartDelay (${restartDelay})`);
-  const app = isApp(options.app) ? options.app : await loadApp(String(options.app));
-  return {
+  const resolved: ResolvedServeOptions = {
     app,
     appSpec: typeof options.app === 'string' ? options.app : undefined,
     model,
@@ -115,7 +129,7 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     restartDelayMax,
     logger: options.logger ?? createLogger(),
     workers: int('workers', options.workers, availableParallelism(), 1, 1024),
-    maxChildren: int('maxChildren', options.maxChildren, 256, 1, 100_000),
+    maxChildren: int('maxChildren', options.maxChildren, childCap?.cap ?? CHILD_CEILING, 1, 100_000),
     multiplexer: options.multiplexer ?? 'epoll',
     trigger: options.trigger ?? 'edge',
     readBatch: int('readBatch', options.readBatch, 32, 1, 1024),
@@ -124,6 +138,32 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     trustedProxies: trustedProxies(options.trustedProxies),
     bus: busUrl(options.bus),
   };
+  startupNotes.set(resolved, defaultsNote(options, resolved, childCap));
+  return resolved;
+}
+
+const startupNotes = new WeakMap<ResolvedServeOptions, string>();
+
+/** One line for the log at startup: each default limit that applies, and where its value comes from. */
+function defaultsNote(options: ServeOptions, r: ResolvedServeOptions, childCap: ChildCap | null): string {
+  const ms = (v: number) => (v === 0 ? 'off' : v % 1000 === 0 ? `${v / 1000}s` : `${v}ms`);
+  const origin = (key: 'idleTimeout' | 'partialTimeout') =>
+    options[key] !== undefined ? 'set' : r.app.timeouts[key] !== undefined ? "the app's default" : 'default';
+  const parts = [
+    `idle-timeout ${ms(r.limits.idleTimeout)} (${origin('idleTimeout')})`,
+    `partial-timeout ${ms(r.limits.partialTimeout)} (${origin('partialTimeout')})`,
+    `max-write-buffer ${r.limits.maxWriteBuffer} bytes`,
+    `max-connections ${Number.isFinite(r.maxConnections) ? r.maxConnections : 'none (accepting stops 64 descriptors short of the open-files limit)'}`,
+  ];
+  if (r.model === 'process-per-connection') {
+    const gib = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
+    parts.push(
+      childCap === null
+        ? `max-children ${r.maxChildren} (set)`
+        : `max-children ${r.maxChildren} (= max(1, min(${CHILD_CEILING}, ${childCap.source} ${gib(childCap.available)} x ${CHILD_MEMORY_SHARE} / ${CHILD_BYTES / 1024 ** 2} MiB a child)))`,
+    );
+  }
+  return `limits: ${parts.join(', ')}`;
 }
 
 function busUrl(url: string | undefined): string | undefined {
@@ -162,6 +202,7 @@ const ONE_CLIENT_PER_WORKER: Record<string, string> = {
 
 export async function serve(options: ServeOptions): Promise<ServerHandle> {
   const resolved = await resolveServeOptions(options);
+  resolved.logger.info(startupNotes.get(resolved)!);
   const start = MODELS[resolved.model].backends[resolved.backend];
   if (typeof start !== 'function') {
     throw new ServeError(

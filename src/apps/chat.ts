@@ -189,6 +189,8 @@ export function createChat(options: ChatOptions = {}) {
   const app = defineApp({
     protocol: line({ maxLineBytes: 4096 }),
     crossClient: true,
+    // a line half-sent for a minute is cut; a silent reader is a normal chat client, so idle is not
+    timeouts: { partialTimeout: 60_000 },
     setup(ctx) {
       if (bus !== null)
         throw new Error('this chat app already serves in this process (createChat() makes another)');

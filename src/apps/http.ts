@@ -85,6 +85,8 @@ export function createHttpApp(options: HttpAppOptions = {}): {
   };
   const app = defineApp<HttpRequest, Buffer | string>({
     protocol: httpCodec(options.protocol),
+    // nginx's defaults: client_header_timeout 60s, keepalive_timeout 75s (README: "Defaults and timeouts")
+    timeouts: { partialTimeout: 60_000, idleTimeout: 75_000 },
     open() {
       counters.connectionsOpened++;
       counters.connectionsOpen++;

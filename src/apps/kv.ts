@@ -321,6 +321,8 @@ export function createKv(options: KvOptions = {}): { app: App<Buffer[], RespRepl
   const app = defineApp<Buffer[], RespReply>({
     protocol: respCodec(options.protocol),
     singleProcess: true,
+    // a command half-sent for a minute is cut; an idle client is not, as Redis's `timeout 0` (pools)
+    timeouts: { partialTimeout: 60_000 },
     // Replies to pipelined commands leave in one write per read: the connection layer corks them.
     message(conn, args) {
       const name = args[0].toString('latin1');

@@ -33,8 +33,10 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
   Open files: each serving process stops accepting 64 descriptors short of its open-files limit
   (ulimit -n) and resumes below it; the syscall backend leaves new clients in the accept queue
   meanwhile (another worker sharing the socket takes them), the node backend closes them ('fd-limit').
-  --idle-timeout T         close connections silent for T (e.g. 30s; default: never)
-  --partial-timeout T      close connections holding an incomplete message for T (default: never)
+  --idle-timeout T         close connections silent for T (e.g. 30s; 0: never; default: the app's,
+                           http 75s, others never)
+  --partial-timeout T      close connections holding an incomplete message for T (0: never;
+                           default: the app's, http, kv and chat 60s, others never)
   --high-water-mark B      send() reports back-pressure past B queued bytes (default ${DEFAULT_LIMITS.highWaterMark})
   --low-water-mark B       drain() once the queue falls to B (default ${DEFAULT_LIMITS.lowWaterMark})
   --max-write-buffer B     close slow consumers past B queued bytes (default ${DEFAULT_LIMITS.maxWriteBuffer})
@@ -47,7 +49,8 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
                            twice that long starts the count again
   --restart-delay-max T
   --workers N|auto         worker processes/threads for multi-worker models (default auto = ${availableParallelism()})
-  --max-children N         process-per-connection: concurrent children (default 256)
+  --max-children N         process-per-connection: concurrent children (default: half the memory
+                           available / 32 MiB a child, at most 256)
   --multiplexer NAME       syscall reactor: select, poll, epoll (default epoll)
   --trigger level|edge     epoll trigger mode (default edge, as nginx: a ready socket is reported once
                            and read until drained; level re-polls it on every wait)
