@@ -8,6 +8,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { memoryLogger, serve } from '../../src/index.ts';
 import { syscallBackendAvailable } from '../../src/sys/index.ts';
+import { startServe } from '../helpers/cli.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -76,3 +77,32 @@ for (const backend of backends) {
     });
   }
 }
+
+test('a long turn of the event loop does not make a timeout early: bytes that arrived during it count from when they are read', async () => {
+  const blocker = new URL('./apps/blocker.ts', import.meta.url).pathname;
+  const { child, port } = await startServe(['--app', blocker, '--port', '0', '--idle-timeout', '300ms']);
+  try {
+    const open = (): Promise<net.Socket> =>
+      new Promise((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => resolve(s));
+        s.on('error', () => {});
+        s.on('data', () => {});
+      });
+    const hold = await open();
+    const clients = await Promise.all(Array.from({ length: 10 }, open));
+    const closedAt = clients.map(
+      (s) => new Promise<number>((r) => s.on('close', () => r(performance.now()))),
+    );
+    hold.write('block:1000');
+    // bytes sent while the server is busy: it reads them when the turn ends, ~1 s from now
+    await sleep(800);
+    const sentAt = performance.now();
+    for (const s of clients) s.write('x');
+    const lives = (await Promise.all(closedAt)).map((t) => t - sentAt);
+    // the reads happen at the end of the block (>= 200 ms from sentAt); from there 300 ms must pass
+    assert.ok(Math.min(...lives) >= 300, `cut ${Math.round(Math.min(...lives))} ms after the last send`);
+    hold.destroy();
+  } finally {
+    child.kill();
+  }
+});
