@@ -1,7 +1,8 @@
 // The sock_diag transport: one AF_NETLINK socket through koffi (socket/sendto/recv/close), blocking
 // recv with a 2 s SO_RCVTIMEO so a silent kernel cannot hang the inspector. It must fail soft: when
 // koffi, libc or netlink is unavailable, `sockDiagDump` returns { ok: false, reason } and the inspector
-// falls back to /proc (which lacks the listener backlog and socket memory).
+// falls back to /proc (which lacks the listener backlog and socket memory). The calls return -errno
+// themselves (bindSys): errno is never read, so it cannot be stale.
 import {
   DiagError,
   type DiagSocket,
@@ -27,7 +28,6 @@ interface Libc {
   recv: Fn;
   close: Fn;
   setsockopt: Fn;
-  errno: () => number;
 }
 
 let libc: Libc | string | undefined;
@@ -36,15 +36,21 @@ async function loadLibc(): Promise<Libc | string> {
   if (libc !== undefined) return libc;
   try {
     if (process.platform !== 'linux') return (libc = 'sock_diag needs Linux');
-    const koffi = (await import('koffi')).default;
-    const lib = koffi.load('libc.so.6');
+    const { assertSyscallBackendAvailable, bindSys } = await import('../sys/libc.ts');
+    assertSyscallBackendAvailable();
+    const t = bindSys({
+      socket: 'int socket(int domain, int type, int protocol)',
+      sendto: 'long sendto(int fd, const void *buf, size_t n, int flags, const void *to, uint32_t len)',
+      recv: 'long recvfrom(int fd, void *buf, size_t n, int flags, void *from, void *len)',
+      close: 'int close(int fd)',
+      setsockopt: 'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
+    });
     libc = {
-      socket: lib.func('int socket(int, int, int)'),
-      sendto: lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)'),
-      recv: lib.func('long recv(int, void *, size_t, int)'),
-      close: lib.func('int close(int)'),
-      setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
-      errno: () => koffi.errno(),
+      socket: t.socket,
+      sendto: t.sendto,
+      recv: (fd, buf, n, flags) => t.recv(fd, buf, n, flags, null, null),
+      close: t.close,
+      setsockopt: t.setsockopt,
     };
   } catch (err) {
     libc = `FFI unavailable (${(err as Error).message.split('\n')[0]})`;
@@ -59,7 +65,7 @@ export async function sockDiagDump(requests: DumpRequest[]): Promise<DumpResult>
   const c = await loadLibc();
   if (typeof c === 'string') return { ok: false, reason: c };
   const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0) return { ok: false, reason: `netlink socket: errno ${c.errno()}` };
+  if (fd < 0) return { ok: false, reason: `netlink socket: errno ${-fd}` };
   try {
     const tv = Buffer.alloc(16);
     tv.writeBigInt64LE(2n, 0); // 2 s
@@ -74,13 +80,12 @@ export async function sockDiagDump(requests: DumpRequest[]): Promise<DumpResult>
     let seq = 1;
     for (const req of requests) {
       const msg = encodeDumpRequest({ ...req, seq: seq++ });
-      if (c.sendto(fd, msg, msg.length, 0, kernel, 12) < 0) {
-        return { ok: false, reason: `netlink sendto: errno ${c.errno()}` };
-      }
+      const sent = c.sendto(fd, msg, msg.length, 0, kernel, 12);
+      if (sent < 0) return { ok: false, reason: `netlink sendto: errno ${-sent}` };
       for (;;) {
         const n = c.recv(fd, buf, buf.length, 0);
         if (n < 0) {
-          const e = c.errno();
+          const e = -n;
           if (e === EINTR) continue;
           return { ok: false, reason: `netlink recv: errno ${e}` };
         }
@@ -104,17 +109,18 @@ export async function captureDump(req: DumpRequest): Promise<Buffer> {
   const c = await loadLibc();
   if (typeof c === 'string') throw new Error(c);
   const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0) throw new Error(`netlink socket: errno ${c.errno()}`);
+  if (fd < 0) throw new Error(`netlink socket: errno ${-fd}`);
   try {
     const kernel = Buffer.alloc(12);
     kernel.writeUInt16LE(AF_NETLINK, 0);
     const msg = encodeDumpRequest(req);
-    if (c.sendto(fd, msg, msg.length, 0, kernel, 12) < 0) throw new Error(`sendto: errno ${c.errno()}`);
+    const sent = c.sendto(fd, msg, msg.length, 0, kernel, 12);
+    if (sent < 0) throw new Error(`sendto: errno ${-sent}`);
     const buf = Buffer.alloc(RECV_BUF);
     const parts: Buffer[] = [];
     for (;;) {
       const n = c.recv(fd, buf, buf.length, 0);
-      if (n <= 0) throw new Error(`recv: errno ${c.errno()}`);
+      if (n <= 0) throw new Error(`recv: ${n === 0 ? 'end of file' : `errno ${-n}`}`);
       const chunk = Buffer.from(buf.subarray(0, n));
       parts.push(chunk);
       if (parseDumpChunk(chunk, []).done) break;
