@@ -165,7 +165,7 @@ function loadStub(): unknown {
       MAP_PRIVATE = 2,
       MAP_ANONYMOUS = 0x20;
     const page = mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (page === null || Number(k.address(page)) === -1) return null;
+    if (page === null || k.address(page) === 0xffff_ffff_ffff_ffffn) return null; // MAP_FAILED
     memcpy(page, Buffer.from(code), code.length);
     // arm64: the kernel syncs the instruction cache when it maps the page executable
     if (mprotect(page, 4096, PROT_READ | PROT_EXEC) !== 0) return null;
