@@ -63,7 +63,9 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
   --trusted-proxies CIDRS  who may send that header (default 127.0.0.0/8,::1/128); a header from
                            anyone else closes the connection
   --status HOST:PORT       serve the server's own counters as JSON (GET /status): totals, per worker
-  --metrics HOST:PORT      serve them in Prometheus text format (GET /metrics), with event-loop delay
+  --metrics HOST:PORT      serve them in Prometheus text format (GET /metrics), with event-loop delay;
+                           each endpoint: 64 connections, past that a new one closes the oldest one
+                           with no request in progress; headers must arrive within 3 s
   --token T                required on every --status/--metrics request (Authorization: Bearer T or
                            ?token=T); needed to bind them anywhere but loopback (default: $${TOKEN_ENV})
   --bus redis://HOST:PORT  share the app's bus (chat rooms, ...) with every server on this Redis
