@@ -222,8 +222,15 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       this.lastActive <= time &&
       !this.flag(BUSY) &&
       this.writableLength === 0 &&
-      this.decoder.buffered === 0
+      this.decoder.buffered === 0 &&
+      !this.unreadInKernel()
     );
+  }
+
+  /** Bytes the peer sent wait in the kernel, not yet read: the connection is not quiet, however long
+   * its last read took (a worker just started under load reads its first bytes late). */
+  protected unreadInKernel(): boolean {
+    return false;
   }
 
   /** The server is stopping: flush, then half-close, recorded as 'shutdown'. */

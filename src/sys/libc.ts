@@ -114,6 +114,7 @@ const SYSCALL_NUMBERS: Record<string, readonly [number, number]> = {
   read: [0, 63],
   write: [1, 64],
   close: [3, 57],
+  ioctl: [16, 29],
   writev: [20, 66],
   dup: [32, 23],
   socket: [41, 198],

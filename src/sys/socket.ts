@@ -32,6 +32,7 @@ const c = bindSys({
   getsockopt: 'int getsockopt(int fd, int level, int name, void *val, void *len)',
   getsockname: 'int getsockname(int fd, void *addr, void *len)',
   getpeername: 'int getpeername(int fd, void *addr, void *len)',
+  ioctl: 'int ioctl(int fd, unsigned long request, void *arg)',
 });
 
 // Scratch space for synchronous calls (JS is single-threaded; async calls allocate their own).
@@ -220,6 +221,14 @@ export function setLinger(fd: number, on: boolean, seconds: number): void {
 /** Pending socket error (SO_ERROR), as a positive errno or 0: how a non-blocking connect() ends. */
 export function socketError(fd: number): number {
   return getsockopt(fd, SOL_SOCKET, SO_ERROR);
+}
+
+const FIONREAD = 0x541b; // SIOCINQ: the same request number on x86_64 and arm64
+
+/** Bytes waiting in a connected socket's receive queue (ioctl FIONREAD), or -errno. */
+export function unreadBytes(fd: number): number {
+  const r = c.ioctl(fd, FIONREAD, optScratch);
+  return r < 0 ? r : optScratch.readInt32LE(0);
 }
 
 function nameOf(syscall: 'getsockname' | 'getpeername', fd: number): SockAddr {

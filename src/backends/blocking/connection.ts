@@ -97,6 +97,10 @@ export class BlockingConnection<In = unknown, Out = unknown> extends ConnectionB
     return this.queued;
   }
 
+  protected override unreadInKernel(): boolean {
+    return sys.unreadBytes(this.fd) > 0;
+  }
+
   /** Register, run open(), serve until the descriptor is closed. Never rejects. */
   async serve(): Promise<void> {
     this.core.register(this);

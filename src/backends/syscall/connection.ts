@@ -17,6 +17,7 @@ import {
   send,
   sendRaw,
   shutdown,
+  unreadBytes,
 } from '../../sys/index.ts';
 import { READABLE, WRITABLE } from './multiplexer.ts';
 import { Outbox } from './outbox.ts';
@@ -92,6 +93,10 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   get writableLength(): number {
     const deferred = this.reactor.batch.bytesOf(this.fd);
     return this.out === null ? deferred : deferred + this.out.queued + this.out.gathered;
+  }
+
+  protected override unreadInKernel(): boolean {
+    return unreadBytes(this.fd) > 0;
   }
 
   /** The reactor read `chunk` (a view of its shared buffer) for this connection. */
