@@ -101,8 +101,9 @@ export function commandLabel(comm: string, cmdline: string): string {
   const script = args.findIndex((a, i) => i > 0 && !a.startsWith('-'));
   if (script < 0) return base(args[0]);
   const name = base(args[script]);
-  if (name === 'c10k.ts' || name === 'c10k') return `c10k ${args[script + 1] ?? ''}`.trimEnd();
-  if (name === 'worker-main.ts') return 'c10k worker';
+  const stem = name.replace(/\.[jt]s$/, ''); // .ts in a checkout, .js installed
+  if (stem === 'c10k') return `c10k ${args[script + 1] ?? ''}`.trimEnd();
+  if (stem === 'worker-main') return 'c10k worker';
   return `${base(args[0])} ${name}`;
 }
 
