@@ -19,6 +19,12 @@ ${Object.entries(VERBS)
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
+  if (verb === '--version') {
+    // The package's own package.json through its name (exports), the same from a checkout and from dist/.
+    const { createRequire } = await import('node:module');
+    process.stdout.write(`c10k ${createRequire(import.meta.url)('c10k/package.json').version}\n`);
+    return 0;
+  }
   if (verb === undefined || verb === '-h' || verb === '--help' || verb === 'help') {
     process.stdout.write(USAGE);
     return verb === undefined ? 2 : 0;

@@ -4,13 +4,14 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type App, isApp } from '../app.ts';
 import { ServeError } from '../models/types.ts';
+import { siblingModule } from '../module-path.ts';
 
 export const BUILTIN_APPS: Record<string, string> = {
-  echo: new URL('./echo.ts', import.meta.url).href,
-  'line-echo': new URL('./line-echo.ts', import.meta.url).href,
-  kv: new URL('./kv.ts', import.meta.url).href,
-  http: new URL('./http.ts', import.meta.url).href,
-  chat: new URL('./chat.ts', import.meta.url).href,
+  echo: siblingModule('./echo.ts', import.meta.url).href,
+  'line-echo': siblingModule('./line-echo.ts', import.meta.url).href,
+  kv: siblingModule('./kv.ts', import.meta.url).href,
+  http: siblingModule('./http.ts', import.meta.url).href,
+  chat: siblingModule('./chat.ts', import.meta.url).href,
 };
 
 /** The module URL for a built-in app name or a path (relative to the working directory). */
@@ -30,6 +31,12 @@ export async function loadApp(spec: string): Promise<App> {
     if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(url.replace('file://', ''))) {
       throw new ServeError(
         `app '${spec}' not found (built in: ${Object.keys(BUILTIN_APPS).join(', ')}, or a module path)`,
+      );
+    }
+    if (e.code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?ts$/.test(url)) {
+      // Node 22.12-22.17 strips TypeScript types only when asked (22.18 and 23.6 on do it by default).
+      throw new ServeError(
+        `app module '${spec}' is TypeScript, which Node ${process.version} runs only with NODE_OPTIONS=--experimental-strip-types (default from Node 22.18); or compile it to .mjs`,
       );
     }
     throw new ServeError(`app module '${spec}' failed to load: ${e.message}`);

@@ -4,6 +4,7 @@
 // shared counter, one at a time, so whichever thread is free takes the next. Where no worker can run,
 // this thread reads them all; if the worker dies, this thread reads what it had not returned.
 import { Worker } from 'node:worker_threads';
+import { siblingModule } from '../module-path.ts';
 import { scanSocketFds } from './fd-scan.ts';
 import type { FdScan } from './proc-process.ts';
 
@@ -38,7 +39,7 @@ const listeners = new Map<number, { result(r: ScanResult): void; died(): void }>
 function scanWorker(): Worker | null {
   if (worker !== undefined) return worker;
   try {
-    const w = new Worker(new URL('./fd-scan-worker.ts', import.meta.url));
+    const w = new Worker(siblingModule('./fd-scan-worker.ts', import.meta.url));
     // Kept between refreshes (--watch), never keeping the process alive by itself (an unref() before
     // the thread is online does not hold: done again once it is).
     w.unref();

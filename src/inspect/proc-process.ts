@@ -89,20 +89,24 @@ export function readStat(pid: number): ProcStat | null {
   }
 }
 
+const NODE_COMMS = new Set(['node', 'MainThread', 'node-MainThread']);
+
 /**
- * A short name for a process in a table: its comm, unless that names a thread rather than the program
- * (Node calls its main thread 'MainThread'), in which case the program and its script from the command
- * line: `c10k serve`, `c10k worker` (a multi-process model's worker), `node server.js`.
+ * A short name for a process in a table: its comm, unless that names Node or its main thread rather than
+ * the program (Node 22 leaves 'node', 24 says 'MainThread', 26 'node-MainThread'), in which case the
+ * program and its script from the command line: `c10k serve`, `c10k worker` (a multi-process model's
+ * worker), `node server.js`.
  */
 export function commandLabel(comm: string, cmdline: string): string {
-  if (comm !== 'MainThread' || cmdline === '') return comm;
+  if (!NODE_COMMS.has(comm) || cmdline === '') return comm;
   const args = cmdline.split(' ');
   const base = (path: string) => path.slice(path.lastIndexOf('/') + 1);
   const script = args.findIndex((a, i) => i > 0 && !a.startsWith('-'));
   if (script < 0) return base(args[0]);
   const name = base(args[script]);
-  if (name === 'c10k.ts' || name === 'c10k') return `c10k ${args[script + 1] ?? ''}`.trimEnd();
-  if (name === 'worker-main.ts') return 'c10k worker';
+  const stem = name.replace(/\.[jt]s$/, ''); // .ts in a checkout, .js installed
+  if (stem === 'c10k') return `c10k ${args[script + 1] ?? ''}`.trimEnd();
+  if (stem === 'worker-main') return 'c10k worker';
   return `${base(args[0])} ${name}`;
 }
 

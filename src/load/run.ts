@@ -7,7 +7,7 @@
 // 'run' to all at once; each measures `duration` and sends its stats as JSON (histograms serialized),
 // which the parent merges exactly. Progress counters flow up every 500 ms for the live line.
 import { type ChildProcess, fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { siblingModulePath } from '../module-path.ts';
 import { createEngine } from './engine.ts';
 import {
   addCounters,
@@ -75,7 +75,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   }
 }
 
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const WORKER = siblingModulePath('./worker.ts', import.meta.url);
 
 async function runForked(options: LoadOptions, hooks: LoadHooks): Promise<LoadResult> {
   const slices = splitSlices(options.connections, options.processes).filter((s) => s.count > 0);

@@ -10,6 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { BusHub } from '../bus/bus.ts';
 import { busAcknowledger, threadBusSender } from '../bus/thread-bus.ts';
+import { siblingModule } from '../module-path.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
@@ -19,7 +20,7 @@ import type { FromThread, ToThread } from './thread-worker.ts';
 import { type ModelDefinition, type ResolvedServeOptions, ServeError, type ServerHandle } from './types.ts';
 import { addStats, type FromWorker, toWire } from './worker-protocol.ts';
 
-const THREAD_MAIN = new URL('./thread-worker.ts', import.meta.url);
+const THREAD_MAIN = siblingModule('./thread-worker.ts', import.meta.url);
 
 interface Thread {
   worker: Worker;

@@ -4,11 +4,12 @@
 // final stats a worker sends before it exits, and the app bus (sub/unsub/pub, relayed by the supervisor). Channels use serialization: 'advanced' (Infinity survives).
 import type { BusMessage } from '../bus/bus.ts';
 import type { LogFields, Logger, LogLevel } from '../log.ts';
+import { siblingModulePath } from '../module-path.ts';
 import { CLOSE_REASONS } from '../net/connection-api.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import type { ListenSpec, ResolvedServeOptions } from './types.ts';
 
-export const WORKER_MAIN = new URL('./worker-main.ts', import.meta.url).pathname;
+export const WORKER_MAIN = siblingModulePath('./worker-main.ts', import.meta.url);
 
 export type WireOptions = Omit<ResolvedServeOptions, 'app' | 'logger'> & { appSpec: string };
 

@@ -4,10 +4,11 @@
 // ready. select also stops at FD_SETSIZE: clients on descriptors >= 1024 are turned away.
 import { spawn } from 'node:child_process';
 import { readProcNetTcp } from '../inspect/proc-net-tcp.ts';
+import { siblingModulePath } from '../module-path.ts';
 import { treeUsage } from './process-tree.ts';
 import { exited, freePort, startServer, stopGroup } from './server-process.ts';
 
-const BIN = new URL('../../bin/c10k.ts', import.meta.url).pathname;
+const BIN = siblingModulePath('../../bin/c10k.ts', import.meta.url);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const MULTIPLEXERS = ['select', 'poll', 'epoll'] as const;

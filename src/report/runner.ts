@@ -5,11 +5,12 @@
 import { spawn } from 'node:child_process';
 import { sockDiagDump } from '../inspect/netlink-socket.ts';
 import { readProcNetTcp } from '../inspect/proc-net-tcp.ts';
+import { siblingModulePath } from '../module-path.ts';
 import type { BenchModel } from './models.ts';
 import { treeUsage } from './process-tree.ts';
 import { exited, freePort, startServer, stopGroup } from './server-process.ts';
 
-const BIN = new URL('../../bin/c10k.ts', import.meta.url).pathname;
+const BIN = siblingModulePath('../../bin/c10k.ts', import.meta.url);
 
 export interface StepOptions {
   connections: number;

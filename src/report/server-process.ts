@@ -2,8 +2,9 @@
 // whole tree (workers, children) goes when the step ends, whatever state the model is in.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
+import { siblingModulePath } from '../module-path.ts';
 
-const BIN = new URL('../../bin/c10k.ts', import.meta.url).pathname;
+const BIN = siblingModulePath('../../bin/c10k.ts', import.meta.url);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function freePort(): Promise<number> {
