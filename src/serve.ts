@@ -12,6 +12,7 @@ import {
   type Backend,
   type ResolvedServeOptions,
   ServeError,
+  ServeOptionError,
   type ServerHandle,
 } from './models/types.ts';
 import { type ConnectionLimits, resolveLimits } from './net/limits.ts';
@@ -64,22 +65,22 @@ export const DEFAULT_BACKEND: Backend = syscallBackendAvailable() ? 'syscall' : 
 export async function resolveServeOptions(options: ServeOptions): Promise<ResolvedServeOptions> {
   const model = options.model ?? 'reactor';
   if (!Object.hasOwn(MODELS, model)) {
-    throw new ServeError(`unknown model '${model}' (models: ${Object.keys(MODELS).join(', ')})`);
+    throw new ServeOptionError(`unknown model '${model}' (models: ${Object.keys(MODELS).join(', ')})`);
   }
   const backend = options.backend ?? DEFAULT_BACKEND;
   if (!BACKENDS.includes(backend))
-    throw new ServeError(`unknown backend '${backend}' (backends: ${BACKENDS.join(', ')})`);
+    throw new ServeOptionError(`unknown backend '${backend}' (backends: ${BACKENDS.join(', ')})`);
   const int = (name: string, value: number | undefined, fallback: number, min: number, max: number) => {
     const v = value ?? fallback;
     if (!Number.isInteger(v) || v < min || v > max)
-      throw new ServeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
+      throw new ServeOptionError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
     return v;
   };
   let limits: ConnectionLimits;
   try {
     limits = resolveLimits(options);
   } catch (error) {
-    throw new ServeError((error as Error).message);
+    throw new ServeOptionError((error as Error).message);
   }
   const restartDelay = int('restartDelay', options.restartDelay, 100, 1, 3_600_000);
   const restartDelayMax = int(
@@ -90,7 +91,9 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     3_600_000,
   );
   if (restartDelayMax < restartDelay)
-    throw new ServeError(`restartDelayMax (${restartDelayMax}) is below restartDelay (${restartDelay})`);
+    throw new ServeOptionError(
+      `restartDelayMax (${restartDelayMax}) is below restartDelay (${restartDelay})`,
+    );
   const app = isApp(options.app) ? options.app : await loadApp(String(options.app));
   return {
     app,
@@ -131,7 +134,7 @@ function busUrl(url: string | undefined): string | undefined {
   try {
     parseBusUrl(url);
   } catch (error) {
-    throw new ServeError((error as Error).message);
+    throw new ServeOptionError((error as Error).message);
   }
   return url;
 }
@@ -144,7 +147,7 @@ function trustedProxies(list: string | string[] | undefined): string {
   try {
     parseCidrList(text);
   } catch (error) {
-    throw new ServeError(`trusted proxies: ${(error as Error).message}`);
+    throw new ServeOptionError(`trusted proxies: ${(error as Error).message}`);
   }
   return text;
 }
@@ -164,12 +167,12 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
   const resolved = await resolveServeOptions(options);
   const start = MODELS[resolved.model].backends[resolved.backend];
   if (typeof start !== 'function') {
-    throw new ServeError(
+    throw new ServeOptionError(
       start ?? `model '${resolved.model}' does not run on the ${resolved.backend} backend`,
     );
   }
   if (Number.isFinite(resolved.maxConnectionsPerIp) && !PER_IP_MODELS.has(resolved.model)) {
-    throw new ServeError(
+    throw new ServeOptionError(
       `--max-connections-per-ip is enforced by the reactor and multi-reactor models, not '${resolved.model}'`,
     );
   }

@@ -21,12 +21,17 @@
 import * as sys from '../sys/index.ts';
 import { listenSocket } from './blocking-listen.ts';
 import { checkWorkerApp, Supervisor, supervisedHandle } from './supervisor.ts';
-import { type ModelDefinition, type ResolvedServeOptions, ServeError, type ServerHandle } from './types.ts';
+import {
+  type ModelDefinition,
+  type ResolvedServeOptions,
+  ServeOptionError,
+  type ServerHandle,
+} from './types.ts';
 
 export async function startMultiReactor(options: ResolvedServeOptions): Promise<ServerHandle> {
   checkWorkerApp(options, 'multi-reactor', options.workers);
   if (options.maxConnections < options.workers) {
-    throw new ServeError(
+    throw new ServeOptionError(
       `--max-connections ${options.maxConnections} is below --workers ${options.workers}: it is split among the workers`,
     );
   }

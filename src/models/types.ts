@@ -101,3 +101,12 @@ export class ServeError extends Error {
     this.name = 'ServeError';
   }
 }
+
+/** A ServeError caused by an option the caller gave (unknown model, a bad combination): the command line's
+ * usage error (exit 2), where a plain ServeError is a runtime failure (exit 1). */
+export class ServeOptionError extends ServeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServeOptionError';
+  }
+}
