@@ -3,7 +3,7 @@
 // code. Exit codes, for every verb: 0 done, 1 a runtime failure (port in use, an app that fails to load,
 // nothing to inspect), 2 a usage error (one line naming the verb and pointing at its --help), 130
 // interrupted (load).
-import { UsageError } from '../src/cli/args.ts';
+import { Failure, UsageError } from '../src/cli/args.ts';
 import { packageVersion } from '../src/cli/version.ts';
 import { ServeError, ServeOptionError } from '../src/models/types.ts';
 
@@ -94,7 +94,7 @@ main(process.argv.slice(2)).then(
       const help = context === ' help' ? '' : context;
       process.stderr.write(`c10k${context}: ${error.message} (see 'c10k${help} --help')\n`);
       process.exitCode = 2;
-    } else if (error instanceof ServeError) {
+    } else if (error instanceof ServeError || error instanceof Failure) {
       process.stderr.write(`c10k${context}: ${error.message}\n`);
       process.exitCode = 1;
     } else {

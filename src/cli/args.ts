@@ -11,6 +11,14 @@ export class UsageError extends Error {
   }
 }
 
+/** A runtime failure worded for the person at the command line: one line, exit 1. */
+export class Failure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Failure';
+  }
+}
+
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values<O extends Options> = {
   [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string;

@@ -9,8 +9,8 @@ import { counterDelta, type TcpCounters } from '../inspect/proc-netstat.ts';
 import { commandLabel } from '../inspect/proc-process.ts';
 import { sample } from '../inspect/sample.ts';
 import { formatBytes } from '../inspect/snapshot.ts';
-import { ServeError, workerLabel } from '../models/types.ts';
-import { badValue, duration, integer, parse, UsageError } from './args.ts';
+import { workerLabel } from '../models/types.ts';
+import { badValue, Failure, duration, integer, parse, UsageError } from './args.ts';
 
 export const HELP = `usage: c10k inspect --port P | --pid N [--sockets] [--watch] [--json] [--interval T]
                     [--status-url URL] [--web HOST:PORT] [--token T]
@@ -229,7 +229,7 @@ export async function run(argv: string[]): Promise<number> {
       process.on('SIGINT', stop);
     });
   } catch (err) {
-    if (err instanceof NothingThere) throw new ServeError(err.message);
+    if (err instanceof NothingThere) throw new Failure(err.message);
     process.stderr.write(`c10k inspect: ${(err as Error).message}\n`);
     return 1;
   }
@@ -261,7 +261,7 @@ async function web(
   try {
     server = await startWebInspector({ ...opts, address, token, intervalMs });
   } catch (err) {
-    throw new ServeError((err as Error).message);
+    throw new Failure((err as Error).message);
   }
   process.stderr.write(
     `c10k inspect: live page on ${server.url}/${token ? '?token=...' : ''} (Ctrl-C stops)\n`,
