@@ -10,7 +10,7 @@ import { commandLabel } from '../inspect/proc-process.ts';
 import { sample } from '../inspect/sample.ts';
 import { formatBytes } from '../inspect/snapshot.ts';
 import { workerLabel } from '../models/types.ts';
-import { badValue, Failure, duration, integer, parse, UsageError } from './args.ts';
+import { badValue, duration, Failure, integer, parse, UsageError } from './args.ts';
 
 export const HELP = `usage: c10k inspect --port P | --pid N [--sockets] [--watch] [--json] [--interval T]
                     [--status-url URL] [--web HOST:PORT] [--token T]

@@ -9,7 +9,7 @@ import { PROTOCOLS } from '../load/pattern.ts';
 import { progressLine, reportJSON, reportText } from '../load/report.ts';
 import { type LoadResult, runLoad } from '../load/run.ts';
 import { DEFAULT_TIMEOUT_MS, ENGINES, failedTotal, type LoadOptions } from '../load/stats.ts';
-import { badValue, Failure, bytes, duration, integer, oneOf, parse, required, UsageError } from './args.ts';
+import { badValue, bytes, duration, Failure, integer, oneOf, parse, required, UsageError } from './args.ts';
 
 /**
  * Connections per source address before another one is added. One source has ~28K ephemeral ports, but

@@ -13,10 +13,10 @@
 // delay shows up in the latency (coordinated-omission correction) instead of silently lowering the rate.
 import type { Pattern } from './pattern.ts';
 import {
+  DEFAULT_TIMEOUT_MS,
   type FailureReason,
   failureReason,
   type LoadOptions,
-  DEFAULT_TIMEOUT_MS,
   type LoadStats,
   newStats,
   type Slice,

@@ -25,7 +25,10 @@ test('bad arguments: one line naming the problem, non-zero exit', async () => {
     [['serve'], /--app is required/],
     [['serve', '--app', 'echo', '--idle-timeout', 'soon'], /--idle-timeout needs a duration/],
     [['serve', '--app', 'echo', '--exit-grace', 'later'], /--exit-grace needs a duration/],
-    [['serve', '--app', 'echo', '--read-batch', '0'], /--read-batch needs a whole number from 1 to 1024, got '0'/],
+    [
+      ['serve', '--app', 'echo', '--read-batch', '0'],
+      /--read-batch needs a whole number from 1 to 1024, got '0'/,
+    ],
     [
       ['serve', '--app', 'echo', '--model', 'prefork', '--restart-delay', '2s', '--restart-delay-max', '1s'],
       /--restart-delay-max needs a duration >= --restart-delay \(2000ms\), got '1s'/,
