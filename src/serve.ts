@@ -1,5 +1,7 @@
 // serve(): options in, a running server out. Resolves defaults once, loads the app, picks the model's
 // start function for the backend, and turns every refusal into a one-line ServeError.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { type App, isApp } from './app.ts';
 import { loadApp } from './apps/index.ts';
@@ -100,7 +102,7 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     appSpec: typeof options.app === 'string' ? options.app : undefined,
     model,
     backend,
-    host: options.host ?? '127.0.0.1',
+    host: await listenAddress(options.host ?? '127.0.0.1'),
     port: int('port', options.port, 0, 0, 65535),
     backlog: int('backlog', options.backlog, 4096, 1, 1 << 20),
     maxConnections:
@@ -127,6 +129,17 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     trustedProxies: trustedProxies(options.trustedProxies),
     bus: busUrl(options.bus),
   };
+}
+
+/** A host name becomes the address it resolves to (as node:net's listen() does), so that the syscall
+ * backend, which binds addresses, takes names too. */
+async function listenAddress(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  try {
+    return (await lookup(host)).address;
+  } catch (error) {
+    throw new ServeOptionError(`host '${host}' does not resolve (${(error as NodeJS.ErrnoException).code})`);
+  }
 }
 
 function busUrl(url: string | undefined): string | undefined {

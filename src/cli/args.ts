@@ -2,6 +2,8 @@
 // reports a bad argument by throwing UsageError; bin/c10k.ts prints it as one line,
 // "c10k VERB: what is wrong (see 'c10k VERB --help')", and exits 2. Value errors share one shape,
 // "--NAME needs WHAT, got 'VALUE'", so the same mistake reads the same in every verb.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export class UsageError extends Error {
@@ -136,4 +138,15 @@ export function oneOf<T extends string>(
   if (value === undefined) return undefined;
   if (!allowed.includes(value as T)) throw badValue(name, `one of ${allowed.join(', ')}`, value);
   return value as T;
+}
+
+/** An address, or a name resolved to its first address (as node:net does) so that every backend and
+ * engine, which bind and connect addresses, takes names too. */
+export async function hostAddress(name: string, value: string): Promise<string> {
+  if (isIP(value) !== 0) return value;
+  try {
+    return (await lookup(value)).address;
+  } catch {
+    throw badValue(name, 'an address or a name that resolves', value);
+  }
 }

@@ -1,15 +1,25 @@
 // c10k load: open many connections to an echo server, drive traffic, check every echoed byte, and
 // report connection outcomes, throughput and latency percentiles. The work is in src/load/; this file
 // only turns arguments into LoadOptions (with the automatic sources/processes), shows progress, prints.
-import { lookup } from 'node:dns/promises';
 import { readdirSync, readFileSync } from 'node:fs';
-import { isIP, isIPv4 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import { defaultEngine } from '../load/engine.ts';
 import { PROTOCOLS } from '../load/pattern.ts';
 import { progressLine, reportJSON, reportText } from '../load/report.ts';
 import { type LoadResult, runLoad } from '../load/run.ts';
 import { DEFAULT_TIMEOUT_MS, ENGINES, failedTotal, type LoadOptions } from '../load/stats.ts';
-import { badValue, bytes, duration, Failure, integer, oneOf, parse, required, UsageError } from './args.ts';
+import {
+  badValue,
+  bytes,
+  duration,
+  Failure,
+  hostAddress,
+  integer,
+  oneOf,
+  parse,
+  required,
+  UsageError,
+} from './args.ts';
 
 /**
  * Connections per source address before another one is added. One source has ~28K ephemeral ports, but
@@ -126,16 +136,6 @@ function maxErrors(value: string): CliLoadOptions['maxErrors'] {
   return { count: Number(value) };
 }
 
-/** A host name becomes an address here, once, so that every engine and the report use the same one. */
-async function resolveHost(host: string): Promise<string> {
-  if (isIP(host) !== 0) return host;
-  try {
-    return (await lookup(host)).address;
-  } catch {
-    throw badValue('host', 'an address or a name that resolves', host);
-  }
-}
-
 /** Arguments -> LoadOptions, with the automatic defaults resolved. */
 export async function parseLoadArgs(argv: string[]): Promise<CliLoadOptions | 'help'> {
   const { values: v } = parse(argv, OPTIONS);
@@ -145,7 +145,7 @@ export async function parseLoadArgs(argv: string[]): Promise<CliLoadOptions | 'h
   const size = bytes('size', v.size) ?? 64;
   if (size < 1 || size > 64 << 20) throw badValue('size', 'a size from 1 byte to 64m', v.size!);
   if (v.hold && v.rate !== undefined) throw new UsageError('--hold sends no messages: drop --rate');
-  const host = await resolveHost(v.host ?? '127.0.0.1');
+  const host = await hostAddress('host', v.host ?? '127.0.0.1');
   const loopbackV4 = isIPv4(host) && host.startsWith('127.');
   let nSources = integer('sources', v.sources, 0, 254);
   if (nSources !== undefined && nSources > 0 && !loopbackV4) {

@@ -9,7 +9,7 @@ import { MODELS } from '../models/index.ts';
 import { BACKENDS } from '../models/types.ts';
 import { DEFAULT_LIMITS } from '../net/limits.ts';
 import { DEFAULT_BACKEND, serve } from '../serve.ts';
-import { badValue, bytes, duration, integer, oneOf, parse, required } from './args.ts';
+import { badValue, bytes, duration, hostAddress, integer, oneOf, parse, required } from './args.ts';
 import { parseAdminArgs, startAdmin } from './serve-admin.ts';
 
 export const HELP = `usage: c10k serve --app APP [options]
@@ -153,7 +153,7 @@ export async function run(argv: string[]): Promise<number> {
     app,
     model: oneOf('model', v.model, Object.keys(MODELS)),
     backend: oneOf('backend', v.backend, BACKENDS),
-    host: v.host,
+    host: v.host === undefined ? undefined : await hostAddress('host', v.host),
     port: integer('port', v.port, 0, 65535) ?? 7000,
     backlog: integer('backlog', v.backlog, 1, 1 << 20),
     maxConnections: integer('max-connections', v['max-connections'], 1, 1e9),

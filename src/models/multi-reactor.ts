@@ -19,7 +19,7 @@
 // reactor of src/backends/syscall).
 
 import * as sys from '../sys/index.ts';
-import { listenSocket } from './blocking-listen.ts';
+import { listenSocket, probePortFree } from './blocking-listen.ts';
 import { checkWorkerApp, Supervisor, supervisedHandle } from './supervisor.ts';
 import {
   type ModelDefinition,
@@ -41,12 +41,10 @@ export async function startMultiReactor(options: ResolvedServeOptions): Promise<
     listenFd = listenSocket(options, true);
     options = { ...options, port: sys.getsockname(listenFd).port };
   } else if (sys.syscallBackendAvailable()) {
+    options = { ...options, port: probePortFree(options) };
     slotFds = [];
     try {
-      for (let i = 0; i < options.workers; i++) {
-        slotFds.push(listenSocket(options, true, true));
-        if (i === 0) options = { ...options, port: sys.getsockname(slotFds[0]).port };
-      }
+      for (let i = 0; i < options.workers; i++) slotFds.push(listenSocket(options, true, true));
     } catch (error) {
       for (const fd of slotFds) sys.close(fd);
       throw error;
