@@ -75,9 +75,10 @@ async function main(argv: string[]): Promise<number> {
 }
 
 let settled = false;
-process.on('exit', () => {
-  // A verb whose work is still pending when Node runs out of things to do has lost track of something.
-  if (!settled) {
+process.on('exit', (code) => {
+  // A verb whose work is still pending when Node runs out of things to do has lost track of something
+  // (a verb that exits on purpose, as serve on a second Ctrl-C, passes its own code).
+  if (!settled && code === 0) {
     process.stderr.write('c10k: internal error: the command stopped before it finished\n');
     process.exitCode = 70;
   }

@@ -15,7 +15,9 @@ import { parseAdminArgs, startAdmin } from './serve-admin.ts';
 export const HELP = `usage: c10k serve --app APP [options]
 
 Serve APP (a built-in app or a module whose default export is defineApp(...)) under one I/O model.
-Stops on SIGINT/SIGTERM: stops accepting, lets connections finish (--drain-timeout), exits 0.
+Stops on SIGINT/SIGTERM: stops accepting, lets connections finish (--drain-timeout), exits 0; a second
+SIGINT/SIGTERM stops at once (workers killed, connections dropped) and exits 130/143. SIGQUIT (Ctrl-\\)
+is not handled: its default action ends the process at once, with a core dump where ulimit -c allows.
 SIGHUP reloads the workers of multi-process models (new workers accept before old ones drain).
 
   --app NAME|PATH          echo, line-echo, kv, http, chat, or a module path (required)
@@ -190,11 +192,27 @@ export async function run(argv: string[]): Promise<number> {
   let stopped!: () => void;
   const stopping = new Promise<void>((resolve) => (stopped = resolve));
   const stop = (signal: string) => {
-    logger.info(`${signal}: stopping; connections get up to the drain timeout to finish`);
+    logger.info(`${signal}: stopping; connections get up to the drain timeout to finish (again: stop now)`);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     process.off('SIGHUP', reload);
+    process.once('SIGINT', stopNow);
+    process.once('SIGTERM', stopNow);
     stopped();
+  };
+  // A second Ctrl-C (or SIGTERM) during the drain: every worker and connection child is killed and the
+  // server exits at once, 128 + the signal's number as a shell reports a process killed by it.
+  const stopNow = (signal: string) => {
+    logger.warn(`${signal} again: stopping now; open connections are dropped`);
+    for (const pid of server.pids()) {
+      if (pid === process.pid) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
