@@ -15,39 +15,11 @@ export function listenSocket(options: ResolvedServeOptions, nonBlocking: boolean
   try {
     return sys.listenTcp({ host, port, backlog, nonBlocking, reusePort });
   } catch (error) {
-    throw listenError(error, host, port);
-  }
-}
-
-function listenError(error: unknown, host: string, port: number): ServeError {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') return new ServeError(`port ${port} is already in use on ${host}`);
-  if (code === 'EACCES') return new ServeError(`no permission to listen on ${host}:${port}`);
-  if (code === 'EADDRNOTAVAIL') return new ServeError(`address ${host} is not available here`);
-  return new ServeError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
-}
-
-/**
- * SO_REUSEPORT lets any socket of the same user join a listening group, so a second server started on
- * the port of a running one would silently take a share of its connections. A bind without
- * SO_REUSEPORT fails while any socket listens there: tried before a group binds, it makes the second
- * server fail with "port in use" as every other model does. Returns the port (port 0: the free one the
- * probe got, for the group to bind). Only a server started in the microseconds between the probe and
- * the group's bind could still join; Linux offers nothing to close that window.
- */
-export function probePortFree(options: ResolvedServeOptions): number {
-  const { host, port } = options;
-  let fd = -1;
-  try {
-    sys.assertSyscallBackendAvailable();
-    fd = sys.socket(sys.addressFamily(host), sys.SOCK_STREAM | sys.SOCK_CLOEXEC);
-    sys.setsockopt(fd, sys.SOL_SOCKET, sys.SO_REUSEADDR, 1);
-    sys.bind(fd, host, port);
-    return sys.getsockname(fd).port;
-  } catch (error) {
-    throw listenError(error, host, port);
-  } finally {
-    if (fd >= 0) sys.close(fd);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ServeError(`port ${port} is already in use on ${host}`);
+    if (code === 'EACCES') throw new ServeError(`no permission to listen on ${host}:${port}`);
+    if (code === 'EADDRNOTAVAIL') throw new ServeError(`address ${host} is not available here`);
+    throw new ServeError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
 }
 

@@ -19,7 +19,8 @@
 // reactor of src/backends/syscall).
 
 import * as sys from '../sys/index.ts';
-import { listenSocket, probePortFree } from './blocking-listen.ts';
+import { listenSocket } from './blocking-listen.ts';
+import { probePortFree } from './probe-port.ts';
 import { checkWorkerApp, Supervisor, supervisedHandle } from './supervisor.ts';
 import {
   type ModelDefinition,
@@ -41,7 +42,7 @@ export async function startMultiReactor(options: ResolvedServeOptions): Promise<
     listenFd = listenSocket(options, true);
     options = { ...options, port: sys.getsockname(listenFd).port };
   } else if (sys.syscallBackendAvailable()) {
-    options = { ...options, port: probePortFree(options) };
+    options = { ...options, port: await probePortFree(options) };
     slotFds = [];
     try {
       for (let i = 0; i < options.workers; i++) slotFds.push(listenSocket(options, true, true));
