@@ -38,11 +38,12 @@ export async function startMultiReactor(options: ResolvedServeOptions): Promise<
   }
   let listenFd: number | undefined;
   let slotFds: number[] | undefined;
+  // a reuseport group would let a second server join silently: a plain listen probes the port first
+  if (options.balance === 'reuseport') options = { ...options, port: await probePortFree(options) };
   if (options.balance === 'shared') {
     listenFd = listenSocket(options, true);
     options = { ...options, port: sys.getsockname(listenFd).port };
   } else if (sys.syscallBackendAvailable()) {
-    options = { ...options, port: await probePortFree(options) };
     slotFds = [];
     try {
       for (let i = 0; i < options.workers; i++) slotFds.push(listenSocket(options, true, true));
