@@ -58,7 +58,7 @@ export function connectionsPerProcess(limit = openFilesLimit()): number {
   return Math.max(1, Math.min(CONNECTIONS_PER_PROCESS, limit - open - FD_RESERVE));
 }
 
-export const HELP = `usage: c10k load -p PORT [options]
+export const HELP = `usage: c10k load --port N [options]
 
 Open --connections to an echo server at HOST:PORT, then send --size-byte messages for --duration
 (measured once every connection is up) and check every echoed byte. Closed loop by default (each
@@ -69,8 +69,9 @@ with latency measured from each message's intended send time (coordinated-omissi
   -p, --port N           server port (required)
   -c, --connections N    connections in total (default 100)
   -d, --duration T       measured time, e.g. 10s, 500ms, 2m; a bare number is seconds (default 10s)
-  -t, --processes N      load processes, each with its own event loop and a share of the connections
-                         (wrk's threads) (default: as many as the open-files limit needs, see below)
+                         (wrk's -d; redis-benchmark's -d, the data size, is --size here)
+  -t, --processes N      load processes, each with its own event loop and a share of the connections,
+                         as wrk's -t threads (default: as many as the open-files limit needs, below)
   -R, --rate M           open loop: M messages/s in total, spread over the connections (as wrk2's -R)
   --connect-rate R       open R connections per second (default: as fast as possible, at most
                          ${MAX_CONNECTING} connects in flight per process)
@@ -79,7 +80,7 @@ with latency measured from each message's intended send time (coordinated-omissi
   --timeout T            a connection still waiting for an echo at the end of the run, for T or since
                          the run began, counts as unanswered (as wrk's timeouts) (default ${DEFAULT_TIMEOUT_MS / 1000}s)
   --max-errors N|P%      exit 1 when more than N connections (or P% of those attempted) failed to
-                         connect or went unanswered (default ${MAX_ERRORS}; 100% never fails the run)
+                         connect or went unanswered (default ${MAX_ERRORS}; 100% turns this check off)
   --size B               message size in bytes, e.g. 64, 4k (default 64)
   --protocol P           ${PROTOCOLS.join(', ')}: framing for the echo, line-echo or a length-prefixed
                          echo app (line: printable bytes ending in '\\n'; length: 4-byte big-endian
@@ -92,8 +93,9 @@ with latency measured from each message's intended send time (coordinated-omissi
   --json                 print the report as JSON (histograms included, for merging)
   -h, --help             this text
 
-Processes: each holds as many connections as its open-files limit (ulimit -n, read from
-/proc/self/limits) allows less ${FD_RESERVE} for itself, at most ${CONNECTIONS_PER_PROCESS.toLocaleString('en-US')}; a --processes too few for that is refused.
+Processes: each holds as many connections as the open-files limit (ulimit -n, read from
+/proc/self/limits) leaves once its own descriptors and ${FD_RESERVE} spare are counted, at most ${CONNECTIONS_PER_PROCESS.toLocaleString('en-US')};
+a --processes too few for that is refused.
 
 Exit status: 0 a clean run; 1 when an echoed byte was wrong, no connection could be made, nothing was
 echoed at all (a --protocol that does not match the app), or more connections failed or went
