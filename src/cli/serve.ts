@@ -23,7 +23,7 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
   --app NAME|PATH          echo, line-echo, kv, http, chat, or a module path (required)
   --model NAME             ${Object.keys(MODELS).join(', ')} (default reactor)
   --backend NAME           ${BACKENDS.join(', ')} (default ${DEFAULT_BACKEND})
-  --host ADDR              address to listen on (default 127.0.0.1)
+  --host ADDR              address or name to listen on (default 127.0.0.1; a name is resolved first)
   --port N                 port (default 7000; 0 picks a free one)
   --backlog N              accept-queue length asked of listen() (default 4096; the kernel caps it
                            at net.core.somaxconn)
