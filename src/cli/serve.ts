@@ -110,6 +110,14 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** --workers auto|N. */
+function workers(value: string | undefined): number | undefined {
+  if (value === undefined || value === 'auto') return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1024)
+    throw badValue('workers', 'auto or a whole number from 1 to 1024', value);
+  return Number(value);
+}
+
 /** The three write-buffer sizes, checked against each other (and the defaults) in the options' words. */
 function waterMarks(high?: string, low?: string, max?: string) {
   const highWaterMark = bytes('high-water-mark', high);
@@ -167,7 +175,7 @@ export async function run(argv: string[]): Promise<number> {
     exitGrace: duration('exit-grace', v['exit-grace'], 0, 3_600_000),
     restartDelay,
     restartDelayMax,
-    workers: v.workers === 'auto' ? undefined : integer('workers', v.workers, 1, 1024),
+    workers: workers(v.workers),
     maxChildren: integer('max-children', v['max-children'], 1, 100_000),
     multiplexer: oneOf('multiplexer', v.multiplexer, ['select', 'poll', 'epoll'] as const),
     trigger: oneOf('trigger', v.trigger, ['level', 'edge'] as const),
