@@ -1,6 +1,7 @@
 // c10k load: open many connections to an echo server, drive traffic, check every echoed byte, and
 // report connection outcomes, throughput and latency percentiles. The work is in src/load/; this file
-// only turns arguments into LoadOptions (with the automatic sources/processes), shows progress, prints.
+// only turns arguments into LoadOptions (with the automatic sources/processes), shows progress, prints,
+// and decides the exit status (verdict()).
 import { readdirSync, readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { defaultEngine } from '../load/engine.ts';
