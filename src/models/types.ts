@@ -103,10 +103,6 @@ export class ServeError extends Error {
 }
 
 /** A ServeError caused by an option the caller gave (unknown model, a bad combination): the command line's
- * usage error (exit 2), where a plain ServeError is a runtime failure (exit 1). */
-export class ServeOptionError extends ServeError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ServeOptionError';
-  }
-}
+ * usage error (exit 2), where a plain ServeError is a runtime failure (exit 1). Its name stays
+ * 'ServeError' (what callers matched on before); tell the two apart with instanceof. */
+export class ServeOptionError extends ServeError {}

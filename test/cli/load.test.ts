@@ -12,7 +12,8 @@ import { BIN, NODE, runCli } from '../helpers/cli.ts';
 
 function run(
   args: string[],
-  opts: { nofile?: number; interruptAfterMs?: number } = {},
+  /** interruptWhen: polled every 100 ms; once true, the load gets SIGINT (as Ctrl-C). */
+  opts: { nofile?: number; interruptWhen?: () => Promise<boolean> } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const argv = [BIN, 'load', ...args];
@@ -30,13 +31,21 @@ function run(
       child.kill('SIGKILL');
       reject(new Error(`c10k load ${args.join(' ')} did not finish: ${stderr}`));
     }, 60_000);
+    const when = opts.interruptWhen;
+    let sent = false; // once: a second SIGINT would stop the load without its report
     const interrupt =
-      opts.interruptAfterMs === undefined
+      when === undefined
         ? undefined
-        : setTimeout(() => child.kill('SIGINT'), opts.interruptAfterMs);
+        : setInterval(async () => {
+            if (!sent && (await when()) && !sent) {
+              sent = true;
+              clearInterval(interrupt);
+              child.kill('SIGINT');
+            }
+          }, 100);
     child.on('close', (code) => {
       clearTimeout(kill);
-      clearTimeout(interrupt);
+      clearInterval(interrupt);
       resolve({ code, stdout, stderr });
     });
   });
@@ -168,9 +177,14 @@ describe('c10k load (command line conventions)', () => {
   });
 
   it('Ctrl-C prints the partial report marked interrupted and exits 130', async () => {
+    // Ctrl-C once the run is measuring: the echo server has seen well over the connect phase's traffic
+    const measuring = async () => {
+      const seen = (await echo.stats()).messagesIn;
+      return () => echo.stats().then((s) => s.messagesIn > seen + 1000);
+    };
     for (const extra of [[], ['-t', '2']]) {
       const text = await run(['-p', String(echo.port), '-c', '10', '-d', '30s', ...extra], {
-        interruptAfterMs: 1500,
+        interruptWhen: await measuring(),
       });
       assert.equal(text.code, 130, text.stderr);
       assert.match(text.stdout, /^c10k load .*INTERRUPTED \(partial figures\)\n/);
@@ -178,7 +192,7 @@ describe('c10k load (command line conventions)', () => {
       assert.equal(text.stderr, '');
     }
     const json = await run(['-p', String(echo.port), '-c', '10', '-d', '30s', '--json'], {
-      interruptAfterMs: 1500,
+      interruptWhen: await measuring(),
     });
     assert.equal(json.code, 130);
     const j = JSON.parse(json.stdout);
