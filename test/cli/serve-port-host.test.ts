@@ -1,10 +1,11 @@
 // c10k serve and the address it is given: a host name works on both backends (resolved first, as
 // node:net does), a second multi-reactor on a busy port fails as every other model does instead of
-// joining the first one's SO_REUSEPORT group, and a second Ctrl-C stops at once.
+// joining the first one's SO_REUSEPORT group, a second Ctrl-C stops at once, SIGQUIT is left to its default.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { exited, runCli, startServe } from '../helpers/cli.ts';
+import { BIN, exited, NODE, runCli, startServe } from '../helpers/cli.ts';
 import { TestClient } from '../helpers/client.ts';
 
 function alive(pid: string): boolean {
@@ -139,3 +140,26 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     }
   });
 }
+
+test('SIGQUIT is not handled: its default action ends the server at once (as the README says)', async () => {
+  // no core file: the default action of SIGQUIT dumps one where ulimit -c allows
+  const child = spawn(
+    'sh',
+    ['-c', 'ulimit -c 0 && exec "$0" "$@"', NODE, BIN, 'serve', '--app', 'echo', '--port', '0'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/serving/.test(stderr)) resolve();
+    });
+    child.on('exit', () => reject(new Error(`serve exited: ${stderr}`)));
+  });
+  child.kill('SIGQUIT');
+  await exited(child);
+  assert.equal(child.signalCode, 'SIGQUIT');
+  assert.doesNotMatch(stderr, /stopping/);
+});
