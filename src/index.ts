@@ -3,7 +3,7 @@ export { type App, type AppContext, type AppSpec, defineApp } from './app.ts';
 export type { Bus, BusHandler, BusPayload } from './bus/bus.ts';
 export { createLogger, type Logger, memoryLogger } from './log.ts';
 export type { Backend, ServerHandle, WorkerStats } from './models/types.ts';
-export { ServeError } from './models/types.ts';
+export { ServeError, ServeOptionError } from './models/types.ts';
 export type { CloseReason, Connection } from './net/connection-api.ts';
 export type { ConnectionLimits } from './net/limits.ts';
 export type { ServerStats } from './net/server-core.ts';

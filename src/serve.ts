@@ -1,5 +1,7 @@
 // serve(): options in, a running server out. Resolves defaults once, loads the app, picks the model's
 // start function for the backend, and turns every refusal into a one-line ServeError.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { type App, isApp } from './app.ts';
 import { loadApp } from './apps/index.ts';
@@ -19,6 +21,7 @@ import {
   type Backend,
   type ResolvedServeOptions,
   ServeError,
+  ServeOptionError,
   type ServerHandle,
 } from './models/types.ts';
 import { type ConnectionLimits, resolveLimits } from './net/limits.ts';
@@ -71,15 +74,15 @@ export const DEFAULT_BACKEND: Backend = syscallBackendAvailable() ? 'syscall' : 
 export async function resolveServeOptions(options: ServeOptions): Promise<ResolvedServeOptions> {
   const model = options.model ?? 'reactor';
   if (!Object.hasOwn(MODELS, model)) {
-    throw new ServeError(`unknown model '${model}' (models: ${Object.keys(MODELS).join(', ')})`);
+    throw new ServeOptionError(`unknown model '${model}' (models: ${Object.keys(MODELS).join(', ')})`);
   }
   const backend = options.backend ?? DEFAULT_BACKEND;
   if (!BACKENDS.includes(backend))
-    throw new ServeError(`unknown backend '${backend}' (backends: ${BACKENDS.join(', ')})`);
+    throw new ServeOptionError(`unknown backend '${backend}' (backends: ${BACKENDS.join(', ')})`);
   const int = (name: string, value: number | undefined, fallback: number, min: number, max: number) => {
     const v = value ?? fallback;
     if (!Number.isInteger(v) || v < min || v > max)
-      throw new ServeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
+      throw new ServeOptionError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
     return v;
   };
   const app = isApp(options.app) ? options.app : await loadApp(String(options.app));
@@ -92,7 +95,7 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
       partialTimeout: options.partialTimeout ?? app.timeouts.partialTimeout,
     });
   } catch (error) {
-    throw new ServeError((error as Error).message);
+    throw new ServeOptionError((error as Error).message);
   }
   const childCap =
     options.maxChildren === undefined && model === 'process-per-connection' ? defaultChildCap() : null;
@@ -105,13 +108,15 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     3_600_000,
   );
   if (restartDelayMax < restartDelay)
-    throw new ServeError(`restartDelayMax (${restartDelayMax}) is below restartDelay (${restartDelay})`);
+    throw new ServeOptionError(
+      `restartDelayMax (${restartDelayMax}) is below restartDelay (${restartDelay})`,
+    );
   const resolved: ResolvedServeOptions = {
     app,
     appSpec: typeof options.app === 'string' ? options.app : undefined,
     model,
     backend,
-    host: options.host ?? '127.0.0.1',
+    host: await listenAddress(options.host ?? '127.0.0.1'),
     port: int('port', options.port, 0, 0, 65535),
     backlog: int('backlog', options.backlog, 4096, 1, 1 << 20),
     maxConnections:
@@ -166,12 +171,23 @@ function defaultsNote(options: ServeOptions, r: ResolvedServeOptions, childCap: 
   return `limits: ${parts.join(', ')}`;
 }
 
+/** A host name becomes the address it resolves to (as node:net's listen() does), so that the syscall
+ * backend, which binds addresses, takes names too. */
+async function listenAddress(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  try {
+    return (await lookup(host)).address;
+  } catch (error) {
+    throw new ServeOptionError(`host '${host}' does not resolve (${(error as NodeJS.ErrnoException).code})`);
+  }
+}
+
 function busUrl(url: string | undefined): string | undefined {
   if (url === undefined || url === '') return undefined;
   try {
     parseBusUrl(url);
   } catch (error) {
-    throw new ServeError((error as Error).message);
+    throw new ServeOptionError((error as Error).message);
   }
   return url;
 }
@@ -184,7 +200,7 @@ function trustedProxies(list: string | string[] | undefined): string {
   try {
     parseCidrList(text);
   } catch (error) {
-    throw new ServeError(`trusted proxies: ${(error as Error).message}`);
+    throw new ServeOptionError(`trusted proxies: ${(error as Error).message}`);
   }
   return text;
 }
@@ -205,12 +221,12 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
   resolved.logger.info(startupNotes.get(resolved)!);
   const start = MODELS[resolved.model].backends[resolved.backend];
   if (typeof start !== 'function') {
-    throw new ServeError(
+    throw new ServeOptionError(
       start ?? `model '${resolved.model}' does not run on the ${resolved.backend} backend`,
     );
   }
   if (Number.isFinite(resolved.maxConnectionsPerIp) && !PER_IP_MODELS.has(resolved.model)) {
-    throw new ServeError(
+    throw new ServeOptionError(
       `--max-connections-per-ip is enforced by the reactor and multi-reactor models, not '${resolved.model}'`,
     );
   }

@@ -3,7 +3,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type App, isApp } from '../app.ts';
-import { ServeError } from '../models/types.ts';
+import { ServeError, ServeOptionError } from '../models/types.ts';
 import { siblingModule } from '../module-path.ts';
 
 export const BUILTIN_APPS: Record<string, string> = {
@@ -29,7 +29,7 @@ export async function loadApp(spec: string): Promise<App> {
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(url.replace('file://', ''))) {
-      throw new ServeError(
+      throw new ServeOptionError(
         `app '${spec}' not found (built in: ${Object.keys(BUILTIN_APPS).join(', ')}, or a module path)`,
       );
     }

@@ -49,8 +49,8 @@ export async function run(argv: string[]): Promise<number> {
   const ladder = (v.connections ?? '100,1000,10000')
     .split(',')
     .map((c) => integer('connections', c.trim(), 1, 1_000_000)!);
-  const durationMs = duration('duration', v.duration) ?? (v.quick ? 1000 : 2000);
-  const connectTimeoutMs = duration('connect-timeout', v['connect-timeout']) ?? 2000;
+  const durationMs = duration('duration', v.duration, 1) ?? (v.quick ? 1000 : 2000);
+  const connectTimeoutMs = duration('connect-timeout', v['connect-timeout'], 1) ?? 2000;
   const size = integer('size', v.size, 1, 1 << 20) ?? 64;
   const idle =
     v.idle === 'none'

@@ -1,7 +1,8 @@
 // `c10k inspect`: print what the kernel sees for a port or a process tree, once or every interval.
 // All the reading is in src/inspect/; this file only parses arguments and renders a compact table
-// (or JSON, one object per refresh with --watch). Exit codes: 0 ok, 1 runtime failure, 2 bad arguments.
-import { parseArgs } from 'node:util';
+// (or JSON, one object per refresh with --watch). Exit codes: 0 ok, 1 runtime failure or nothing there
+// to inspect, 2 bad arguments.
+import { existsSync } from 'node:fs';
 import { resolveToken, TOKEN_ENV } from '../admin/token.ts';
 import type { JoinedSnapshot } from '../inspect/join.ts';
 import { counterDelta, type TcpCounters } from '../inspect/proc-netstat.ts';
@@ -9,34 +10,27 @@ import { commandLabel } from '../inspect/proc-process.ts';
 import { sample } from '../inspect/sample.ts';
 import { formatBytes } from '../inspect/snapshot.ts';
 import { workerLabel } from '../models/types.ts';
+import { badValue, duration, Failure, integer, parse, UsageError } from './args.ts';
 
-const USAGE = `usage: c10k inspect --port P | --pid N [--sockets] [--watch] [--json] [--interval ms]
+export const HELP = `usage: c10k inspect --port P | --pid N [--sockets] [--watch] [--json] [--interval T]
                     [--status-url URL] [--web HOST:PORT] [--token T]
 
-  --port P          the listening port to inspect (its listener, queues, connections, owner processes)
+  -p, --port P      the listening port to inspect (its listener, queues, connections, owner processes)
   --pid N           a server process (and its children) to inspect
   --sockets         list every connected socket (4-tuple, state, queues, owner pid/fd)
   --watch           refresh every interval until Ctrl-C
   --json            machine-readable output (one JSON object per refresh)
-  --interval ms     refresh interval for --watch and --web (default 1000)
+  --interval T      refresh interval for --watch and --web, e.g. 500ms, 2s (default 1s; at least 100ms)
   --status-url URL  a server's own counters (c10k serve --status), joined to the kernel's view
   --web HOST:PORT   serve a live page (server-sent events) until Ctrl-C; loopback unless --token
   --token T         required on every --web request (Authorization: Bearer T or ?token=T), and sent
                     to --status-url as a bearer token (default: $${TOKEN_ENV})
-  --help            this text`;
+  -h, --help        this text
+
+Exits 1 when nothing listens on the port and no socket uses it, or no process has the pid.
+`;
 
 const SOCKET_ROWS = 50;
-
-function fail(msg: string): number {
-  process.stderr.write(`c10k inspect: ${msg}\n`);
-  return 2;
-}
-
-function posInt(s: string | undefined, max: number): number | null {
-  if (s === undefined || !/^\d+$/.test(s)) return null;
-  const n = Number(s);
-  return n >= 1 && n <= max ? n : null;
-}
 
 function table(rows: string[][]): string {
   const widths: number[] = [];
@@ -152,57 +146,56 @@ function renderServer(s: JoinedSnapshot): string {
   return out.join('\n');
 }
 
+const OPTIONS = {
+  port: { type: 'string', short: 'p' },
+  pid: { type: 'string' },
+  sockets: { type: 'boolean' },
+  watch: { type: 'boolean' },
+  json: { type: 'boolean' },
+  interval: { type: 'string' },
+  web: { type: 'string' },
+  'status-url': { type: 'string' },
+  token: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Why there is nothing to show for this port or pid, or null when there is something. */
+function nothingThere(s: JoinedSnapshot): string | null {
+  if (s.pid !== undefined) return existsSync(`/proc/${s.pid}`) ? null : `no process with pid ${s.pid}`;
+  if (s.listeners.length > 0 || s.connections > 0 || s.synRecv > 0) return null;
+  return `nothing listens on port ${s.port} and no socket uses it`;
+}
+
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        pid: { type: 'string' },
-        sockets: { type: 'boolean' },
-        watch: { type: 'boolean' },
-        json: { type: 'boolean' },
-        interval: { type: 'string' },
-        web: { type: 'string' },
-        'status-url': { type: 'string' },
-        token: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    return fail((err as Error).message.split('\n')[0]);
-  }
+  const { values } = parse(argv, OPTIONS);
   if (values.help) {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(HELP);
     return 0;
   }
-  if (values.port === undefined && values.pid === undefined) return fail('give --port or --pid');
-  const port = values.port === undefined ? undefined : posInt(values.port as string, 65535);
-  if (port === null) return fail(`--port must be an integer 1-65535, got "${values.port}"`);
-  const pid = values.pid === undefined ? undefined : posInt(values.pid as string, 2 ** 31);
-  if (pid === null) return fail(`--pid must be a positive integer, got "${values.pid}"`);
-  const interval = values.interval === undefined ? 1000 : posInt(values.interval as string, 3_600_000);
-  if (interval === null || interval < 100) return fail(`--interval must be an integer >= 100 (ms)`);
+  if (values.port === undefined && values.pid === undefined)
+    throw new UsageError('--port or --pid is required (e.g. --port 7000)');
+  const port = integer('port', values.port, 1, 65535);
+  const pid = integer('pid', values.pid, 1, 2 ** 31);
+  const interval = duration('interval', values.interval, 100, 3_600_000) ?? 1000;
   const opts = { port, pid, sockets: values.sockets === true };
   const json = values.json === true;
-  const token = resolveToken(values.token as string | undefined);
-  const statusUrl = values['status-url'] as string | undefined;
+  const token = resolveToken(values.token);
+  const statusUrl = values['status-url'];
   if (statusUrl !== undefined && !/^https?:\/\/./.test(statusUrl))
-    return fail(`--status-url needs an http:// URL, got "${statusUrl}"`);
+    throw badValue('status-url', 'an http:// URL', statusUrl);
   const sampleOpts = { port, pid, statusUrl, statusToken: token };
   if (values.web !== undefined) {
     if (values.watch || json || values.sockets)
-      return fail('--web runs alone (no --watch, --json or --sockets)');
-    return web(values.web as string, token, sampleOpts, interval);
+      throw new UsageError('--web runs alone (no --watch, --json or --sockets)');
+    return web(values.web, token, sampleOpts, interval);
   }
 
   let refresh = 0;
   const once = async (prev?: TcpCounters): Promise<JoinedSnapshot> => {
     // every 10th refresh rescans all processes for owners; in between, known owners and their children
     const snap = await sample({ ...sampleOpts, sockets: opts.sockets }, refresh++ % 10 === 0);
+    const none = refresh === 1 ? nothingThere(snap) : null;
+    if (none !== null) throw new NothingThere(none);
     if (json) process.stdout.write(JSON.stringify(snap) + '\n');
     else process.stdout.write((values.watch ? '\x1b[H\x1b[2J' : '') + render(snap, prev) + '\n');
     return snap;
@@ -236,10 +229,13 @@ export async function run(argv: string[]): Promise<number> {
       process.on('SIGINT', stop);
     });
   } catch (err) {
+    if (err instanceof NothingThere) throw new Failure(err.message);
     process.stderr.write(`c10k inspect: ${(err as Error).message}\n`);
     return 1;
   }
 }
+
+class NothingThere extends Error {}
 
 /** --web: serve the live page until SIGINT/SIGTERM. */
 async function web(
@@ -249,17 +245,23 @@ async function web(
   intervalMs: number,
 ): Promise<number> {
   // node:http and the page are loaded only for --web.
-  const [{ startWebInspector }, { EndpointError }] = await Promise.all([
+  const [{ startWebInspector }, { accessDecision, parseHostPort }] = await Promise.all([
     import('../inspect/web.ts'),
     import('../admin/http-endpoint.ts'),
   ]);
+  // A malformed or refused address is a usage error (2); one that cannot be bound, a runtime one (1).
+  let decision: ReturnType<typeof accessDecision>;
+  try {
+    decision = accessDecision(parseHostPort(address, '--web'), token, '--web');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (!decision.ok) throw new UsageError(decision.reason);
   let server: Awaited<ReturnType<typeof startWebInspector>>;
   try {
     server = await startWebInspector({ ...opts, address, token, intervalMs });
   } catch (err) {
-    if (err instanceof EndpointError) return fail(err.message);
-    process.stderr.write(`c10k inspect: ${(err as Error).message}\n`);
-    return 1;
+    throw new Failure((err as Error).message);
   }
   process.stderr.write(
     `c10k inspect: live page on ${server.url}/${token ? '?token=...' : ''} (Ctrl-C stops)\n`,

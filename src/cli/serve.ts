@@ -1,24 +1,29 @@
 // c10k serve: run an app under one I/O model until SIGINT/SIGTERM, then stop gracefully and exit 0.
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { TOKEN_ENV } from '../admin/token.ts';
+import { BUILTIN_APPS } from '../apps/index.ts';
 import { createLogger, LOG_LEVELS } from '../log.ts';
 import { MODELS } from '../models/index.ts';
 import { BACKENDS } from '../models/types.ts';
 import { DEFAULT_LIMITS } from '../net/limits.ts';
 import { DEFAULT_BACKEND, serve } from '../serve.ts';
-import { bytes, duration, integer, oneOf, parse, UsageError } from './args.ts';
+import { badValue, bytes, duration, hostAddress, integer, oneOf, parse, required } from './args.ts';
 import { parseAdminArgs, startAdmin } from './serve-admin.ts';
 
 export const HELP = `usage: c10k serve --app APP [options]
 
 Serve APP (a built-in app or a module whose default export is defineApp(...)) under one I/O model.
-Stops on SIGINT/SIGTERM: stops accepting, lets connections finish (--drain-timeout), exits 0.
+Stops on SIGINT/SIGTERM: stops accepting, lets connections finish (--drain-timeout), exits 0; a second
+SIGINT/SIGTERM stops at once (workers killed, connections dropped) and exits 130/143. SIGQUIT (Ctrl-\\)
+is not handled: its default action ends the process at once, with a core dump where ulimit -c allows.
 SIGHUP reloads the workers of multi-process models (new workers accept before old ones drain).
 
   --app NAME|PATH          echo, line-echo, kv, http, chat, or a module path (required)
   --model NAME             ${Object.keys(MODELS).join(', ')} (default reactor)
   --backend NAME           ${BACKENDS.join(', ')} (default ${DEFAULT_BACKEND})
-  --host ADDR              address to listen on (default 127.0.0.1)
+  --host ADDR              address or name to listen on (default 127.0.0.1; a name is resolved first)
   --port N                 port (default 7000; 0 picks a free one)
   --backlog N              accept-queue length asked of listen() (default 4096; the kernel caps it
                            at net.core.somaxconn)
@@ -110,38 +115,73 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** --workers auto|N. */
+function workers(value: string | undefined): number | undefined {
+  if (value === undefined || value === 'auto') return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1024)
+    throw badValue('workers', 'auto or a whole number from 1 to 1024', value);
+  return Number(value);
+}
+
+/** The three write-buffer sizes, checked against each other (and the defaults) in the options' words. */
+function waterMarks(high?: string, low?: string, max?: string) {
+  const highWaterMark = bytes('high-water-mark', high);
+  const lowWaterMark = bytes('low-water-mark', low);
+  const maxWriteBuffer = bytes('max-write-buffer', max);
+  const h = highWaterMark ?? DEFAULT_LIMITS.highWaterMark;
+  const l = lowWaterMark ?? DEFAULT_LIMITS.lowWaterMark;
+  const m = maxWriteBuffer ?? DEFAULT_LIMITS.maxWriteBuffer;
+  if (l > h && low !== undefined) throw badValue('low-water-mark', `a size <= --high-water-mark (${h})`, low);
+  if (l > h) throw badValue('high-water-mark', `a size >= --low-water-mark (${l})`, high!);
+  if (m < h && max !== undefined)
+    throw badValue('max-write-buffer', `a size >= --high-water-mark (${h})`, max);
+  if (m < h) throw badValue('high-water-mark', `a size <= --max-write-buffer (${m})`, high!);
+  return { highWaterMark, lowWaterMark, maxWriteBuffer };
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, OPTIONS);
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  if (v.app === undefined) throw new UsageError('--app is required (e.g. --app echo)');
+  const app = required('app', v.app, 'echo');
+  // An app that is neither built in nor a file is a usage error (2); one that fails to load is not (1).
+  if (!Object.hasOwn(BUILTIN_APPS, app) && !app.startsWith('file:') && !existsSync(resolve(app))) {
+    throw badValue('app', `a built-in app (${Object.keys(BUILTIN_APPS).join(', ')}) or a module path`, app);
+  }
+  const restartDelay = duration('restart-delay', v['restart-delay'], 1, 3_600_000);
+  const restartDelayMax = duration('restart-delay-max', v['restart-delay-max'], 1, 3_600_000);
+  if (restartDelayMax !== undefined && restartDelayMax < (restartDelay ?? 100)) {
+    throw badValue(
+      'restart-delay-max',
+      `a duration >= --restart-delay (${restartDelay ?? 100}ms)`,
+      v['restart-delay-max']!,
+    );
+  }
   const logger = createLogger({
     level: oneOf('log-level', v['log-level'], LOG_LEVELS) ?? 'info',
     format: oneOf('log-format', v['log-format'], ['text', 'json'] as const) ?? 'text',
   });
   const adminArgs = parseAdminArgs({ status: v.status, metrics: v.metrics, token: v.token });
   const server = await serve({
-    app: v.app,
-    model: v.model,
+    app,
+    model: oneOf('model', v.model, Object.keys(MODELS)),
     backend: oneOf('backend', v.backend, BACKENDS),
-    host: v.host,
+    host: v.host === undefined ? undefined : await hostAddress('host', v.host),
     port: integer('port', v.port, 0, 65535) ?? 7000,
-    backlog: integer('backlog', v.backlog, 1),
-    maxConnections: integer('max-connections', v['max-connections'], 1),
-    maxConnectionsPerIp: integer('max-connections-per-ip', v['max-connections-per-ip'], 1),
+    backlog: integer('backlog', v.backlog, 1, 1 << 20),
+    maxConnections: integer('max-connections', v['max-connections'], 1, 1e9),
+    maxConnectionsPerIp: integer('max-connections-per-ip', v['max-connections-per-ip'], 1, 1e9),
     idleTimeout: duration('idle-timeout', v['idle-timeout']),
     partialTimeout: duration('partial-timeout', v['partial-timeout']),
-    highWaterMark: bytes('high-water-mark', v['high-water-mark']),
-    lowWaterMark: bytes('low-water-mark', v['low-water-mark']),
-    maxWriteBuffer: bytes('max-write-buffer', v['max-write-buffer']),
-    drainTimeout: duration('drain-timeout', v['drain-timeout']),
-    exitGrace: duration('exit-grace', v['exit-grace']),
-    restartDelay: duration('restart-delay', v['restart-delay']),
-    restartDelayMax: duration('restart-delay-max', v['restart-delay-max']),
-    workers: v.workers === 'auto' ? undefined : integer('workers', v.workers, 1, 1024),
-    maxChildren: integer('max-children', v['max-children'], 1),
+    ...waterMarks(v['high-water-mark'], v['low-water-mark'], v['max-write-buffer']),
+    drainTimeout: duration('drain-timeout', v['drain-timeout'], 0, 3_600_000),
+    exitGrace: duration('exit-grace', v['exit-grace'], 0, 3_600_000),
+    restartDelay,
+    restartDelayMax,
+    workers: workers(v.workers),
+    maxChildren: integer('max-children', v['max-children'], 1, 100_000),
     multiplexer: oneOf('multiplexer', v.multiplexer, ['select', 'poll', 'epoll'] as const),
     trigger: oneOf('trigger', v.trigger, ['level', 'edge'] as const),
     readBatch: integer('read-batch', v['read-batch'], 1, 1024),
@@ -165,15 +205,31 @@ export async function run(argv: string[]): Promise<number> {
   let stopped!: () => void;
   const stopping = new Promise<void>((resolve) => (stopped = resolve));
   const stop = (signal: string) => {
-    logger.info(`${signal}: stopping; connections get up to the drain timeout to finish`);
+    logger.info(`${signal}: stopping; connections get up to the drain timeout to finish (again: stop now)`);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     process.off('SIGHUP', reload);
+    process.once('SIGINT', stopNow);
+    process.once('SIGTERM', stopNow);
     stopped();
+  };
+  // A second Ctrl-C (or SIGTERM) during the drain: every worker and connection child is killed and the
+  // server exits at once, 128 + the signal's number as a shell reports a process killed by it.
+  const stopNow = (signal: string) => {
+    logger.warn(`${signal} again: stopping now; open connections are dropped`);
+    for (const pid of server.pids()) {
+      if (pid === process.pid) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  logger.info(`${server.model} (${server.backend}) serving ${v.app} on ${server.host}:${server.port}`, {
+  logger.info(`${server.model} (${server.backend}) serving ${app} on ${server.host}:${server.port}`, {
     pid: process.pid,
   });
   const admin = await startAdmin(server, adminArgs, logger);

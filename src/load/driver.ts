@@ -13,6 +13,7 @@
 // delay shows up in the latency (coordinated-omission correction) instead of silently lowering the rate.
 import type { Pattern } from './pattern.ts';
 import {
+  DEFAULT_TIMEOUT_MS,
   type FailureReason,
   failureReason,
   type LoadOptions,
@@ -46,6 +47,8 @@ export class Conn<H> {
   got = 0;
   /** This message already counted as a mismatch. */
   bad = false;
+  /** An echo came back whole during the measured window. */
+  answered = false;
   /** Send time (closed loop) or intended send time (open loop), ms; connect start while connecting. */
   t0 = 0;
   constructor(id: number, handle: H) {
@@ -127,10 +130,21 @@ export abstract class Driver<H> {
     }
     await windowOver;
     this.measuring = false;
-    this.stats.elapsedMs = perf.now() - this.runStart;
+    const end = perf.now();
+    this.stats.elapsedMs = end - this.runStart;
+    this.countUnanswered(end);
     const cpu = process.cpuUsage(cpu0);
     this.stats.cpuMs = (cpu.user + cpu.system) / 1000;
     this.stopTicker();
+  }
+
+  /** Open connections still waiting at the end: never answered in the run, or waiting past the timeout. */
+  private countUnanswered(now: number): void {
+    if (this.options.hold) return;
+    const timeout = this.options.timeout ?? DEFAULT_TIMEOUT_MS;
+    for (const c of this.live) {
+      if (c.state === 1 && c.busy && (!c.answered || now - c.t0 >= timeout)) this.stats.unanswered++;
+    }
   }
 
   async close(): Promise<void> {
@@ -292,6 +306,7 @@ export abstract class Driver<H> {
     c.busy = false;
     if (!this.measuring) return;
     const now = perf.now();
+    c.answered = true;
     this.stats.messages++;
     this.stats.latency.record((now - c.t0) * 1000);
     if (this.rate === 0) this.sendNext(c, now);

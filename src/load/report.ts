@@ -5,13 +5,15 @@
 // can merge several runs exactly later; the text keeps one topic per line, aligned, figures only.
 import type { HistogramSummary } from './histogram.ts';
 import type { LoadResult, Phase } from './run.ts';
-import { type Counters, FAILURE_REASONS, failedTotal } from './stats.ts';
+import { type Counters, DEFAULT_TIMEOUT_MS, FAILURE_REASONS, failedTotal } from './stats.ts';
 
 export function reportJSON(r: LoadResult) {
   const { options: o, stats: s } = r;
   const seconds = s.elapsedMs / 1000;
   return {
     target: { host: o.host, port: o.port },
+    /** Stopped early (Ctrl-C): every figure covers the shorter run. */
+    interrupted: r.interrupted === true,
     engine: o.engine,
     processes: o.processes,
     sources: o.sources,
@@ -26,6 +28,9 @@ export function reportJSON(r: LoadResult) {
       failed: { ...s.failed, total: failedTotal(s) },
       otherCodes: s.otherCodes,
       closedByServer: s.closedByServer,
+      /** Open but waiting at the end: no echo in the whole run, or none for timeoutMs (wrk's timeouts). */
+      unanswered: s.unanswered,
+      timeoutMs: o.timeout ?? DEFAULT_TIMEOUT_MS,
       connectPhaseMs: round(r.connectPhaseMs, 1),
     },
     durationMs: round(s.elapsedMs, 1),
@@ -53,7 +58,10 @@ export function reportText(r: LoadResult): string {
   lines.push(
     `c10k load ${j.target.host}:${j.target.port}  ${j.protocol} ${j.size} B  ${mode}  ` +
       `engine ${j.engine}, ${j.processes} process${j.processes > 1 ? 'es' : ''}` +
-      (j.sources.length > 0 ? `, ${j.sources.length} source address${j.sources.length > 1 ? 'es' : ''}` : ''),
+      (j.sources.length > 0
+        ? `, ${j.sources.length} source address${j.sources.length > 1 ? 'es' : ''}`
+        : '') +
+      (j.interrupted ? '  INTERRUPTED (partial figures)' : ''),
   );
   lines.push(
     `connections  ${int(c.established)} established of ${int(c.attempted)} attempted in ${secs(c.connectPhaseMs)}` +
@@ -66,6 +74,11 @@ export function reportText(r: LoadResult): string {
     lines.push(
       `  failed       ${FAILURE_REASONS.map((k) => `${LABELS[k]} ${int(c.failed[k])}`).join('  ')}` +
         (other ? ` (${other})` : ''),
+    );
+  }
+  if (c.unanswered > 0) {
+    lines.push(
+      `  unanswered   ${int(c.unanswered)} connection${c.unanswered > 1 ? 's' : ''} waiting at the end with no echo in the whole run or for ${secs(c.timeoutMs)}`,
     );
   }
   if (j.mode !== 'hold') {

@@ -37,6 +37,8 @@ export interface LoadResult {
   stats: LoadStats;
   /** Time to open every connection, ms (the slowest process). */
   connectPhaseMs: number;
+  /** Stopped early through hooks.signal (Ctrl-C): the figures cover a shorter run. */
+  interrupted: boolean;
 }
 
 export type ToWorker =
@@ -68,7 +70,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
     await engine.run();
     phase = 'closing';
     await engine.close();
-    return { options, stats: engine.stats, connectPhaseMs };
+    return { options, stats: engine.stats, connectPhaseMs, interrupted: hooks.signal?.aborted === true };
   } finally {
     hooks.signal?.removeEventListener('abort', stop);
     if (timer) clearInterval(timer);
@@ -134,7 +136,8 @@ async function runForked(options: LoadOptions, hooks: LoadHooks): Promise<LoadRe
     phase = 'running';
     for (const w of workers) w.send({ type: 'run' } satisfies ToWorker);
     await until(() => results.every((r) => r !== null));
-    return { options, stats: mergeStats(results as LoadStats[]), connectPhaseMs };
+    const stats = mergeStats(results as LoadStats[]);
+    return { options, stats, connectPhaseMs, interrupted: hooks.signal?.aborted === true };
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     if (timer) clearInterval(timer);

@@ -32,7 +32,12 @@ export interface LoadOptions {
   /** Open the connections and keep them idle for `duration`: no messages. */
   hold: boolean;
   engine: EngineName;
+  /** A message waiting longer than this (ms) for its echo at the end of the run counts its connection
+   * as unanswered, as does one that got no echo in the whole run (default DEFAULT_TIMEOUT_MS). */
+  timeout?: number;
 }
+
+export const DEFAULT_TIMEOUT_MS = 2000;
 
 /** The part of the connections one process drives: global ids first .. first + count - 1. */
 export interface Slice {
@@ -53,6 +58,9 @@ export interface Counters {
   closedByServer: number;
   /** Connections open now. */
   open: number;
+  /** Open connections whose message got no echo in the whole run, or had waited longer than the
+   * timeout when the run ended (wrk's timeouts). */
+  unanswered: number;
   messages: number;
   bytesSent: number;
   bytesReceived: number;
@@ -83,6 +91,7 @@ export function newCounters(): Counters {
     otherCodes: {},
     closedByServer: 0,
     open: 0,
+    unanswered: 0,
     messages: 0,
     bytesSent: 0,
     bytesReceived: 0,
@@ -106,6 +115,7 @@ export function countersOf(s: Counters): Counters {
     otherCodes: { ...s.otherCodes },
     closedByServer: s.closedByServer,
     open: s.open,
+    unanswered: s.unanswered,
     messages: s.messages,
     bytesSent: s.bytesSent,
     bytesReceived: s.bytesReceived,
@@ -147,6 +157,7 @@ export function addCounters(into: Counters, from: Counters): void {
     into.otherCodes[code] = (into.otherCodes[code] ?? 0) + n;
   into.closedByServer += from.closedByServer;
   into.open += from.open;
+  into.unanswered += from.unanswered;
   into.messages += from.messages;
   into.bytesSent += from.bytesSent;
   into.bytesReceived += from.bytesReceived;

@@ -20,28 +20,33 @@
 
 import * as sys from '../sys/index.ts';
 import { listenSocket } from './blocking-listen.ts';
+import { probePortFree } from './probe-port.ts';
 import { checkWorkerApp, Supervisor, supervisedHandle } from './supervisor.ts';
-import { type ModelDefinition, type ResolvedServeOptions, ServeError, type ServerHandle } from './types.ts';
+import {
+  type ModelDefinition,
+  type ResolvedServeOptions,
+  ServeOptionError,
+  type ServerHandle,
+} from './types.ts';
 
 export async function startMultiReactor(options: ResolvedServeOptions): Promise<ServerHandle> {
   checkWorkerApp(options, 'multi-reactor', options.workers);
   if (options.maxConnections < options.workers) {
-    throw new ServeError(
+    throw new ServeOptionError(
       `--max-connections ${options.maxConnections} is below --workers ${options.workers}: it is split among the workers`,
     );
   }
   let listenFd: number | undefined;
   let slotFds: number[] | undefined;
+  // a reuseport group would let a second server join silently: a plain listen probes the port first
+  if (options.balance === 'reuseport') options = { ...options, port: await probePortFree(options) };
   if (options.balance === 'shared') {
     listenFd = listenSocket(options, true);
     options = { ...options, port: sys.getsockname(listenFd).port };
   } else if (sys.syscallBackendAvailable()) {
     slotFds = [];
     try {
-      for (let i = 0; i < options.workers; i++) {
-        slotFds.push(listenSocket(options, true, true));
-        if (i === 0) options = { ...options, port: sys.getsockname(slotFds[0]).port };
-      }
+      for (let i = 0; i < options.workers; i++) slotFds.push(listenSocket(options, true, true));
     } catch (error) {
       for (const fd of slotFds) sys.close(fd);
       throw error;

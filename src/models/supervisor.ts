@@ -20,7 +20,13 @@ import type { Logger } from '../log.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { StatsAsker } from './stats-asker.ts';
-import { type ListenSpec, type ResolvedServeOptions, ServeError, type WorkerStats } from './types.ts';
+import {
+  type ListenSpec,
+  type ResolvedServeOptions,
+  ServeError,
+  ServeOptionError,
+  type WorkerStats,
+} from './types.ts';
 import {
   addStats,
   type FromWorker,
@@ -341,12 +347,12 @@ export class Supervisor {
  */
 export function checkWorkerApp(options: ResolvedServeOptions, model: string, processes: number): void {
   if (options.appSpec === undefined) {
-    throw new ServeError(
+    throw new ServeOptionError(
       `model '${model}' loads the app in each worker: pass the app as a built-in name or a module path, not an object`,
     );
   }
   if (options.app.singleProcess && processes > 1) {
-    throw new ServeError(
+    throw new ServeOptionError(
       `app '${options.appSpec}' keeps its state in one process (singleProcess): model '${model}' would run it in ${processes} copies; use --model reactor or iterative, or --workers 1`,
     );
   }

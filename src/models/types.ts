@@ -101,3 +101,8 @@ export class ServeError extends Error {
     this.name = 'ServeError';
   }
 }
+
+/** A ServeError caused by an option the caller gave (unknown model, a bad combination): the command line's
+ * usage error (exit 2), where a plain ServeError is a runtime failure (exit 1). Its name stays
+ * 'ServeError' (what callers matched on before); tell the two apart with instanceof. */
+export class ServeOptionError extends ServeError {}

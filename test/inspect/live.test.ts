@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UsageError } from '../../src/cli/args.ts';
 import { run } from '../../src/cli/inspect.ts';
 import { inspect, type Snapshot } from '../../src/inspect/snapshot.ts';
 import { type RawListener, startRawListener } from './raw-listener.ts';
@@ -94,16 +95,26 @@ test('cli: arguments and JSON output', { timeout: 10_000 }, async () => {
     return true;
   }) as typeof process.stdout.write;
   try {
-    assert.equal(await run([]), 2);
-    assert.match(errText, /^c10k inspect: give --port or --pid\n$/);
-    assert.equal(await run(['--port', '0']), 2);
-    assert.equal(await run(['--port', '80', '--web']), 2);
-    assert.match(errText, /'--web <value>' argument missing/);
-    assert.equal(await run(['--port', '80', '--web', '0.0.0.0:7070']), 2);
-    assert.match(errText, /--web 0\.0\.0\.0:7070 is not a loopback address: give --token T/);
-    assert.equal(await run(['--port', '80', '--status-url', 'nope']), 2);
-    assert.equal(await run(['--nope']), 2);
-    assert.equal(await run(['--port', '1', '--interval', '5']), 2);
+    // usage errors are thrown for bin/c10k.ts to print as one line with exit 2
+    const usage = (args: string[], pattern: RegExp) =>
+      assert.rejects(run(args), (e: Error) => e instanceof UsageError && pattern.test(e.message));
+    await usage([], /^--port or --pid is required/);
+    await usage(['--port', '0'], /^--port needs a whole number from 1 to 65535, got '0'$/);
+    await usage(['--port', '80', '--web'], /^--web needs a value$/);
+    await usage(
+      ['--port', '80', '--web', '0.0.0.0:7070'],
+      /--web 0\.0\.0\.0:7070 is not a loopback address: give --token T/,
+    );
+    await usage(
+      ['--port', '80', '--status-url', 'nope'],
+      /^--status-url needs an http:\/\/ URL, got 'nope'$/,
+    );
+    await usage(['--nope'], /^unknown option '--nope'$/);
+    await usage(
+      ['--port', '1', '--interval', '50ms'],
+      /^--interval needs a duration .*at least 100ms, got '50ms'$/,
+    );
+    assert.equal(errText, '');
     assert.equal(await run(['--help']), 0);
     out = '';
     assert.equal(await run(['--port', String(raw.port), '--json']), 0);
