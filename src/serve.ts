@@ -218,11 +218,10 @@ const ONE_CLIENT_PER_WORKER: Record<string, string> = {
 
 export async function serve(options: ServeOptions): Promise<ServerHandle> {
   const resolved = await resolveServeOptions(options);
-  resolved.logger.info(startupNotes.get(resolved)!);
-  const start = MODELS[resolved.model].backends[resolved.backend];
-  if (typeof start !== 'function') {
+  const startModel = MODELS[resolved.model].backends[resolved.backend];
+  if (typeof startModel !== 'function') {
     throw new ServeOptionError(
-      start ?? `model '${resolved.model}' does not run on the ${resolved.backend} backend`,
+      startModel ?? `model '${resolved.model}' does not run on the ${resolved.backend} backend`,
     );
   }
   if (Number.isFinite(resolved.maxConnectionsPerIp) && !PER_IP_MODELS.has(resolved.model)) {
@@ -230,6 +229,12 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
       `--max-connections-per-ip is enforced by the reactor and multi-reactor models, not '${resolved.model}'`,
     );
   }
+  // The limits in force, once the server is listening (a failed start says only why it failed).
+  const start = (r: ResolvedServeOptions) =>
+    startModel(r).then((handle) => {
+      r.logger.info(startupNotes.get(r)!);
+      return handle;
+    });
   const fate = ONE_CLIENT_PER_WORKER[resolved.model];
   if (resolved.app.crossClient && fate !== undefined) {
     resolved.logger.warn(
