@@ -348,7 +348,9 @@ describe('the installed package on each supported Node', () => {
         await prepare();
         const server = await start(
           C10K,
-          ['serve', '--app', 'echo', '--model', 'thread-pool', '--workers', '2', '--port', '0'],
+          // 4 workers for the 4 connections below: a thread pool serves --workers clients at once, and
+          // load counts a connection left waiting in the queue as unanswered (exit 1).
+          ['serve', '--app', 'echo', '--model', 'thread-pool', '--workers', '4', '--port', '0'],
           {
             cwd: USER,
             env,
