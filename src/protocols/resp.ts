@@ -38,71 +38,82 @@ const INLINE = 4; // in an inline command line
 
 const HEADER_MAX = 32; // `*` / `$` lines: a sign, 20 digits and CRLF fit easily
 
+/**
+ * Bytes an argument held across reads costs beyond its own: its end offset in a Uint32Array. Counted in
+ * `buffered` and against maxCommandBytes, so empty arguments are not free.
+ */
+export const RESP_ARG_COST = 4;
+
 export class RespDecoder implements Decoder<Buffer[]> {
   private readonly maxArgs: number;
   private readonly maxBulk: number;
   private readonly maxInline: number;
   private readonly maxCommand: number;
   private state = IDLE;
+  /** Arguments of the current command parsed from the current chunk: views of it. */
   private args: Buffer[] = [];
   private argsLeft = 0;
-  private owned = 0; // bytes of args already copied for the current command
+  // Arguments that outlive a chunk are not kept as one object each (65,535 empty arguments would cost
+  // ~13 MB of objects): their bytes go end to end into `store` and their end offsets into `ends`. A bulk
+  // that arrives in pieces is assembled in place right after them (bulkHave bytes at store[storeLen]).
+  private store: Buffer | null = null;
+  private storeLen = 0;
+  private ends: Uint32Array | null = null;
+  private stored = 0;
   private bulkLen = 0;
-  private bulk: Buffer | null = null; // a partial bulk (data + CRLF), owned
   private bulkHave = 0;
   private line: Buffer | null = null; // a partial header or inline line, owned
   private lineLen = 0;
+  /** Bytes of input that made no progress since the last command (empty inline lines, `*0`, `*-1`). */
+  private noise = 0;
 
   constructor(options: RespOptions = {}) {
     this.maxArgs = options.maxArgs ?? 65536;
-    this.maxBulk = options.maxBulkBytes ?? 64 * 1024 * 1024;
-    this.maxInline = options.maxInlineBytes ?? 64 * 1024;
     this.maxCommand = options.maxCommandBytes ?? 128 * 1024 * 1024;
+    this.maxBulk = Math.min(options.maxBulkBytes ?? 64 * 1024 * 1024, this.maxCommand);
+    this.maxInline = options.maxInlineBytes ?? 64 * 1024;
   }
 
+  /**
+   * What the command being read holds: its bytes, RESP_ARG_COST per argument, a partial line, and the
+   * noise since the last command. At least 1 once a command has begun (a bare `*N` header holds nothing
+   * else), so that the partial-message timeout runs from a command's first byte to its last.
+   */
   get buffered(): number {
-    return this.owned + this.bulkHave + this.lineLen;
+    const held = this.storeLen + this.bulkHave + this.stored * RESP_ARG_COST + this.lineLen + this.noise;
+    return held === 0 && this.state !== IDLE ? 1 : held;
   }
 
   push(chunk: Buffer, emit: (args: Buffer[]) => void): void {
     const n = chunk.length;
     let at = 0;
-    let viewsFrom = this.args.length; // args before this index are owned copies
     while (at < n) {
       const state = this.state;
       if (state === BULK_DATA) {
         const len = this.bulkLen;
-        let arg: Buffer;
-        if (this.bulk === null && n - at >= len + 2) {
+        if (this.bulkHave === 0 && n - at >= len + 2) {
           if (chunk[at + len] !== CR || chunk[at + len + 1] !== LF)
             protocolError('expected CRLF after bulk string');
-          arg = chunk.subarray(at, at + len);
+          this.args.push(chunk.subarray(at, at + len));
           at += len + 2;
         } else {
-          const need = len + 2 - this.bulkHave;
-          const take = Math.min(need, n - at);
-          this.growBulk(this.bulkHave + take);
-          chunk.copy(this.bulk!, this.bulkHave, at, at + take);
+          // A bulk that spans reads: it comes after every argument before it, so those move first.
+          if (this.bulkHave === 0) this.spill();
+          const take = Math.min(len + 2 - this.bulkHave, n - at);
+          const from = this.storeLen + this.bulkHave;
+          this.reserve(from + take, this.storeLen + len + 2);
+          const store = this.store!;
+          chunk.copy(store, from, at, at + take);
           this.bulkHave += take;
           at += take;
           if (this.bulkHave < len + 2) break;
-          const b = this.bulk!;
-          if (b[len] !== CR || b[len + 1] !== LF) protocolError('expected CRLF after bulk string');
-          arg = b.subarray(0, len);
-          this.bulk = null;
+          const end = this.storeLen + len;
+          if (store[end] !== CR || store[end + 1] !== LF) protocolError('expected CRLF after bulk string');
           this.bulkHave = 0;
-          this.owned += len;
-          if (viewsFrom === this.args.length) viewsFrom++;
+          this.keep(end);
         }
-        this.args.push(arg);
-        if (--this.argsLeft === 0) {
-          const args = this.args;
-          this.args = [];
-          this.owned = 0;
-          viewsFrom = 0;
-          this.state = IDLE;
-          emit(args);
-        } else this.state = BULK_HEADER;
+        if (--this.argsLeft === 0) this.complete(emit);
+        else this.state = BULK_HEADER;
         continue;
       }
       if (state === IDLE) {
@@ -138,8 +149,10 @@ export class RespDecoder implements Decoder<Buffer[]> {
         const args = splitInline(src, start, end);
         this.state = IDLE;
         if (args.length > this.maxArgs) protocolError('too many arguments in inline request');
-        if (args.length > 0) emit(args);
-        viewsFrom = 0;
+        if (args.length > 0) {
+          this.noise = 0;
+          emit(args);
+        } else this.addNoise(end - start + 1);
         continue;
       }
       if (end - start < 3 || src[end - 1] !== CR) this.badNumber(state);
@@ -148,6 +161,7 @@ export class RespDecoder implements Decoder<Buffer[]> {
         if (value === BAD || value > this.maxArgs) protocolError('invalid multibulk length');
         if (value <= 0) {
           this.state = IDLE; // `*0` and `*-1` are ignored, as Redis does
+          this.addNoise(end - start + 1);
           continue;
         }
         this.argsLeft = value;
@@ -159,26 +173,83 @@ export class RespDecoder implements Decoder<Buffer[]> {
       }
     }
     // Whatever stays for the next chunk must not point into this one.
-    const args = this.args;
-    if (viewsFrom < args.length) {
-      for (let i = viewsFrom; i < args.length; i++) {
-        this.owned += args[i].length;
-        args[i] = Buffer.from(args[i]);
-      }
-    }
+    if (this.args.length > 0) this.spill();
     if (this.buffered > this.maxCommand) protocolError('command too big');
   }
 
-  private growBulk(need: number): void {
-    if (this.owned + need > this.maxCommand) protocolError('command too big');
-    const bulk = this.bulk;
-    if (bulk !== null && bulk.length >= need) return;
-    const full = this.bulkLen + 2;
+  /** The command is whole: hand it over and forget it. */
+  private complete(emit: (args: Buffer[]) => void): void {
+    this.state = IDLE;
+    this.noise = 0;
+    let args = this.args;
+    const stored = this.stored;
+    if (stored === 0) this.args = [];
+    else {
+      const store = this.store!;
+      const ends = this.ends!;
+      const views = args;
+      args = new Array<Buffer>(stored + views.length);
+      let from = 0;
+      for (let i = 0; i < stored; i++) {
+        args[i] = store.subarray(from, ends[i]);
+        from = ends[i];
+      }
+      for (let i = 0; i < views.length; i++) args[stored + i] = views[i];
+      views.length = 0;
+      this.stored = 0;
+      this.storeLen = 0;
+      // An idle connection keeps small scratch space only.
+      if (store.length > 64 * 1024) this.store = null;
+      if (ends.length > 1024) this.ends = null;
+    }
+    emit(args);
+  }
+
+  /** Move the views of this chunk into the store (they are borrowed). */
+  private spill(): void {
+    const args = this.args;
+    const count = args.length;
+    if (count === 0) return;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += args[i].length;
+    this.reserve(this.storeLen + bytes, this.storeLen + bytes);
+    const store = this.store!;
+    for (let i = 0; i < count; i++) {
+      const arg = args[i];
+      store.set(arg, this.storeLen);
+      this.keep(this.storeLen + arg.length);
+    }
+    args.length = 0;
+  }
+
+  /** One more stored argument, ending at `end` in the store. */
+  private keep(end: number): void {
+    let ends = this.ends;
+    if (ends === null || this.stored === ends.length) {
+      const grown = new Uint32Array(Math.min(Math.max(16, this.stored * 2), this.maxArgs));
+      if (ends !== null) grown.set(ends);
+      this.ends = ends = grown;
+    }
+    ends[this.stored++] = end;
+    this.storeLen = end;
+  }
+
+  /** Room for `need` bytes in the store; `upTo`: the most the current piece may need. */
+  private reserve(need: number, upTo: number): void {
+    if (need + this.stored * RESP_ARG_COST > this.maxCommand) protocolError('command too big');
+    const store = this.store;
+    if (store !== null && store.length >= need) return;
     // Grow with the data actually received, so an announced 64 MiB bulk does not reserve 64 MiB up front.
-    const size = Math.min(full, Math.max(need, 16 * 1024, (bulk?.length ?? 0) * 2));
+    const size = Math.max(need, Math.min(upTo, Math.max(16 * 1024, (store?.length ?? 0) * 2)));
     const grown = Buffer.allocUnsafe(size);
-    if (bulk !== null) bulk.copy(grown, 0, 0, this.bulkHave);
-    this.bulk = grown;
+    if (store !== null) store.copy(grown, 0, 0, this.storeLen + this.bulkHave);
+    this.store = grown;
+  }
+
+  /** Input that makes no progress still counts toward the partial-message timeout, up to a bound. */
+  private addNoise(bytes: number): void {
+    this.noise += bytes;
+    if (this.noise > this.maxInline) protocolError('too many empty commands');
   }
 
   private appendLine(chunk: Buffer, from: number, to: number): void {
