@@ -35,6 +35,10 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
   meanwhile (another worker sharing the socket takes them), the node backend closes them ('fd-limit').
   --idle-timeout T         close connections silent for T (e.g. 30s; default: never)
   --partial-timeout T      close connections holding an incomplete message for T (default: never)
+  --max-message-bytes B    most bytes held for one unfinished message: a line, a length frame, a RESP
+                           command, an HTTP body (default: each codec's own, see the README)
+  --max-message-parts N    most parts of one message: RESP arguments, HTTP header fields (default: each
+                           codec's own)
   --high-water-mark B      send() reports back-pressure past B queued bytes (default ${DEFAULT_LIMITS.highWaterMark})
   --low-water-mark B       drain() once the queue falls to B (default ${DEFAULT_LIMITS.lowWaterMark})
   --max-write-buffer B     close slow consumers past B queued bytes (default ${DEFAULT_LIMITS.maxWriteBuffer})
@@ -81,6 +85,8 @@ const OPTIONS = {
   'max-connections-per-ip': { type: 'string' },
   'idle-timeout': { type: 'string' },
   'partial-timeout': { type: 'string' },
+  'max-message-bytes': { type: 'string' },
+  'max-message-parts': { type: 'string' },
   'high-water-mark': { type: 'string' },
   'low-water-mark': { type: 'string' },
   'max-write-buffer': { type: 'string' },
@@ -128,6 +134,8 @@ export async function run(argv: string[]): Promise<number> {
     maxConnectionsPerIp: integer('max-connections-per-ip', v['max-connections-per-ip'], 1),
     idleTimeout: duration('idle-timeout', v['idle-timeout']),
     partialTimeout: duration('partial-timeout', v['partial-timeout']),
+    maxMessageBytes: bytes('max-message-bytes', v['max-message-bytes']),
+    maxMessageParts: integer('max-message-parts', v['max-message-parts'], 1),
     highWaterMark: bytes('high-water-mark', v['high-water-mark']),
     lowWaterMark: bytes('low-water-mark', v['low-water-mark']),
     maxWriteBuffer: bytes('max-write-buffer', v['max-write-buffer']),

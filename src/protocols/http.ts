@@ -6,7 +6,7 @@
 // `HTTP/1.1 4xx` response with `connection: close`. After a request that does not keep the connection
 // alive, the decoder ignores whatever follows (the app answers and ends).
 import { parseIPv6 } from './cidr.ts';
-import { type Codec, type Decoder, ProtocolError } from './codec.ts';
+import { type Codec, type CodecLimits, type Decoder, ProtocolError } from './codec.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -478,7 +478,17 @@ export const http = { response, STATUS_TEXT };
 export function httpCodec(options: HttpOptions = {}): Codec<HttpRequest, Buffer | string> {
   return {
     name: 'http',
-    decoder: () => new HttpDecoder(options),
+    // The server's --max-message-bytes and --max-message-parts replace maxBodyBytes and maxHeaders.
+    decoder: (limits?: CodecLimits) =>
+      new HttpDecoder(
+        limits?.maxMessageBytes || limits?.maxMessageParts
+          ? {
+              ...options,
+              maxBodyBytes: limits.maxMessageBytes || options.maxBodyBytes,
+              maxHeaders: limits.maxMessageParts || options.maxHeaders,
+            }
+          : options,
+      ),
     encode: (message) => message,
     retain: (request) => ({ ...request, body: Buffer.from(request.body) }),
   };

@@ -4,7 +4,7 @@
 // args array plus one view per argument (no copy); state that outlives a chunk (arguments already parsed, a
 // partial bulk, a partial header line) is copied into owned buffers at the end of push(). Replies are
 // prebuilt Buffers (see the helpers below), so encode() is the identity.
-import { type Codec, type Decoder, ProtocolError } from './codec.ts';
+import { type Codec, type CodecLimits, type Decoder, ProtocolError } from './codec.ts';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -393,7 +393,17 @@ export function respCodec(options: RespOptions = {}): Codec<Buffer[], RespReply>
   }
   return {
     name: 'resp',
-    decoder: () => new RespDecoder(options),
+    // The server's --max-message-bytes and --max-message-parts replace maxCommandBytes and maxArgs.
+    decoder: (limits?: CodecLimits) =>
+      new RespDecoder(
+        limits?.maxMessageBytes || limits?.maxMessageParts
+          ? {
+              ...options,
+              maxCommandBytes: limits.maxMessageBytes || options.maxCommandBytes,
+              maxArgs: limits.maxMessageParts || options.maxArgs,
+            }
+          : options,
+      ),
     encode: (reply) => reply,
     retain: (args) => args.map((a) => Buffer.from(a)),
   };
