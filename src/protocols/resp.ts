@@ -38,11 +38,10 @@ const INLINE = 4; // in an inline command line
 
 const HEADER_MAX = 32; // `*` / `$` lines: a sign, 20 digits and CRLF fit easily
 
-/**
- * Bytes an argument held across reads costs beyond its own: its end offset in a Uint32Array. Counted in
- * `buffered` and against maxCommandBytes, so empty arguments are not free.
- */
-export const RESP_ARG_COST = 4;
+/** Bytes an argument held across reads costs beyond its own: its length as a LEB128 varint (1 to 4). */
+export function respHeldOverhead(length: number): number {
+  return length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x200000 ? 3 : length < 0x10000000 ? 4 : 5;
+}
 
 export class RespDecoder implements Decoder<Buffer[]> {
   private readonly maxArgs: number;
@@ -50,16 +49,16 @@ export class RespDecoder implements Decoder<Buffer[]> {
   private readonly maxInline: number;
   private readonly maxCommand: number;
   private state = IDLE;
-  /** Arguments of the current command parsed from the current chunk: views of it. */
-  private args: Buffer[] = [];
+  /** Arguments of the current command found in the current chunk: start and end offsets, in pairs. */
+  private readonly spans: number[] = [];
   private argsLeft = 0;
   // Arguments that outlive a chunk are not kept as one object each (65,535 empty arguments would cost
-  // ~13 MB of objects): their bytes go end to end into `store` and their end offsets into `ends`. A bulk
-  // that arrives in pieces is assembled in place right after them (bulkHave bytes at store[storeLen]).
+  // ~13 MB of objects): they go end to end into `store`, each as its length (a varint) and its bytes, so
+  // an empty one costs 1 byte. A bulk that arrives in pieces is assembled in place after them, at bulkAt.
   private store: Buffer | null = null;
-  private storeLen = 0;
-  private ends: Uint32Array | null = null;
-  private stored = 0;
+  private storeLen = 0; // bytes of whole arguments in store
+  private stored = 0; // how many
+  private bulkAt = -1; // where the partial bulk's bytes start in store, or -1
   private bulkLen = 0;
   private bulkHave = 0;
   private line: Buffer | null = null; // a partial header or inline line, owned
@@ -75,12 +74,13 @@ export class RespDecoder implements Decoder<Buffer[]> {
   }
 
   /**
-   * What the command being read holds: its bytes, RESP_ARG_COST per argument, a partial line, and the
-   * noise since the last command. At least 1 once a command has begun (a bare `*N` header holds nothing
-   * else), so that the partial-message timeout runs from a command's first byte to its last.
+   * What the command being read holds (its arguments with their lengths, a partial bulk or line) plus
+   * the noise since the last command. At least 1 once a command has begun (a bare `*N` header holds
+   * nothing else), so that the partial-message timeout runs from a command's first byte to its last.
    */
   get buffered(): number {
-    const held = this.storeLen + this.bulkHave + this.stored * RESP_ARG_COST + this.lineLen + this.noise;
+    const bulk = this.bulkAt === -1 ? 0 : this.bulkAt - this.storeLen + Math.min(this.bulkHave, this.bulkLen);
+    const held = this.storeLen + bulk + this.lineLen + this.noise;
     return held === 0 && this.state !== IDLE ? 1 : held;
   }
 
@@ -91,28 +91,36 @@ export class RespDecoder implements Decoder<Buffer[]> {
       const state = this.state;
       if (state === BULK_DATA) {
         const len = this.bulkLen;
-        if (this.bulkHave === 0 && n - at >= len + 2) {
+        if (this.bulkAt === -1 && n - at >= len + 2) {
           if (chunk[at + len] !== CR || chunk[at + len + 1] !== LF)
             protocolError('expected CRLF after bulk string');
-          this.args.push(chunk.subarray(at, at + len));
+          this.spans.push(at, at + len);
           at += len + 2;
         } else {
           // A bulk that spans reads: it comes after every argument before it, so those move first.
-          if (this.bulkHave === 0) this.spill();
+          if (this.bulkAt === -1) {
+            this.spill(chunk);
+            const head = this.storeLen + respHeldOverhead(len);
+            this.reserve(head, head + len + 2, head);
+            this.bulkAt = writeLength(this.store!, this.storeLen, len);
+          }
+          const from = this.bulkAt + this.bulkHave;
           const take = Math.min(len + 2 - this.bulkHave, n - at);
-          const from = this.storeLen + this.bulkHave;
-          this.reserve(from + take, this.storeLen + len + 2);
+          // The bound counts the bulk's bytes, not its CRLF: split or whole, the same commands fit.
+          this.reserve(from + take, this.bulkAt + len + 2, Math.min(from + take, this.bulkAt + len));
           const store = this.store!;
           chunk.copy(store, from, at, at + take);
           this.bulkHave += take;
           at += take;
           if (this.bulkHave < len + 2) break;
-          const end = this.storeLen + len;
+          const end = this.bulkAt + len;
           if (store[end] !== CR || store[end + 1] !== LF) protocolError('expected CRLF after bulk string');
+          this.storeLen = end;
+          this.stored++;
+          this.bulkAt = -1;
           this.bulkHave = 0;
-          this.keep(end);
         }
-        if (--this.argsLeft === 0) this.complete(emit);
+        if (--this.argsLeft === 0) this.complete(chunk, emit);
         else this.state = BULK_HEADER;
         continue;
       }
@@ -120,12 +128,22 @@ export class RespDecoder implements Decoder<Buffer[]> {
         this.state = chunk[at] === STAR ? MB_HEADER : INLINE;
         continue;
       }
+      if (state === BULK_HEADER && this.lineLen === 0) {
+        // Fast path: whole `$N\r\n...\r\n` arguments one after another in this chunk. Anything else
+        // (a split, a bad number) leaves `at` where it was for the general path below.
+        const before = at;
+        at = this.wholeBulks(chunk, at);
+        if (at !== before && this.argsLeft === 0) this.complete(chunk, emit);
+        if (at !== before) continue;
+      }
       // A line: the `*N` or `$N` header, or an inline command.
       if (state === BULK_HEADER && this.lineLen === 0 && chunk[at] !== DOLLAR) {
         protocolError(`expected '$', got '${printable(chunk[at])}'`);
       }
       const max = state === INLINE ? this.maxInline : HEADER_MAX;
-      const nl = chunk.indexOf(LF, at);
+      // Header lines are a few bytes: a loop finds their end faster than a native indexOf call.
+      const nl =
+        state === INLINE ? chunk.indexOf(LF, at) : findLF(chunk, at, Math.min(n, at + HEADER_MAX + 1));
       let src: Buffer;
       let start: number;
       let end: number; // index of the LF in src
@@ -172,77 +190,104 @@ export class RespDecoder implements Decoder<Buffer[]> {
         this.state = BULK_DATA;
       }
     }
-    // Whatever stays for the next chunk must not point into this one.
-    if (this.args.length > 0) this.spill();
-    if (this.buffered > this.maxCommand) protocolError('command too big');
+    // Whatever stays for the next chunk must not point into this one (spill checks maxCommandBytes).
+    if (this.spans.length > 0) this.spill(chunk);
+  }
+
+  /** Whole bulk strings from chunk[at] on, up to the command's end: their spans; the index after them. */
+  private wholeBulks(chunk: Buffer, at: number): number {
+    const n = chunk.length;
+    const spans = this.spans;
+    let left = this.argsLeft;
+    while (left > 0 && at < n && chunk[at] === DOLLAR) {
+      let i = at + 1;
+      let len = 0;
+      for (; i < n && i - at <= 15; i++) {
+        const d = chunk[i] - 0x30;
+        if (d < 0 || d > 9) break;
+        len = len * 10 + d;
+      }
+      const data = i + 2;
+      if (i === at + 1 || data + len + 2 > n || chunk[i] !== CR || chunk[i + 1] !== LF) break;
+      if (len > this.maxBulk) protocolError('invalid bulk length');
+      if (chunk[data + len] !== CR || chunk[data + len + 1] !== LF)
+        protocolError('expected CRLF after bulk string');
+      spans.push(data, data + len);
+      at = data + len + 2;
+      left--;
+    }
+    this.argsLeft = left;
+    return at;
   }
 
   /** The command is whole: hand it over and forget it. */
-  private complete(emit: (args: Buffer[]) => void): void {
+  private complete(chunk: Buffer, emit: (args: Buffer[]) => void): void {
     this.state = IDLE;
     this.noise = 0;
-    let args = this.args;
+    const spans = this.spans;
     const stored = this.stored;
-    if (stored === 0) this.args = [];
-    else {
+    const args = new Array<Buffer>(stored + spans.length / 2);
+    if (stored > 0) {
       const store = this.store!;
-      const ends = this.ends!;
-      const views = args;
-      args = new Array<Buffer>(stored + views.length);
-      let from = 0;
+      let at = 0;
       for (let i = 0; i < stored; i++) {
-        args[i] = store.subarray(from, ends[i]);
-        from = ends[i];
+        let len = 0;
+        let scale = 1;
+        let byte: number;
+        do {
+          byte = store[at++];
+          len += (byte & 0x7f) * scale;
+          scale *= 128;
+        } while (byte & 0x80);
+        args[i] = store.subarray(at, at + len);
+        at += len;
       }
-      for (let i = 0; i < views.length; i++) args[stored + i] = views[i];
-      views.length = 0;
       this.stored = 0;
       this.storeLen = 0;
       // An idle connection keeps small scratch space only.
       if (store.length > 64 * 1024) this.store = null;
-      if (ends.length > 1024) this.ends = null;
     }
+    for (let i = 0, j = stored; i < spans.length; i += 2) args[j++] = chunk.subarray(spans[i], spans[i + 1]);
+    spans.length = 0;
     emit(args);
   }
 
-  /** Move the views of this chunk into the store (they are borrowed). */
-  private spill(): void {
-    const args = this.args;
-    const count = args.length;
-    if (count === 0) return;
+  /** Copy the arguments found in this chunk into the store (the chunk is borrowed). */
+  private spill(chunk: Buffer): void {
+    const spans = this.spans;
+    if (spans.length === 0) return;
     let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += args[i].length;
-    this.reserve(this.storeLen + bytes, this.storeLen + bytes);
+    for (let i = 0; i < spans.length; i += 2) {
+      const len = spans[i + 1] - spans[i];
+      bytes += len + respHeldOverhead(len);
+    }
+    this.reserve(this.storeLen + bytes, this.storeLen + bytes, this.storeLen + bytes);
     const store = this.store!;
-    for (let i = 0; i < count; i++) {
-      const arg = args[i];
-      store.set(arg, this.storeLen);
-      this.keep(this.storeLen + arg.length);
+    let at = this.storeLen;
+    for (let i = 0; i < spans.length; i += 2) {
+      at = writeLength(store, at, spans[i + 1] - spans[i]);
+      at += chunk.copy(store, at, spans[i], spans[i + 1]);
     }
-    args.length = 0;
+    this.storeLen = at;
+    this.stored += spans.length / 2;
+    spans.length = 0;
   }
 
-  /** One more stored argument, ending at `end` in the store. */
-  private keep(end: number): void {
-    let ends = this.ends;
-    if (ends === null || this.stored === ends.length) {
-      const grown = new Uint32Array(Math.min(Math.max(16, this.stored * 2), this.maxArgs));
-      if (ends !== null) grown.set(ends);
-      this.ends = ends = grown;
-    }
-    ends[this.stored++] = end;
-    this.storeLen = end;
-  }
-
-  /** Room for `need` bytes in the store; `upTo`: the most the current piece may need. */
-  private reserve(need: number, upTo: number): void {
-    if (need + this.stored * RESP_ARG_COST > this.maxCommand) protocolError('command too big');
+  /**
+   * Room for `need` bytes in the store; `upTo`: the most the current piece may need; `held`: what the
+   * command will hold then, against maxCommandBytes.
+   */
+  private reserve(need: number, upTo: number, held: number): void {
+    if (held > this.maxCommand) protocolError('command too big');
     const store = this.store;
     if (store !== null && store.length >= need) return;
     // Grow with the data actually received, so an announced 64 MiB bulk does not reserve 64 MiB up front.
-    const size = Math.max(need, Math.min(upTo, Math.max(16 * 1024, (store?.length ?? 0) * 2)));
+    const size = Math.max(need, Math.min(upTo, Math.max(1024, (store?.length ?? 0) * 2)));
     const grown = Buffer.allocUnsafe(size);
-    if (store !== null) store.copy(grown, 0, 0, this.storeLen + this.bulkHave);
+    if (store !== null) {
+      const used = this.bulkAt === -1 ? this.storeLen : this.bulkAt + this.bulkHave;
+      store.copy(grown, 0, 0, used);
+    }
     this.store = grown;
   }
 
@@ -271,6 +316,22 @@ export class RespDecoder implements Decoder<Buffer[]> {
   private badNumber(state: number): never {
     protocolError(state === MB_HEADER ? 'invalid multibulk length' : 'invalid bulk length');
   }
+}
+
+/** The first LF in chunk[from, to), or -1 if none there (the caller checks the length bound). */
+function findLF(chunk: Buffer, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (chunk[i] === LF) return i;
+  return to < chunk.length ? to : -1;
+}
+
+/** Write `length` as a LEB128 varint at store[at]; returns the index after it. */
+function writeLength(store: Buffer, at: number, length: number): number {
+  while (length >= 0x80) {
+    store[at++] = (length & 0x7f) | 0x80;
+    length >>>= 7;
+  }
+  store[at++] = length;
+  return at;
 }
 
 const BAD = -0x7fffffff;

@@ -8,7 +8,7 @@ import { type Codec, ProtocolError } from '../../src/protocols/codec.ts';
 import { httpCodec } from '../../src/protocols/http.ts';
 import { length, line, raw } from '../../src/protocols/index.ts';
 import { encodeProxyHeader, ProxyPreface } from '../../src/protocols/proxy.ts';
-import { RESP_ARG_COST, respCodec } from '../../src/protocols/resp.ts';
+import { respCodec, respHeldOverhead } from '../../src/protocols/resp.ts';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -66,7 +66,8 @@ test('resp: an unfinished command of 65,535 empty arguments is held compactly an
   for (const fed of accepted(respCodec(), input)) {
     assert.equal(fed.messages.length, 0);
     // Before: 0 (empty arguments counted no bytes), so neither bound nor timeout saw ~13 MB of objects.
-    assert.equal(fed.buffered, 65_535 * RESP_ARG_COST);
+    // Now each is held as its length, one byte.
+    assert.equal(fed.buffered, 65_535 * respHeldOverhead(0));
   }
   const whole = accepted(respCodec(), Buffer.concat([input, emptyArgs(1)]), (a: Buffer[]) => shape(a));
   for (const fed of whole) {
@@ -84,14 +85,16 @@ test('resp: a command begun reports buffered > 0 from its header on', () => {
 
 test('resp: maxCommandBytes counts each held argument, empty or not (exactly at it, one past)', () => {
   const codec = respCodec({ maxCommandBytes: 1000 });
-  // 250 empty arguments held = 250 x 4 bytes = exactly 1000.
-  const at = Buffer.concat([b('*1000\r\n'), emptyArgs(250)]);
+  // 1,000 empty arguments held = 1,000 x 1 byte (each one's length) = exactly 1000.
+  const at = Buffer.concat([b('*2000\r\n'), emptyArgs(1000)]);
   for (const fed of accepted(codec, at)) assert.equal(fed.buffered, 1000);
   refused(codec, Buffer.concat([at, emptyArgs(1)]), /command too big/);
-  // Bytes and arguments together: 2 arguments of 496 bytes = 2 x (496 + 4).
-  const two = b(`*3\r\n$496\r\n${'x'.repeat(496)}\r\n$496\r\n${'y'.repeat(496)}\r\n`);
-  for (const fed of accepted(codec, two)) assert.equal(fed.buffered, 1000);
-  refused(codec, b(`*3\r\n$496\r\n${'x'.repeat(496)}\r\n$497\r\n${'y'.repeat(497)}\r\n`), /command too big/);
+  // Bytes and arguments together: 2 arguments of 498 bytes = 2 x (498 + 2).
+  assert.equal(respHeldOverhead(498), 2);
+  const arg = (n: number, c: string) => `$${n}\r\n${c.repeat(n)}\r\n`;
+  for (const fed of accepted(codec, b(`*3\r\n${arg(498, 'x')}${arg(498, 'y')}`)))
+    assert.equal(fed.buffered, 1000);
+  refused(codec, b(`*3\r\n${arg(498, 'x')}${arg(499, 'y')}`), /command too big/);
 });
 
 test('resp: maxArgs with empty arguments, exactly at it and one past', () => {
@@ -116,7 +119,7 @@ test('resp: a million tiny arguments in one command, and a million tiny commands
     assert.equal(fed.buffered, 0);
   }
   const partial = run(codec, pieces(big.subarray(0, big.length - 3), 65_536));
-  assert.equal(partial.buffered, (n - 1) * (1 + RESP_ARG_COST), 'held: bytes + 4 each');
+  assert.equal(partial.buffered, (n - 1) * 2, 'held: each byte and its length');
   const many = b('*1\r\n$0\r\n\r\n'.repeat(n));
   let count = 0;
   const d = respCodec().decoder();
