@@ -136,6 +136,12 @@ function flush(store: KvStore): RespReply {
 
 const CONFIG_NAMES = ['save', 'appendonly', 'maxmemory', 'databases', 'maxmemory-policy'];
 const LONGEST_CONFIG_NAME = Math.max(...CONFIG_NAMES.map((n) => n.length));
+/**
+ * Matching is linear in the pattern, but a JavaScript loop over a 64 MiB argument still takes ~100 ms
+ * (bench/glob.ts): longer patterns are refused, so CONFIG GET answers in well under 10 ms whatever it gets.
+ */
+const MAX_CONFIG_PATTERN = 64 * 1024;
+const PATTERN_TOO_LONG = resp.error(`ERR pattern longer than ${MAX_CONFIG_PATTERN} bytes`);
 
 function configGet(store: KvStore, patterns: Buffer[]): RespReply {
   const known: Record<string, string> = {
@@ -146,6 +152,7 @@ function configGet(store: KvStore, patterns: Buffer[]): RespReply {
     'maxmemory-policy': 'noeviction',
   };
   const out: string[] = [];
+  for (const p of patterns) if (p.length > MAX_CONFIG_PATTERN) return PATTERN_TOO_LONG;
   for (const p of patterns) {
     // Case-blind, as Redis's CONFIG GET; linear in the pattern whatever its shape (src/apps/glob.ts).
     const glob = new Glob(p, true, LONGEST_CONFIG_NAME);
