@@ -38,7 +38,7 @@ const INLINE = 4; // in an inline command line
 
 const HEADER_MAX = 32; // `*` / `$` lines: a sign, 20 digits and CRLF fit easily
 
-/** Bytes an argument held across reads costs beyond its own: its length as a LEB128 varint (1 to 4). */
+/** Bytes an argument held across reads costs beyond its own: its length as a LEB128 varint (1 to 5). */
 export function respHeldOverhead(length: number): number {
   return length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x200000 ? 3 : length < 0x10000000 ? 4 : 5;
 }
@@ -261,7 +261,8 @@ export class RespDecoder implements Decoder<Buffer[]> {
       const len = spans[i + 1] - spans[i];
       bytes += len + respHeldOverhead(len);
     }
-    this.reserve(this.storeLen + bytes, this.storeLen + bytes, this.storeLen + bytes);
+    // Doubling (up to the bound): arguments spilled a few at a time must not cost a copy of all each time.
+    this.reserve(this.storeLen + bytes, this.maxCommand, this.storeLen + bytes);
     const store = this.store!;
     let at = this.storeLen;
     for (let i = 0; i < spans.length; i += 2) {

@@ -118,6 +118,10 @@ test('resp: a million tiny arguments in one command, and a million tiny commands
     assert.deepEqual(fed.messages, [true]);
     assert.equal(fed.buffered, 0);
   }
+  // Arriving a few bytes at a time, each read spilling an argument or two: linear, not a copy of all
+  // that is held per read (that would be ~10^12 bytes copied here).
+  const slow = run(codec, pieces(big, 7), (a: Buffer[]) => a.length);
+  assert.deepEqual(slow.messages, [n]);
   const partial = run(codec, pieces(big.subarray(0, big.length - 3), 65_536));
   assert.equal(partial.buffered, (n - 1) * 2, 'held: each byte and its length');
   const many = b('*1\r\n$0\r\n\r\n'.repeat(n));
