@@ -137,7 +137,9 @@ export class HttpDecoder implements Decoder<HttpRequest> {
   }
 
   get buffered(): number {
-    return this.state === DONE ? 0 : this.lineLen + this.headerBytes + this.bodyHave + this.noise;
+    // One empty line (a CRLF some clients send after a body) is tolerated as nothing; more is noise.
+    const noise = this.noise > 2 ? this.noise : 0;
+    return this.state === DONE ? 0 : this.lineLen + this.headerBytes + this.bodyHave + noise;
   }
 
   push(chunk: Buffer, emit: (request: HttpRequest) => void): void {

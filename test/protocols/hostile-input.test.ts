@@ -149,6 +149,17 @@ test('resp: empty commands are noise: counted toward the timeout, bounded, clear
   }
 });
 
+test('resp: maxBulkBytes and maxInlineBytes, exactly at them and one past', () => {
+  const codec = respCodec({ maxBulkBytes: 10, maxInlineBytes: 64 });
+  for (const fed of accepted(codec, b(`*1\r\n$10\r\n${'x'.repeat(10)}\r\n`), shape))
+    assert.deepEqual(fed.messages, ['1:10']);
+  refused(codec, b(`*1\r\n$11\r\n${'x'.repeat(11)}\r\n`), /invalid bulk length/);
+  // An inline line of 64 bytes before its LF (the CR included), then one more.
+  for (const fed of accepted(codec, b(`${'a'.repeat(63)}\r\n`), shape))
+    assert.deepEqual(fed.messages, ['1:63']);
+  refused(codec, b(`${'a'.repeat(64)}\r\n`), /too big inline request/);
+});
+
 // ---- http ----------------------------------------------------------------------------------------------
 
 const GET = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
@@ -156,7 +167,9 @@ const GET = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
 test('http: empty lines before a request line are noise: counted, bounded by the request-line limit', () => {
   const codec = httpCodec({ maxRequestLineBytes: 64 });
   // Before: buffered 0, so a client sending only CRLFs was never cut by the partial timeout.
-  for (const fed of accepted(codec, b('\r\n'))) assert.equal(fed.buffered, 2);
+  // One empty line is tolerated as nothing (RFC 9112 §2.2: some clients send a CRLF after a body).
+  for (const fed of accepted(codec, b('\r\n'))) assert.equal(fed.buffered, 0);
+  for (const fed of accepted(codec, b('\r\n\r\n'))) assert.equal(fed.buffered, 4);
   for (const fed of accepted(codec, b('\r\n'.repeat(32)))) assert.equal(fed.buffered, 64);
   for (const fed of accepted(codec, b(`${'\r\n'.repeat(32)}${GET}`))) {
     assert.equal(fed.messages.length, 1);
@@ -165,6 +178,14 @@ test('http: empty lines before a request line are noise: counted, bounded by the
   for (const fed of accepted(codec, b('\n'.repeat(64)))) assert.equal(fed.buffered, 64);
   refused(codec, b('\r\n'.repeat(33)), /HTTP 400: more than 64 bytes of empty lines/);
   refused(codec, b(`${'\r\n'.repeat(33)}${GET}`), /HTTP 400/);
+});
+
+test('http: a request line exactly at maxRequestLineBytes and one past', () => {
+  const codec = httpCodec({ maxRequestLineBytes: 64 });
+  const line = (n: number) =>
+    b(`GET /${'a'.repeat(n - 'GET / HTTP/1.1'.length)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  for (const fed of accepted(codec, line(64))) assert.equal(fed.messages.length, 1);
+  refused(codec, line(65), /HTTP 414/);
 });
 
 test('http: header fields, empty values too, exactly at maxHeaders and one past', () => {
