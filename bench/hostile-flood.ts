@@ -116,5 +116,5 @@ console.log(
   `server ${alive ? 'alive' : `died (exit ${child.exitCode}, signal ${child.signalCode})`}; flood connections closed by the server: ${cut}`,
 );
 console.log(
-  `verdict: RSS peak ${peak < 300 * MiB ? 'under' : 'OVER'} 300 MiB; PING ${worst < 1000 ? 'answered throughout' : 'stalled'}`,
+  `verdict: RSS peak ${peak < 300 * MiB ? 'under' : 'OVER'} 300 MiB; ${alive && unanswered === 0 ? `every PING answered (worst ${worst.toFixed(0)} ms: the time to read what the flood queued before it)` : `PING unanswered for ${unanswered.toFixed(0)} ms at the end`}`,
 );
