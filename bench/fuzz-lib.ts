@@ -141,7 +141,7 @@ function httpRequest(rng: Rng, last: boolean): string {
     body += '0\r\n\r\n';
   }
   if (last && rng.int(2) === 0) headers.push('Connection: close\r\n');
-  return `${method} /${rng.token(rng.int(30))} HTTP/1.${rng.int(4) === 0 ? 0 : 1}\r\nConnection: keep-alive\r\n${headers.join('')}\r\n${body}`;
+  return `${method} /${rng.token(rng.int(30))} HTTP/1.${rng.int(4) === 0 ? 0 : 1}\r\nHost: x\r\nConnection: keep-alive\r\n${headers.join('')}\r\n${body}`;
 }
 
 export const TARGETS: FuzzTarget[] = [

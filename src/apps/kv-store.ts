@@ -75,9 +75,20 @@ export class KvStore {
     return true;
   }
 
-  /** Would adding `newKeys` keys exceed a bound? */
-  full(newKeys: number): boolean {
-    return this.memory > this.maxMemory || (newKeys > 0 && this.values.size + newKeys > this.maxKeys);
+  /** The bytes storing `encoded` under `key` adds to `memory` (negative when it shrinks a value). */
+  growth(key: string, encoded: Buffer): number {
+    const old = this.values.get(key);
+    return old === undefined ? key.length + OVERHEAD + encoded.length : encoded.length - old.length;
+  }
+
+  /**
+   * May a write that adds `growth` bytes and `newKeys` keys go ahead? As Redis's noeviction does, every
+   * write that grows memory is checked, whether it adds a key or makes a value bigger, and refused (OOM)
+   * when memory would pass maxMemory; a write that frees memory is always allowed.
+   */
+  fits(growth: number, newKeys: number): boolean {
+    if (growth > 0 && this.memory + growth > this.maxMemory) return false;
+    return newKeys === 0 || this.values.size + newKeys <= this.maxKeys;
   }
 
   clear(): void {

@@ -6,6 +6,7 @@
 import { type App, defineApp } from '../app.ts';
 import type { Connection } from '../net/connection-api.ts';
 import { type RespOptions, type RespReply, resp, respCodec } from '../protocols/resp.ts';
+import { Glob } from './glob.ts';
 import { KvStore, type KvStoreOptions } from './kv-store.ts';
 
 export { KvStore } from './kv-store.ts';
@@ -60,7 +61,6 @@ interface Command {
 function incrBy(store: KvStore, name: Buffer, delta: number | bigint): RespReply {
   const k = key(name);
   const old = store.get(k);
-  if (old === undefined && store.full(1)) return OOM;
   const current = old === undefined ? 0 : parseInteger(payload(old));
   if (current === null) return NOT_INTEGER;
   let next: number | bigint;
@@ -70,7 +70,9 @@ function incrBy(store: KvStore, name: Buffer, delta: number | bigint): RespReply
     next = BigInt(current) + BigInt(delta);
     if (next > INT64_MAX || next < INT64_MIN) return OVERFLOW;
   }
-  store.set(k, resp.bulk(String(next)), true);
+  const encoded = resp.bulk(String(next));
+  if (!store.fits(store.growth(k, encoded), old === undefined ? 1 : 0)) return OOM;
+  store.set(k, encoded, true);
   return resp.integer(next);
 }
 
@@ -115,10 +117,11 @@ function set(store: KvStore, args: Buffer[]): RespReply {
   }
   const k = key(args[1]);
   const old = store.get(k);
-  if (old === undefined && store.full(1)) return OOM;
   const previous = get ? (old ?? resp.NULL) : undefined;
   if ((nx && old !== undefined) || (xx && old === undefined)) return previous ?? resp.NULL;
-  store.set(k, resp.bulk(args[2]), keepTtl);
+  const encoded = resp.bulk(args[2]);
+  if (!store.fits(store.growth(k, encoded), old === undefined ? 1 : 0)) return OOM;
+  store.set(k, encoded, keepTtl);
   if (ttlAt !== 0) {
     if (ttlAt <= Date.now()) store.delete(k);
     else store.expireAt(k, ttlAt);
@@ -131,13 +134,14 @@ function flush(store: KvStore): RespReply {
   return resp.OK;
 }
 
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 'i');
-}
+const CONFIG_NAMES = ['save', 'appendonly', 'maxmemory', 'databases', 'maxmemory-policy'];
+const LONGEST_CONFIG_NAME = Math.max(...CONFIG_NAMES.map((n) => n.length));
+/**
+ * Matching is linear in the pattern, but a JavaScript loop over a 64 MiB argument still takes ~100 ms
+ * (bench/glob.ts): longer patterns are refused, so CONFIG GET answers in well under 10 ms whatever it gets.
+ */
+const MAX_CONFIG_PATTERN = 64 * 1024;
+const PATTERN_TOO_LONG = resp.error(`ERR pattern longer than ${MAX_CONFIG_PATTERN} bytes`);
 
 function configGet(store: KvStore, patterns: Buffer[]): RespReply {
   const known: Record<string, string> = {
@@ -148,9 +152,12 @@ function configGet(store: KvStore, patterns: Buffer[]): RespReply {
     'maxmemory-policy': 'noeviction',
   };
   const out: string[] = [];
+  for (const p of patterns) if (p.length > MAX_CONFIG_PATTERN) return PATTERN_TOO_LONG;
   for (const p of patterns) {
-    const re = globToRegExp(p.toString());
-    for (const name in known) if (re.test(name) && !out.includes(name)) out.push(name, known[name]);
+    // Case-blind, as Redis's CONFIG GET; linear in the pattern whatever its shape (src/apps/glob.ts).
+    const glob = new Glob(p, true, LONGEST_CONFIG_NAME);
+    for (const name of CONFIG_NAMES)
+      if (glob.matches(name) && !out.includes(name)) out.push(name, known[name]);
   }
   return resp.bulks(out);
 }
@@ -219,10 +226,18 @@ const COMMANDS: Record<string, Command> = {
     arity: -3,
     run: (s, a) => {
       if (a.length % 2 === 0) return undefined; // wrong arity, answered by the caller
+      // All or nothing: the growth of every pair (a key named twice counts once per pair, an overestimate).
       let fresh = 0;
-      for (let i = 1; i < a.length; i += 2) if (!s.has(key(a[i]))) fresh++;
-      if (s.full(fresh)) return OOM;
-      for (let i = 1; i < a.length; i += 2) s.set(key(a[i]), resp.bulk(a[i + 1]));
+      let growth = 0;
+      const encoded: Buffer[] = [];
+      for (let i = 1; i < a.length; i += 2) {
+        const k = key(a[i]);
+        if (!s.has(k)) fresh++;
+        encoded.push(resp.bulk(a[i + 1]));
+        growth += s.growth(k, encoded[encoded.length - 1]);
+      }
+      if (!s.fits(growth, fresh)) return OOM;
+      for (let i = 1; i < a.length; i += 2) s.set(key(a[i]), encoded[(i - 1) / 2]);
       return resp.OK;
     },
   },

@@ -42,6 +42,10 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
                            http 75s, others never)
   --partial-timeout T      close connections holding an incomplete message for T (0: never;
                            default: the app's, http, kv and chat 60s, others never)
+  --max-message-bytes B    most bytes held for one unfinished message: a line, a length frame, a RESP
+                           command, an HTTP body (default: each codec's own, see the README)
+  --max-message-parts N    most parts of one message: RESP arguments, HTTP header fields (default: each
+                           codec's own)
   --high-water-mark B      send() reports back-pressure past B queued bytes (default ${DEFAULT_LIMITS.highWaterMark})
   --low-water-mark B       drain() once the queue falls to B (default ${DEFAULT_LIMITS.lowWaterMark})
   --max-write-buffer B     close slow consumers past B queued bytes (default ${DEFAULT_LIMITS.maxWriteBuffer})
@@ -91,6 +95,8 @@ const OPTIONS = {
   'max-connections-per-ip': { type: 'string' },
   'idle-timeout': { type: 'string' },
   'partial-timeout': { type: 'string' },
+  'max-message-bytes': { type: 'string' },
+  'max-message-parts': { type: 'string' },
   'high-water-mark': { type: 'string' },
   'low-water-mark': { type: 'string' },
   'max-write-buffer': { type: 'string' },
@@ -175,6 +181,8 @@ export async function run(argv: string[]): Promise<number> {
     maxConnectionsPerIp: integer('max-connections-per-ip', v['max-connections-per-ip'], 1, 1e9),
     idleTimeout: duration('idle-timeout', v['idle-timeout']),
     partialTimeout: duration('partial-timeout', v['partial-timeout']),
+    maxMessageBytes: bytes('max-message-bytes', v['max-message-bytes'], 1),
+    maxMessageParts: integer('max-message-parts', v['max-message-parts'], 1, 1e9),
     ...waterMarks(v['high-water-mark'], v['low-water-mark'], v['max-write-buffer']),
     drainTimeout: duration('drain-timeout', v['drain-timeout'], 0, 3_600_000),
     exitGrace: duration('exit-grace', v['exit-grace'], 0, 3_600_000),

@@ -11,6 +11,13 @@ export interface ConnectionLimits {
   idleTimeout: number;
   /** Close a connection that holds a partial message this long, in ms (slowloris; 0: never; default 0). */
   partialTimeout: number;
+  /**
+   * Most bytes a decoder may hold for one unfinished message (0: the codec's own bound; default 0). Read
+   * by the built-in codecs: line (the line), length (the frame), resp (the command), http (the body).
+   */
+  maxMessageBytes: number;
+  /** Most parts of one message (0: the codec's own bound; default 0): resp arguments, http header fields. */
+  maxMessageParts: number;
 }
 
 export const DEFAULT_LIMITS: ConnectionLimits = {
@@ -19,6 +26,8 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   maxWriteBuffer: 1024 * 1024,
   idleTimeout: 0,
   partialTimeout: 0,
+  maxMessageBytes: 0,
+  maxMessageParts: 0,
 };
 
 export function resolveLimits(partial: Partial<ConnectionLimits> = {}): ConnectionLimits {
@@ -30,6 +39,10 @@ export function resolveLimits(partial: Partial<ConnectionLimits> = {}): Connecti
       throw new RangeError(`${key} must be a number >= 0, got ${value}`);
     limits[key] = value;
   }
+  if (!Number.isInteger(limits.maxMessageBytes) || limits.maxMessageBytes > 2 ** 32)
+    throw new RangeError(`maxMessageBytes must be a whole number up to 4 GiB, got ${limits.maxMessageBytes}`);
+  if (!Number.isInteger(limits.maxMessageParts) || limits.maxMessageParts > 2 ** 24)
+    throw new RangeError(`maxMessageParts must be a whole number up to 2^24, got ${limits.maxMessageParts}`);
   if (limits.lowWaterMark > limits.highWaterMark) {
     throw new RangeError(
       `lowWaterMark (${limits.lowWaterMark}) exceeds highWaterMark (${limits.highWaterMark})`,

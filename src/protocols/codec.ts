@@ -28,8 +28,11 @@ export interface Decoder<M> {
 
 export interface Codec<In = unknown, Out = In> {
   readonly name: string;
-  /** A fresh decoder for one connection. */
-  decoder(): Decoder<In>;
+  /**
+   * A fresh decoder for one connection. `limits` are the server's (--max-message-bytes/-parts): where
+   * one is non-zero it replaces the codec's own bound of the same kind.
+   */
+  decoder(limits?: CodecLimits): Decoder<In>;
   /** Bytes for one outgoing message. May return the message itself when it already is bytes. */
   encode(message: Out): Buffer | string;
   /**
@@ -39,10 +42,12 @@ export interface Codec<In = unknown, Out = In> {
   retain?(message: In): In;
 }
 
-/** Limits shared by the built-in codecs; each codec documents which it reads. */
+/** Limits a server hands every decoder; each codec documents which it reads. 0 or absent: its own. */
 export interface CodecLimits {
-  /** Largest message (frame, line, bulk string, body) in bytes. */
-  maxMessageBytes?: number;
+  /** Most bytes held for one unfinished message (frame, line, command, body). */
+  readonly maxMessageBytes?: number;
+  /** Most parts of one message (arguments, header fields). */
+  readonly maxMessageParts?: number;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;

@@ -5,7 +5,8 @@
 // buffer that grows with the data received. Every limit breach throws a ProtocolError carrying a complete
 // `HTTP/1.1 4xx` response with `connection: close`. After a request that does not keep the connection
 // alive, the decoder ignores whatever follows (the app answers and ends).
-import { type Codec, type Decoder, ProtocolError } from './codec.ts';
+import { parseIPv6 } from './cidr.ts';
+import { type Codec, type CodecLimits, type Decoder, ProtocolError } from './codec.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -125,6 +126,8 @@ export class HttpDecoder implements Decoder<HttpRequest> {
   private bodyLeft = 0; // Content-Length still to read, or the current chunk's
   private body: Buffer | null = null;
   private bodyHave = 0;
+  /** Bytes of empty lines before this request line: no progress, but they count toward the timeout. */
+  private noise = 0;
 
   constructor(options: HttpOptions = {}) {
     this.maxLine = options.maxRequestLineBytes ?? 8 * 1024;
@@ -134,7 +137,9 @@ export class HttpDecoder implements Decoder<HttpRequest> {
   }
 
   get buffered(): number {
-    return this.state === DONE ? 0 : this.lineLen + this.headerBytes + this.bodyHave;
+    // One empty line (a CRLF some clients send after a body) is tolerated as nothing; more is noise.
+    const noise = this.noise > 2 ? this.noise : 0;
+    return this.state === DONE ? 0 : this.lineLen + this.headerBytes + this.bodyHave + noise;
   }
 
   push(chunk: Buffer, emit: (request: HttpRequest) => void): void {
@@ -171,7 +176,13 @@ export class HttpDecoder implements Decoder<HttpRequest> {
       at = next;
       const { src, start, end } = this;
       if (state === REQUEST_LINE) {
-        if (end > start) this.requestLine(src, start, end); // empty lines before a request are ignored
+        if (end > start) this.requestLine(src, start, end);
+        else {
+          // Empty lines before a request line are ignored (RFC 9112 §2.2) but are no progress: they count
+          // as a partial request (the partial-message timeout runs) and, together, as one request line.
+          this.noise += src[end] === CR ? 2 : 1;
+          if (this.noise > this.maxLine) reject(400, `more than ${this.maxLine} bytes of empty lines`);
+        }
       } else if (state === HEADER || state === TRAILER) {
         this.headerBytes += end - start + 2;
         if (end > start) this.headerLine(src, start, end, state === TRAILER);
@@ -233,6 +244,7 @@ export class HttpDecoder implements Decoder<HttpRequest> {
     this.target = src.toString('latin1', targetStart, i);
     this.version = minor === 0x31 ? '1.1' : '1.0';
     this.headerBytes = end - start + 2;
+    this.noise = 0;
     this.state = HEADER;
   }
 
@@ -275,6 +287,7 @@ export class HttpDecoder implements Decoder<HttpRequest> {
       }
     }
     if (chunked && length !== -1) reject(400, 'both content-length and transfer-encoding');
+    checkHost(headers, this.version);
     if (length > this.maxBody) reject(413, `body larger than ${this.maxBody} bytes`);
     if (chunked) {
       this.state = CHUNK_SIZE;
@@ -359,6 +372,69 @@ export class HttpDecoder implements Decoder<HttpRequest> {
   }
 }
 
+/**
+ * RFC 9112 §3.2: a server responds 400 to an HTTP/1.1 request without Host, and to any request with more
+ * than one Host field or an invalid one (RFC 9110 §7.2: uri-host [":" port], RFC 3986 syntax).
+ */
+function checkHost(headers: HttpHeaders, version: string): void {
+  let value: string | undefined;
+  for (let i = 0; i < headers.names.length; i++) {
+    if (headers.names[i] !== 'host') continue;
+    if (value !== undefined) reject(400, 'more than one Host field');
+    value = headers.values[i];
+  }
+  if (value === undefined) {
+    if (version === '1.1') reject(400, 'no Host field');
+    return;
+  }
+  if (!validHost(value)) reject(400, 'invalid Host field');
+}
+
+// RFC 3986 reg-name characters: unreserved and sub-delims ('%' is checked apart, as pct-encoded).
+const REG_NAME = new Uint8Array(128);
+for (const c of "-._~!$&'()*+,;=") REG_NAME[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) REG_NAME[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) REG_NAME[c] = REG_NAME[c + 0x20] = 1;
+
+const isHex = (c: number) => (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+
+/** uri-host [ ":" port ]: an IP-literal in brackets or a reg-name (IPv4 is one), then optional digits. */
+export function validHost(value: string): boolean {
+  const n = value.length;
+  let i = 0;
+  if (n > 0 && value.charCodeAt(0) === 0x5b) {
+    // IP-literal: an IPv6 address, or IPvFuture: "v" HEXDIG+ "." ( unreserved / sub-delims / ":" )+
+    const close = value.indexOf(']');
+    if (close === -1) return false;
+    if ((value.charCodeAt(1) | 0x20) === 0x76) {
+      const dot = value.indexOf('.', 2);
+      if (dot < 3 || dot > close - 2) return false;
+      for (i = 2; i < dot; i++) if (!isHex(value.charCodeAt(i))) return false;
+      for (i = dot + 1; i < close; i++) {
+        const c = value.charCodeAt(i);
+        if (!(c < 128 && (REG_NAME[c] === 1 || c === 0x3a))) return false;
+      }
+    } else if (parseIPv6(value.slice(1, close)) === null) return false;
+    i = close + 1;
+  } else {
+    for (; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c === 0x3a) break;
+      if (c === 0x25) {
+        if (i + 2 >= n || !isHex(value.charCodeAt(i + 1)) || !isHex(value.charCodeAt(i + 2))) return false;
+        i += 2;
+      } else if (!(c < 128 && REG_NAME[c] === 1)) return false;
+    }
+  }
+  if (i === n) return true;
+  if (value.charCodeAt(i) !== 0x3a) return false;
+  for (i++; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 // ---- responses -------------------------------------------------------------------------------------------
 
 export type HttpHeaderInit =
@@ -404,7 +480,17 @@ export const http = { response, STATUS_TEXT };
 export function httpCodec(options: HttpOptions = {}): Codec<HttpRequest, Buffer | string> {
   return {
     name: 'http',
-    decoder: () => new HttpDecoder(options),
+    // The server's --max-message-bytes and --max-message-parts replace maxBodyBytes and maxHeaders.
+    decoder: (limits?: CodecLimits) =>
+      new HttpDecoder(
+        limits?.maxMessageBytes || limits?.maxMessageParts
+          ? {
+              ...options,
+              maxBodyBytes: limits.maxMessageBytes || options.maxBodyBytes,
+              maxHeaders: limits.maxMessageParts || options.maxHeaders,
+            }
+          : options,
+      ),
     encode: (message) => message,
     retain: (request) => ({ ...request, body: Buffer.from(request.body) }),
   };

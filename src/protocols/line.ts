@@ -1,4 +1,10 @@
-import { type Codec, DEFAULT_MAX_MESSAGE_BYTES, type Decoder, ProtocolError } from './codec.ts';
+import {
+  type Codec,
+  type CodecLimits,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type Decoder,
+  ProtocolError,
+} from './codec.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -82,7 +88,8 @@ export function line(options: LineOptions = {}): Codec<Buffer, Buffer | string> 
     throw new RangeError(`maxLineBytes out of range: ${max}`);
   return {
     name: 'line',
-    decoder: () => new LineDecoder(max, stripCR),
+    // maxMessageBytes (the server's --max-message-bytes) replaces maxLineBytes.
+    decoder: (limits?: CodecLimits) => new LineDecoder(limits?.maxMessageBytes || max, stripCR),
     encode: (message) => {
       if (typeof message === 'string') return message.endsWith('\n') ? message : message + '\n';
       if (message.length > 0 && message[message.length - 1] === LF) return message;

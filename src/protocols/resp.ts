@@ -4,7 +4,7 @@
 // args array plus one view per argument (no copy); state that outlives a chunk (arguments already parsed, a
 // partial bulk, a partial header line) is copied into owned buffers at the end of push(). Replies are
 // prebuilt Buffers (see the helpers below), so encode() is the identity.
-import { type Codec, type Decoder, ProtocolError } from './codec.ts';
+import { type Codec, type CodecLimits, type Decoder, ProtocolError } from './codec.ts';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -38,83 +38,112 @@ const INLINE = 4; // in an inline command line
 
 const HEADER_MAX = 32; // `*` / `$` lines: a sign, 20 digits and CRLF fit easily
 
+/** Bytes an argument held across reads costs beyond its own: its length as a LEB128 varint (1 to 5). */
+export function respHeldOverhead(length: number): number {
+  return length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x200000 ? 3 : length < 0x10000000 ? 4 : 5;
+}
+
 export class RespDecoder implements Decoder<Buffer[]> {
   private readonly maxArgs: number;
   private readonly maxBulk: number;
   private readonly maxInline: number;
   private readonly maxCommand: number;
   private state = IDLE;
-  private args: Buffer[] = [];
+  /** Arguments of the current command found in the current chunk: start and end offsets, in pairs. */
+  private readonly spans: number[] = [];
   private argsLeft = 0;
-  private owned = 0; // bytes of args already copied for the current command
+  // Arguments that outlive a chunk are not kept as one object each (65,535 empty arguments would cost
+  // ~13 MB of objects): they go end to end into `store`, each as its length (a varint) and its bytes, so
+  // an empty one costs 1 byte. A bulk that arrives in pieces is assembled in place after them, at bulkAt.
+  private store: Buffer | null = null;
+  private storeLen = 0; // bytes of whole arguments in store
+  private stored = 0; // how many
+  private bulkAt = -1; // where the partial bulk's bytes start in store, or -1
   private bulkLen = 0;
-  private bulk: Buffer | null = null; // a partial bulk (data + CRLF), owned
   private bulkHave = 0;
   private line: Buffer | null = null; // a partial header or inline line, owned
   private lineLen = 0;
+  /** Bytes of input that made no progress since the last command (empty inline lines, `*0`, `*-1`). */
+  private noise = 0;
 
   constructor(options: RespOptions = {}) {
     this.maxArgs = options.maxArgs ?? 65536;
-    this.maxBulk = options.maxBulkBytes ?? 64 * 1024 * 1024;
-    this.maxInline = options.maxInlineBytes ?? 64 * 1024;
     this.maxCommand = options.maxCommandBytes ?? 128 * 1024 * 1024;
+    this.maxBulk = Math.min(options.maxBulkBytes ?? 64 * 1024 * 1024, this.maxCommand);
+    this.maxInline = options.maxInlineBytes ?? 64 * 1024;
   }
 
+  /**
+   * What the command being read holds (its arguments with their lengths, a partial bulk or line) plus
+   * the noise since the last command. At least 1 once a command has begun (a bare `*N` header holds
+   * nothing else), so that the partial-message timeout runs from a command's first byte to its last.
+   */
   get buffered(): number {
-    return this.owned + this.bulkHave + this.lineLen;
+    const bulk = this.bulkAt === -1 ? 0 : this.bulkAt - this.storeLen + Math.min(this.bulkHave, this.bulkLen);
+    const held = this.storeLen + bulk + this.lineLen + this.noise;
+    return held === 0 && this.state !== IDLE ? 1 : held;
   }
 
   push(chunk: Buffer, emit: (args: Buffer[]) => void): void {
     const n = chunk.length;
     let at = 0;
-    let viewsFrom = this.args.length; // args before this index are owned copies
     while (at < n) {
       const state = this.state;
       if (state === BULK_DATA) {
         const len = this.bulkLen;
-        let arg: Buffer;
-        if (this.bulk === null && n - at >= len + 2) {
+        if (this.bulkAt === -1 && n - at >= len + 2) {
           if (chunk[at + len] !== CR || chunk[at + len + 1] !== LF)
             protocolError('expected CRLF after bulk string');
-          arg = chunk.subarray(at, at + len);
+          this.spans.push(at, at + len);
           at += len + 2;
         } else {
-          const need = len + 2 - this.bulkHave;
-          const take = Math.min(need, n - at);
-          this.growBulk(this.bulkHave + take);
-          chunk.copy(this.bulk!, this.bulkHave, at, at + take);
+          // A bulk that spans reads: it comes after every argument before it, so those move first.
+          if (this.bulkAt === -1) {
+            this.spill(chunk);
+            const head = this.storeLen + respHeldOverhead(len);
+            this.reserve(head, head + len + 2, head);
+            this.bulkAt = writeLength(this.store!, this.storeLen, len);
+          }
+          const from = this.bulkAt + this.bulkHave;
+          const take = Math.min(len + 2 - this.bulkHave, n - at);
+          // The bound counts the bulk's bytes, not its CRLF: split or whole, the same commands fit.
+          this.reserve(from + take, this.bulkAt + len + 2, Math.min(from + take, this.bulkAt + len));
+          const store = this.store!;
+          chunk.copy(store, from, at, at + take);
           this.bulkHave += take;
           at += take;
           if (this.bulkHave < len + 2) break;
-          const b = this.bulk!;
-          if (b[len] !== CR || b[len + 1] !== LF) protocolError('expected CRLF after bulk string');
-          arg = b.subarray(0, len);
-          this.bulk = null;
+          const end = this.bulkAt + len;
+          if (store[end] !== CR || store[end + 1] !== LF) protocolError('expected CRLF after bulk string');
+          this.storeLen = end;
+          this.stored++;
+          this.bulkAt = -1;
           this.bulkHave = 0;
-          this.owned += len;
-          if (viewsFrom === this.args.length) viewsFrom++;
         }
-        this.args.push(arg);
-        if (--this.argsLeft === 0) {
-          const args = this.args;
-          this.args = [];
-          this.owned = 0;
-          viewsFrom = 0;
-          this.state = IDLE;
-          emit(args);
-        } else this.state = BULK_HEADER;
+        if (--this.argsLeft === 0) this.complete(chunk, emit);
+        else this.state = BULK_HEADER;
         continue;
       }
       if (state === IDLE) {
         this.state = chunk[at] === STAR ? MB_HEADER : INLINE;
         continue;
       }
+      if (state === BULK_HEADER && this.lineLen === 0) {
+        // Fast path: whole `$N\r\n...\r\n` arguments one after another in this chunk. Anything else
+        // (a split, a bad number) leaves `at` where it was for the general path below.
+        const before = at;
+        at = this.wholeBulks(chunk, at);
+        if (at !== before && this.argsLeft === 0) this.complete(chunk, emit);
+        if (at !== before) continue;
+      }
       // A line: the `*N` or `$N` header, or an inline command.
       if (state === BULK_HEADER && this.lineLen === 0 && chunk[at] !== DOLLAR) {
         protocolError(`expected '$', got '${printable(chunk[at])}'`);
       }
       const max = state === INLINE ? this.maxInline : HEADER_MAX;
-      const nl = chunk.indexOf(LF, at);
+      // Header lines are a few bytes: a loop finds their end faster than a native indexOf call.
+      const nl =
+        state === INLINE ? chunk.indexOf(LF, at) : findLF(chunk, at, Math.min(n, at + HEADER_MAX + 1));
       let src: Buffer;
       let start: number;
       let end: number; // index of the LF in src
@@ -138,8 +167,10 @@ export class RespDecoder implements Decoder<Buffer[]> {
         const args = splitInline(src, start, end);
         this.state = IDLE;
         if (args.length > this.maxArgs) protocolError('too many arguments in inline request');
-        if (args.length > 0) emit(args);
-        viewsFrom = 0;
+        if (args.length > 0) {
+          this.noise = 0;
+          emit(args);
+        } else this.addNoise(end - start + 1);
         continue;
       }
       if (end - start < 3 || src[end - 1] !== CR) this.badNumber(state);
@@ -148,6 +179,7 @@ export class RespDecoder implements Decoder<Buffer[]> {
         if (value === BAD || value > this.maxArgs) protocolError('invalid multibulk length');
         if (value <= 0) {
           this.state = IDLE; // `*0` and `*-1` are ignored, as Redis does
+          this.addNoise(end - start + 1);
           continue;
         }
         this.argsLeft = value;
@@ -158,27 +190,112 @@ export class RespDecoder implements Decoder<Buffer[]> {
         this.state = BULK_DATA;
       }
     }
-    // Whatever stays for the next chunk must not point into this one.
-    const args = this.args;
-    if (viewsFrom < args.length) {
-      for (let i = viewsFrom; i < args.length; i++) {
-        this.owned += args[i].length;
-        args[i] = Buffer.from(args[i]);
-      }
-    }
-    if (this.buffered > this.maxCommand) protocolError('command too big');
+    // Whatever stays for the next chunk must not point into this one (spill checks maxCommandBytes).
+    if (this.spans.length > 0) this.spill(chunk);
   }
 
-  private growBulk(need: number): void {
-    if (this.owned + need > this.maxCommand) protocolError('command too big');
-    const bulk = this.bulk;
-    if (bulk !== null && bulk.length >= need) return;
-    const full = this.bulkLen + 2;
+  /** Whole bulk strings from chunk[at] on, up to the command's end: their spans; the index after them. */
+  private wholeBulks(chunk: Buffer, at: number): number {
+    const n = chunk.length;
+    const spans = this.spans;
+    let left = this.argsLeft;
+    while (left > 0 && at < n && chunk[at] === DOLLAR) {
+      let i = at + 1;
+      let len = 0;
+      for (; i < n && i - at <= 15; i++) {
+        const d = chunk[i] - 0x30;
+        if (d < 0 || d > 9) break;
+        len = len * 10 + d;
+      }
+      const data = i + 2;
+      if (i === at + 1 || data + len + 2 > n || chunk[i] !== CR || chunk[i + 1] !== LF) break;
+      if (len > this.maxBulk) protocolError('invalid bulk length');
+      if (chunk[data + len] !== CR || chunk[data + len + 1] !== LF)
+        protocolError('expected CRLF after bulk string');
+      spans.push(data, data + len);
+      at = data + len + 2;
+      left--;
+    }
+    this.argsLeft = left;
+    return at;
+  }
+
+  /** The command is whole: hand it over and forget it. */
+  private complete(chunk: Buffer, emit: (args: Buffer[]) => void): void {
+    this.state = IDLE;
+    this.noise = 0;
+    const spans = this.spans;
+    const stored = this.stored;
+    const args = new Array<Buffer>(stored + spans.length / 2);
+    if (stored > 0) {
+      const store = this.store!;
+      let at = 0;
+      for (let i = 0; i < stored; i++) {
+        let len = 0;
+        let scale = 1;
+        let byte: number;
+        do {
+          byte = store[at++];
+          len += (byte & 0x7f) * scale;
+          scale *= 128;
+        } while (byte & 0x80);
+        args[i] = store.subarray(at, at + len);
+        at += len;
+      }
+      this.stored = 0;
+      this.storeLen = 0;
+      // An idle connection keeps small scratch space only.
+      if (store.length > 64 * 1024) this.store = null;
+    }
+    for (let i = 0, j = stored; i < spans.length; i += 2) args[j++] = chunk.subarray(spans[i], spans[i + 1]);
+    spans.length = 0;
+    emit(args);
+  }
+
+  /** Copy the arguments found in this chunk into the store (the chunk is borrowed). */
+  private spill(chunk: Buffer): void {
+    const spans = this.spans;
+    if (spans.length === 0) return;
+    let bytes = 0;
+    for (let i = 0; i < spans.length; i += 2) {
+      const len = spans[i + 1] - spans[i];
+      bytes += len + respHeldOverhead(len);
+    }
+    // Doubling (up to the bound): arguments spilled a few at a time must not cost a copy of all each time.
+    this.reserve(this.storeLen + bytes, this.maxCommand, this.storeLen + bytes);
+    const store = this.store!;
+    let at = this.storeLen;
+    for (let i = 0; i < spans.length; i += 2) {
+      at = writeLength(store, at, spans[i + 1] - spans[i]);
+      at += chunk.copy(store, at, spans[i], spans[i + 1]);
+    }
+    this.storeLen = at;
+    this.stored += spans.length / 2;
+    spans.length = 0;
+  }
+
+  /**
+   * Room for `need` bytes in the store; `upTo`: the most the current piece may need; `held`: what the
+   * command will hold then, against maxCommandBytes.
+   */
+  private reserve(need: number, upTo: number, held: number): void {
+    if (held > this.maxCommand) protocolError('command too big');
+    const store = this.store;
+    if (store !== null && store.length >= need) return;
     // Grow with the data actually received, so an announced 64 MiB bulk does not reserve 64 MiB up front.
-    const size = Math.min(full, Math.max(need, 16 * 1024, (bulk?.length ?? 0) * 2));
+    const size = Math.max(need, Math.min(upTo, Math.max(1024, (store?.length ?? 0) * 2)));
     const grown = Buffer.allocUnsafe(size);
-    if (bulk !== null) bulk.copy(grown, 0, 0, this.bulkHave);
-    this.bulk = grown;
+    if (store !== null) {
+      const used = this.bulkAt === -1 ? this.storeLen : this.bulkAt + this.bulkHave;
+      store.copy(grown, 0, 0, used);
+    }
+    this.store = grown;
+  }
+
+  /** Input that makes no progress still counts toward the partial-message timeout, up to a bound. */
+  private addNoise(bytes: number): void {
+    this.noise += bytes;
+    if (this.noise > this.maxInline) protocolError('too many empty commands');
   }
 
   private appendLine(chunk: Buffer, from: number, to: number): void {
@@ -200,6 +317,22 @@ export class RespDecoder implements Decoder<Buffer[]> {
   private badNumber(state: number): never {
     protocolError(state === MB_HEADER ? 'invalid multibulk length' : 'invalid bulk length');
   }
+}
+
+/** The first LF in chunk[from, to), or -1 if none there (the caller checks the length bound). */
+function findLF(chunk: Buffer, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (chunk[i] === LF) return i;
+  return to < chunk.length ? to : -1;
+}
+
+/** Write `length` as a LEB128 varint at store[at]; returns the index after it. */
+function writeLength(store: Buffer, at: number, length: number): number {
+  while (length >= 0x80) {
+    store[at++] = (length & 0x7f) | 0x80;
+    length >>>= 7;
+  }
+  store[at++] = length;
+  return at;
 }
 
 const BAD = -0x7fffffff;
@@ -322,7 +455,17 @@ export function respCodec(options: RespOptions = {}): Codec<Buffer[], RespReply>
   }
   return {
     name: 'resp',
-    decoder: () => new RespDecoder(options),
+    // The server's --max-message-bytes and --max-message-parts replace maxCommandBytes and maxArgs.
+    decoder: (limits?: CodecLimits) =>
+      new RespDecoder(
+        limits?.maxMessageBytes || limits?.maxMessageParts
+          ? {
+              ...options,
+              maxCommandBytes: limits.maxMessageBytes || options.maxCommandBytes,
+              maxArgs: limits.maxMessageParts || options.maxArgs,
+            }
+          : options,
+      ),
     encode: (reply) => reply,
     retain: (args) => args.map((a) => Buffer.from(a)),
   };

@@ -26,12 +26,12 @@ test('keep-alive: pipelined requests in one write, answered in order', async () 
   const client = await Client.open(server.port);
   client.write(
     'GET / HTTP/1.1\r\nHost: x\r\n\r\n' +
-      'GET /healthz HTTP/1.1\r\n\r\n' +
-      'HEAD / HTTP/1.1\r\n\r\n' +
-      'GET /nope HTTP/1.1\r\n\r\n' +
-      'POST / HTTP/1.1\r\ncontent-length: 4\r\n\r\nbody' +
-      'POST /healthz HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n' +
-      'GET /metrics?x=1 HTTP/1.1\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'HEAD / HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'GET /nope HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 4\r\n\r\nbody' +
+      'POST /healthz HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n' +
+      'GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n',
   );
   const replies = await readN(client, 7, [false, false, true]);
   assert.deepEqual(
@@ -61,7 +61,7 @@ test('keep-alive: pipelined requests in one write, answered in order', async () 
 
 test('Connection: close is honoured; HTTP/1.0 closes unless keep-alive', async () => {
   const a = await Client.open(server.port);
-  a.write('GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n');
+  a.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n');
   const [r] = await readN(a, 1);
   assert.equal(r.headers.connection, 'close');
   assert.equal(await a.closed(), '', 'nothing answered after the close request');
@@ -88,14 +88,14 @@ test('Connection: close is honoured; HTTP/1.0 closes unless keep-alive', async (
 });
 
 for (const [name, input, status] of [
-  ['too large body', 'POST / HTTP/1.1\r\ncontent-length: 2000000\r\n\r\n', 413],
-  ['too many headers', `GET / HTTP/1.1\r\n${'a: b\r\n'.repeat(101)}\r\n`, 431],
+  ['too large body', 'POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 2000000\r\n\r\n', 413],
+  ['too many headers', `GET / HTTP/1.1\r\nHost: x\r\n${'a: b\r\n'.repeat(101)}\r\n`, 431],
   ['too long request line', `GET /${'a'.repeat(9000)} HTTP/1.1\r\n\r\n`, 414],
   ['malformed request', 'HELLO\r\n\r\n', 400],
 ] as const) {
   test(`${name}: ${status} and close`, async () => {
     const client = await Client.open(server.port);
-    client.write('GET /healthz HTTP/1.1\r\n\r\n' + input);
+    client.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' + input);
     const [ok, error] = await readN(client, 2);
     assert.equal(ok.status, 200);
     assert.equal(error.status, status);

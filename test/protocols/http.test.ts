@@ -17,12 +17,12 @@ test('pipelined requests with every kind of body, at every split', () => {
   const input = Buffer.from(
     'GET / HTTP/1.1\r\nHost: a\r\n\r\n' +
       '\r\n' + // a stray CRLF between requests is tolerated
-      'POST /form?x=1 HTTP/1.1\r\nContent-Length: 5\r\nX-Two:  spaced value \t\r\n\r\nhello' +
-      'PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: t\r\n\r\n' +
+      'POST /form?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Two:  spaced value \t\r\n\r\nhello' +
+      'PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: t\r\n\r\n' +
       'GET /lf HTTP/1.1\nHost: b\n\n' +
       'GET /ten HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' +
-      'GET /last HTTP/1.1\r\nConnection: close\r\n\r\n' +
-      'GET /ignored HTTP/1.1\r\n\r\n',
+      'GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' +
+      'GET /ignored HTTP/1.1\r\nHost: x\r\n\r\n',
   );
   const got = decodeEverySplit(httpCodec(), input).map(summary);
   assert.deepEqual(got, [
@@ -32,6 +32,7 @@ test('pipelined requests with every kind of body, at every split', () => {
       target: '/form?x=1',
       version: '1.1',
       headers: [
+        ['host', 'x'],
         ['content-length', '5'],
         ['x-two', 'spaced value'],
       ],
@@ -42,7 +43,10 @@ test('pipelined requests with every kind of body, at every split', () => {
       method: 'PUT',
       target: '/c',
       version: '1.1',
-      headers: [['transfer-encoding', 'chunked']],
+      headers: [
+        ['host', 'x'],
+        ['transfer-encoding', 'chunked'],
+      ],
       body: 'abcde',
       keepAlive: true,
     },
@@ -59,7 +63,10 @@ test('pipelined requests with every kind of body, at every split', () => {
       method: 'GET',
       target: '/last',
       version: '1.1',
-      headers: [['connection', 'close']],
+      headers: [
+        ['host', 'x'],
+        ['connection', 'close'],
+      ],
       body: '',
       keepAlive: false,
     },
@@ -76,12 +83,12 @@ test('HTTP/1.0 closes by default; header lookup is case-insensitive', () => {
 
 test('a body inside the chunk is a view; one across chunks is owned', () => {
   const decoder = httpCodec().decoder();
-  const chunk = Buffer.from('POST / HTTP/1.1\r\ncontent-length: 3\r\n\r\nabc');
+  const chunk = Buffer.from('POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 3\r\n\r\nabc');
   let body: Buffer | undefined;
   decoder.push(chunk, (r) => (body = r.body));
   assert.equal(body!.buffer, chunk.buffer);
   assert.equal(decoder.buffered, 0);
-  decoder.push(Buffer.from('POST / HTTP/1.1\r\ncontent-length: 3\r\n\r\nab'), () => assert.fail());
+  decoder.push(Buffer.from('POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 3\r\n\r\nab'), () => assert.fail());
   assert.ok(decoder.buffered > 0);
 });
 
@@ -104,29 +111,33 @@ function rejects(input: string, status: number, options: HttpOptions = {}) {
 }
 
 test('limits and malformed requests answer 4xx/5xx and close', () => {
-  rejects(`GET /${'a'.repeat(9000)} HTTP/1.1\r\n\r\n`, 414);
+  rejects(`GET /${'a'.repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414);
   rejects(`GET /${'a'.repeat(9000)}`, 414);
-  rejects(`GET / HTTP/1.1\r\n${'x: y\r\n'.repeat(101)}\r\n`, 431);
-  rejects(`GET / HTTP/1.1\r\nbig: ${'v'.repeat(17000)}\r\n\r\n`, 431);
-  rejects(`GET / HTTP/1.1\r\n${'header: value\r\n'.repeat(90)}`, 431, { maxHeaderBytes: 1000 });
-  rejects('POST / HTTP/1.1\r\ncontent-length: 1048577\r\n\r\n', 413);
-  rejects('POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n100\r\n', 413, { maxBodyBytes: 100 });
-  rejects('POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n50\r\n', 413, { maxBodyBytes: 10 });
-  rejects('GET  / HTTP/1.1\r\n\r\n', 400);
+  rejects(`GET / HTTP/1.1\r\nHost: x\r\n${'x: y\r\n'.repeat(101)}\r\n`, 431);
+  rejects(`GET / HTTP/1.1\r\nHost: x\r\nbig: ${'v'.repeat(17000)}\r\n\r\n`, 431);
+  rejects(`GET / HTTP/1.1\r\nHost: x\r\n${'header: value\r\n'.repeat(90)}`, 431, { maxHeaderBytes: 1000 });
+  rejects('POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 1048577\r\n\r\n', 413);
+  rejects('POST / HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked\r\n\r\n100\r\n', 413, {
+    maxBodyBytes: 100,
+  });
+  rejects('POST / HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked\r\n\r\n50\r\n', 413, {
+    maxBodyBytes: 10,
+  });
+  rejects('GET  / HTTP/1.1\r\nHost: x\r\n\r\n', 400);
   rejects('GET / HTTP/1.1 \r\n\r\n', 400);
   rejects('GET / FTP/1.1\r\n\r\n', 400);
   rejects('GET / HTTP/2.0\r\n\r\n', 505);
-  rejects('G(T / HTTP/1.1\r\n\r\n', 400);
-  rejects('GET / HTTP/1.1\r\nno colon\r\n\r\n', 400);
-  rejects('GET / HTTP/1.1\r\nname : v\r\n\r\n', 400);
-  rejects('GET / HTTP/1.1\r\na: b\r\n folded\r\n\r\n', 400);
-  rejects('GET / HTTP/1.1\r\na: b\x01c\r\n\r\n', 400);
-  rejects('POST / HTTP/1.1\r\ncontent-length: -1\r\n\r\n', 400);
-  rejects('POST / HTTP/1.1\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n', 400);
-  rejects('POST / HTTP/1.1\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n', 400);
-  rejects('POST / HTTP/1.1\r\ntransfer-encoding: gzip\r\n\r\n', 501);
-  rejects('POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', 400);
-  rejects('POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n', 400);
+  rejects('G(T / HTTP/1.1\r\nHost: x\r\n\r\n', 400);
+  rejects('GET / HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n', 400);
+  rejects('GET / HTTP/1.1\r\nHost: x\r\nname : v\r\n\r\n', 400);
+  rejects('GET / HTTP/1.1\r\nHost: x\r\na: b\r\n folded\r\n\r\n', 400);
+  rejects('GET / HTTP/1.1\r\nHost: x\r\na: b\x01c\r\n\r\n', 400);
+  rejects('POST / HTTP/1.1\r\nHost: x\r\ncontent-length: -1\r\n\r\n', 400);
+  rejects('POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n', 400);
+  rejects('POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n', 400);
+  rejects('POST / HTTP/1.1\r\nHost: x\r\ntransfer-encoding: gzip\r\n\r\n', 501);
+  rejects('POST / HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', 400);
+  rejects('POST / HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n', 400);
 });
 
 test('response builder', () => {
