@@ -4,6 +4,7 @@ import type { App } from '../app.ts';
 import type { Logger } from '../log.ts';
 import type { ConnectionLimits } from '../net/limits.ts';
 import type { ServerStats } from '../net/server-core.ts';
+import type { ResolvedTls } from '../net/tls/config.ts';
 
 export type Backend = 'node' | 'syscall';
 export const BACKENDS: readonly Backend[] = ['syscall', 'node'];
@@ -75,6 +76,8 @@ export interface ResolvedServeOptions {
   trustedProxies: string;
   /** The app bus across servers (`redis://HOST:PORT`); undefined: the bus stays within this server. */
   bus?: string;
+  /** TLS on every connection (undefined: plain TCP). */
+  tls?: ResolvedTls;
 }
 
 /** How a reactor gets its listening socket: its own (optionally SO_REUSEPORT) or an inherited one. */
