@@ -232,4 +232,3 @@ function captureClientHello(): Promise<Buffer> {
     });
   });
 }
-
