@@ -155,6 +155,7 @@ function withTlsReload(handle: ServerHandle, tls: ResolvedTls, logger: Logger): 
       return;
     }
     reloadTlsContexts();
+    handle.reloadTls?.(tls);
     if (workers) await workers();
   };
   return handle;

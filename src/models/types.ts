@@ -24,6 +24,8 @@ export interface ServerHandle {
   close(): Promise<void>;
   /** Multi-process models: replace every worker, new ones accepting before old ones drain (SIGHUP). */
   reload?(): Promise<void>;
+  /** TLS: serving threads of this process that hold contexts of their own take the re-read PEM text. */
+  reloadTls?(tls: ResolvedTls): void;
 }
 
 export interface WorkerStats {

@@ -214,3 +214,25 @@ export class TlsTestClient {
     for (const w of this.waiters.splice(0)) w();
   }
 }
+
+/** Another server certificate in `dir` (self-signed, CN `cn`): for reload tests. */
+export function makeServerCert(dir: string, name: string, cn: string): { certFile: string; keyFile: string } {
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${cn}`,
+  ]);
+  return { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
+}
