@@ -146,6 +146,7 @@ function tlsSettings(options: TlsOptions | undefined): ResolvedTls | undefined {
  * the new text; process-per-connection's next children get it. Open connections keep theirs.
  */
 function withTlsReload(handle: ServerHandle, tls: ResolvedTls, logger: Logger): ServerHandle {
+  handle.tls = true;
   const workers = handle.reload?.bind(handle);
   handle.reload = async () => {
     try {

@@ -1,6 +1,7 @@
 // c10k load: open many connections to an echo server, drive traffic, check every echoed byte, and
 // report connection outcomes, throughput and latency percentiles. The work is in src/load/; this file
 // only turns arguments into LoadOptions (with the automatic sources/processes), shows progress, prints.
+import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { defaultEngine } from '../load/engine.ts';
 import { PROTOCOLS } from '../load/pattern.ts';
@@ -47,6 +48,10 @@ Exits 1 when an echoed byte was wrong or no connection could be made.
                          the open-files limit)
   --engine E             ${ENGINES.join(', ')}: sys = one epoll loop over FFI system calls (default on
                          Linux), node = node:net
+  --tls                  speak TLS (node engine; every connection's handshake is part of connecting);
+                         certificates are not checked unless --tls-ca is given
+  --tls-ca FILE          check the server's certificate against this CA (PEM)
+  --tls-servername NAME  the SNI name sent (default: --host when it is a name)
   --json                 print the report as JSON (histograms included, for merging)
   -h, --help             this text
 `;
@@ -66,6 +71,9 @@ const OPTIONS = {
   sources: { type: 'string' },
   processes: { type: 'string' },
   engine: { type: 'string' },
+  tls: { type: 'boolean' },
+  'tls-ca': { type: 'string' },
+  'tls-servername': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -93,7 +101,19 @@ export async function parseLoadArgs(argv: string[]): Promise<LoadOptions | 'help
     connections,
     integer('processes', v.processes, 1, 256) ?? Math.ceil(connections / CONNECTIONS_PER_PROCESS),
   );
-  const engine = oneOf('engine', v.engine, ENGINES) ?? (await defaultEngine());
+  const tls = v.tls ?? false;
+  if (!tls && (v['tls-ca'] !== undefined || v['tls-servername'] !== undefined))
+    throw new UsageError('--tls-ca and --tls-servername need --tls');
+  if (tls && v.engine === 'sys') throw new UsageError('--tls runs on the node engine: drop --engine sys');
+  let tlsCa: string | undefined;
+  if (v['tls-ca'] !== undefined) {
+    try {
+      tlsCa = readFileSync(v['tls-ca'], 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read --tls-ca ${v['tls-ca']}: ${(error as NodeJS.ErrnoException).code}`);
+    }
+  }
+  const engine = tls ? 'node' : (oneOf('engine', v.engine, ENGINES) ?? (await defaultEngine()));
   if (engine === 'sys' && (await defaultEngine()) !== 'sys') {
     throw new UsageError('--engine sys needs Linux and the koffi bindings; use --engine node');
   }
@@ -112,6 +132,9 @@ export async function parseLoadArgs(argv: string[]): Promise<LoadOptions | 'help
     processes,
     hold: v.hold ?? false,
     engine,
+    tls,
+    tlsCa,
+    tlsServername: v['tls-servername'],
   };
 }
 

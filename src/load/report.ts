@@ -13,6 +13,7 @@ export function reportJSON(r: LoadResult) {
   return {
     target: { host: o.host, port: o.port },
     engine: o.engine,
+    tls: o.tls === true,
     processes: o.processes,
     sources: o.sources,
     protocol: o.protocol,
@@ -52,7 +53,7 @@ export function reportText(r: LoadResult): string {
   const mode = j.mode === 'open-loop' ? `open loop at ${int(j.rate!)} msgs/s` : j.mode.replace('-', ' ');
   lines.push(
     `c10k load ${j.target.host}:${j.target.port}  ${j.protocol} ${j.size} B  ${mode}  ` +
-      `engine ${j.engine}, ${j.processes} process${j.processes > 1 ? 'es' : ''}` +
+      `engine ${j.engine}${j.tls ? ' (TLS)' : ''}, ${j.processes} process${j.processes > 1 ? 'es' : ''}` +
       (j.sources.length > 0 ? `, ${j.sources.length} source address${j.sources.length > 1 ? 'es' : ''}` : ''),
   );
   lines.push(

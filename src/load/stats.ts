@@ -32,6 +32,10 @@ export interface LoadOptions {
   /** Open the connections and keep them idle for `duration`: no messages. */
   hold: boolean;
   engine: EngineName;
+  /** Speak TLS (node engine): no certificate check unless tlsCa (PEM) is given; SNI is tlsServername. */
+  tls?: boolean;
+  tlsCa?: string;
+  tlsServername?: string;
 }
 
 /** The part of the connections one process drives: global ids first .. first + count - 1. */

@@ -14,6 +14,8 @@ export interface ServerHandle {
   readonly backend: Backend;
   readonly host: string;
   readonly port: number;
+  /** Every connection speaks TLS. */
+  tls?: boolean;
   /** Every process serving connections, the current one included (for the inspector and the bench). */
   pids(): number[];
   /** Counters summed over every worker. */

@@ -123,6 +123,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     if (core.tls !== null) {
       this.tlsSession = new TlsSession(core.tls, this, core.tlsPlainTextReply);
       this.flags |= TLS_ON;
+      core.stats.tlsHandshaking++;
     }
     this.idleDeadline = core.idleList ? new Deadline(this) : null;
     this.partialDeadline = core.partialList ? new Deadline(this) : null;
@@ -362,7 +363,10 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       this.closeError = error;
     }
     this.state = CLOSED;
-    if (this.flag(TLS_ON)) this.tlsSession!.dispose();
+    if (this.flag(TLS_ON)) {
+      if (!this.tlsSession!.secure) this.core.stats.tlsHandshaking--;
+      this.tlsSession!.dispose();
+    }
     if (!this.core.forget(this)) return;
     const why = this.closeReason!;
     if (LOGGED.has(why)) {
@@ -414,6 +418,10 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   }
 
   tlsSecured(): void {
+    const stats = this.core.stats;
+    stats.tlsHandshaking--;
+    stats.tlsHandshakes++;
+    if (this.tlsSession!.resumed) stats.tlsResumed++;
     if (this.state === CLOSED || !this.flag(OPEN_PENDING)) return;
     this.flags &= ~OPEN_PENDING;
     this.opened();

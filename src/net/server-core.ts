@@ -22,6 +22,10 @@ export interface ServerStats {
   bytesOut: number;
   messagesIn: number;
   messagesOut: number;
+  /** TLS: handshakes done (resumed ones among them) and under way now; failures count in `closed`. */
+  tlsHandshakes: number;
+  tlsResumed: number;
+  tlsHandshaking: number;
   closed: Record<CloseReason, number>;
 }
 
@@ -37,6 +41,9 @@ export function emptyStats(): ServerStats {
     bytesOut: 0,
     messagesIn: 0,
     messagesOut: 0,
+    tlsHandshakes: 0,
+    tlsResumed: 0,
+    tlsHandshaking: 0,
     closed,
   };
 }
