@@ -220,7 +220,7 @@ if (!v.skip.includes('wrk')) {
   }
 }
 if (!v.skip.includes('handshakes')) {
-  for (const tickets of [false, true]) {
+  for (const tickets of [true, false]) {
     for (const s of servers) {
       await withServer(s, tickets, async (pid) => {
         for (const mode of ['-new', '-reuse'] as const) {

@@ -3,7 +3,8 @@
 // this layer feeds with the bytes the transport read and whose writes go to the transport's send path,
 // so the transport keeps its own socket I/O (the syscall reactor, node:net, a blocking worker) and
 // neither the models nor the codecs know about TLS.
-import { Duplex } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { type PeerCertificate, TLSSocket } from 'node:tls';
 import type { TlsContext } from './context.ts';
 
@@ -42,12 +43,71 @@ export interface TlsInfo {
   readonly resumed: boolean;
 }
 
+/**
+ * The ciphertext side of the engine: the few calls Node's wrapper for a JS stream (JSStreamSocket) makes
+ * of its stream, on a plain EventEmitter rather than a stream.Duplex, whose buffering, state and ticks
+ * would be paid per connection and per record for nothing: input is handed over as it arrives (the engine
+ * copies it at once), output goes straight to the transport, which does its own queueing and back-pressure.
+ */
+class Wire extends EventEmitter {
+  readonly readable = true;
+  readonly writable = true;
+  readonly readableObjectMode = false;
+  readonly allowHalfOpen = true;
+  private readonly host: TlsHost;
+  private ended = false;
+  private destroyed = false;
+
+  constructor(host: TlsHost) {
+    super();
+    this.host = host;
+  }
+
+  /** Ciphertext in, to the engine, before this returns. */
+  feed(chunk: Buffer): void {
+    this.emit('data', chunk);
+  }
+
+  feedEnd(): void {
+    this.emit('end');
+  }
+
+  // ---- what JSStreamSocket calls --------------------------------------------------------------
+  pause(): this {
+    return this; // the connection pauses its transport; the engine never asks to stop here
+  }
+  resume(): this {
+    return this;
+  }
+  cork(): void {}
+  uncork(): void {}
+  write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean {
+    if (!this.destroyed && !this.ended) this.host.tlsCipherOut(chunk);
+    callback?.(null);
+    return true;
+  }
+  end(callback?: () => void): this {
+    if (!this.ended && !this.destroyed) {
+      this.ended = true;
+      this.host.tlsCipherEnd();
+    }
+    callback?.();
+    return this;
+  }
+  destroy(): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.emit('close');
+    return this;
+  }
+}
+
 /** The first byte of a TLS record that carries a handshake message (a ClientHello opens with one). */
 const HANDSHAKE_RECORD = 0x16;
 
 export class TlsSession implements TlsInfo {
   private readonly host: TlsHost;
-  private readonly wire: Duplex;
+  private readonly wire: Wire;
   private readonly socket: TLSSocket;
   private readonly plainTextReply: Buffer | null;
   /** Client certificates are required (a CA was given). */
@@ -62,25 +122,10 @@ export class TlsSession implements TlsInfo {
   constructor(context: TlsContext, host: TlsHost, plainTextReply: Buffer | null) {
     this.host = host;
     const settings = context.settings;
-    this.wire = new Duplex({
-      allowHalfOpen: true,
-      read() {},
-      write(chunk: Buffer, _encoding, callback) {
-        host.tlsCipherOut(chunk);
-        callback();
-      },
-      writev(chunks, callback) {
-        for (const { chunk } of chunks) host.tlsCipherOut(chunk as Buffer);
-        callback();
-      },
-      final(callback) {
-        host.tlsCipherEnd();
-        callback();
-      },
-    });
+    this.wire = new Wire(host);
     const mtls = settings.ca !== undefined;
     this.mtls = mtls;
-    this.socket = new TLSSocket(this.wire, {
+    this.socket = new TLSSocket(this.wire as unknown as Duplex, {
       isServer: true,
       secureContext: context.secureContext,
       requestCert: mtls,
@@ -120,18 +165,12 @@ export class TlsSession implements TlsInfo {
         return;
       }
     }
-    const wire = this.wire;
-    // Delivered to the TLS engine (which copies it) before push() returns only when the stream is flowing
-    // and empty; otherwise the stream keeps the chunk, so it gets a copy.
-    const state = (wire as unknown as { _readableState: { sync: boolean } })._readableState;
-    wire.push(
-      wire.readableFlowing === true && wire.readableLength === 0 && !state.sync ? chunk : Buffer.from(chunk),
-    );
+    this.wire.feed(chunk);
   }
 
   /** The transport saw EOF. */
   inputEnd(): void {
-    if (!this.done) this.wire.push(null);
+    if (!this.done) this.wire.feedEnd();
   }
 
   /** Plaintext to encrypt; the bytes held, not yet encrypted. */
