@@ -182,3 +182,48 @@ test('usage: half a TLS pair, TLS options without a certificate, unreadable file
   ]);
   assert.equal(timeout.code, 2);
 });
+
+test('PROXY header, then TLS on the same connection (a TCP load balancer in front): the app sees the real client', {
+  skip,
+}, async () => {
+  const { connect: tcp } = await import('node:net');
+  const { connect: tls } = await import('node:tls');
+  const { encodeProxyHeader } = await import('../../src/protocols/proxy.ts');
+  const whoami = new URL('../conformance/apps/whoami.ts', import.meta.url).pathname;
+  for (const backend of ['syscall', 'node'] as const) {
+    const server = await serve({
+      app: whoami,
+      backend,
+      port: 0,
+      proxyProtocol: true,
+      logger: memoryLogger(),
+      tls: { cert: certs.cert, key: certs.key },
+    });
+    try {
+      const raw = tcp({ port: server.port, host: '127.0.0.1' });
+      await new Promise((resolve) => raw.once('connect', resolve));
+      raw.write(
+        encodeProxyHeader({
+          version: 2,
+          command: 'PROXY',
+          family: 'IPv4',
+          source: { address: '203.0.113.7', port: 40001 },
+          destination: { address: '127.0.0.1', port: server.port },
+        }),
+      );
+      const secure = tls({ socket: raw, servername: 'localhost', ca: certs.ca });
+      await new Promise((resolve, reject) => {
+        secure.once('secureConnect', resolve);
+        secure.once('error', reject);
+      });
+      secure.write('who\n');
+      const line = await new Promise<string>((resolve) =>
+        secure.once('data', (d: Buffer) => resolve(d.toString())),
+      );
+      assert.equal(line, '203.0.113.7 40001\n');
+      secure.end();
+    } finally {
+      await server.close();
+    }
+  }
+});
