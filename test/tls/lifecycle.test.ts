@@ -227,3 +227,30 @@ test('PROXY header, then TLS on the same connection (a TCP load balancer in fron
     }
   }
 });
+
+test('plain HTTP on the TLS port from a client that reads the 400 but never closes: cut off at the handshake timeout', {
+  skip,
+}, async () => {
+  const { TestClient } = await import('../helpers/client.ts');
+  for (const backend of ['syscall', 'node'] as const) {
+    const server = await serve({
+      app: 'http',
+      backend,
+      port: 0,
+      logger: memoryLogger(),
+      tls: { cert: certs.cert, key: certs.key, handshakeTimeout: 300 },
+    });
+    try {
+      const client = await TestClient.open(server.port);
+      client.socket.allowHalfOpen = true;
+      client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      await eventually(() => client.data().toString().includes('HTTPS'), 5000);
+      assert.match(client.data().toString(), /^HTTP\/1\.1 400 /);
+      await eventually(async () => (await server.stats()).active === 0, 5000, 'the server let go of it');
+      assert.equal((await server.stats()).closed['tls-error'], 1);
+      client.close();
+    } finally {
+      await server.close();
+    }
+  }
+});

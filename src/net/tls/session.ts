@@ -230,7 +230,9 @@ export class TlsSession implements TlsInfo {
 
   private fail(reason: 'tls-error' | 'handshake-timeout', error: Error, reply: Buffer | null = null): void {
     if (this.done) return;
-    this.clearTimer();
+    // A reply (HTTP's 400) goes out before the close, which then waits for the peer: the handshake timer
+    // stays, so a client that never closes is still cut off in time.
+    if (reply === null) this.clearTimer();
     this.host.tlsFailed(reason, error, reply);
   }
 
