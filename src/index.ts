@@ -4,9 +4,10 @@ export type { Bus, BusHandler, BusPayload } from './bus/bus.ts';
 export { createLogger, type Logger, memoryLogger } from './log.ts';
 export type { Backend, ServerHandle, WorkerStats } from './models/types.ts';
 export { ServeError, ServeOptionError } from './models/types.ts';
-export type { CloseReason, Connection } from './net/connection-api.ts';
+export type { CloseReason, Connection, TlsInfo } from './net/connection-api.ts';
 export type { ConnectionLimits } from './net/limits.ts';
 export type { ServerStats } from './net/server-core.ts';
+export type { TlsOptions } from './net/tls/config.ts';
 export {
   type Codec,
   type Decoder,

@@ -26,6 +26,8 @@ import {
 } from './models/types.ts';
 import { type ConnectionLimits, resolveLimits } from './net/limits.ts';
 import { DEFAULT_TRUSTED_PROXIES } from './net/server-core.ts';
+import { type ResolvedTls, rereadTls, resolveTls, type TlsOptions } from './net/tls/config.ts';
+import { reloadTlsContexts } from './net/tls/context.ts';
 import { parseCidrList } from './protocols/cidr.ts';
 import { syscallBackendAvailable } from './sys/index.ts';
 
@@ -66,6 +68,8 @@ export interface ServeOptions extends Partial<ConnectionLimits> {
   trustedProxies?: string | string[];
   /** Share the app's bus with every server on this Redis: `redis://HOST:PORT` (pub/sub). */
   bus?: string;
+  /** Serve TLS on every connection: PEM certificate and key (or files), optional client CA, ALPN. */
+  tls?: TlsOptions;
 }
 
 /** The syscall backend where it runs (Linux with koffi), node:net elsewhere. */
@@ -142,6 +146,7 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     proxyProtocol: options.proxyProtocol ?? false,
     trustedProxies: trustedProxies(options.trustedProxies),
     bus: busUrl(options.bus),
+    tls: tlsSettings(options.tls),
   };
   startupNotes.set(resolved, defaultsNote(options, resolved, childCap));
   return resolved;
@@ -182,6 +187,37 @@ async function listenAddress(host: string): Promise<string> {
   }
 }
 
+function tlsSettings(options: TlsOptions | undefined): ResolvedTls | undefined {
+  if (options === undefined) return undefined;
+  try {
+    return resolveTls(options);
+  } catch (error) {
+    throw new ServeError((error as Error).message);
+  }
+}
+
+/**
+ * A TLS server's reload (SIGHUP): read the certificate and key files again, then this process's
+ * contexts take them for new connections; worker models also replace their workers, which start with
+ * the new text; process-per-connection's next children get it. Open connections keep theirs.
+ */
+function withTlsReload(handle: ServerHandle, tls: ResolvedTls, logger: Logger): ServerHandle {
+  handle.tls = true;
+  const workers = handle.reload?.bind(handle);
+  handle.reload = async () => {
+    try {
+      if (rereadTls(tls)) logger.info('TLS certificate and key read again');
+    } catch (error) {
+      logger.error(`TLS reload failed, keeping the previous certificate: ${(error as Error).message}`);
+      return;
+    }
+    reloadTlsContexts();
+    handle.reloadTls?.(tls);
+    if (workers) await workers();
+  };
+  return handle;
+}
+
 function busUrl(url: string | undefined): string | undefined {
   if (url === undefined || url === '') return undefined;
   try {
@@ -218,6 +254,11 @@ const ONE_CLIENT_PER_WORKER: Record<string, string> = {
 
 export async function serve(options: ServeOptions): Promise<ServerHandle> {
   const resolved = await resolveServeOptions(options);
+  const handle = await serveResolved(resolved);
+  return resolved.tls ? withTlsReload(handle, resolved.tls, resolved.logger) : handle;
+}
+
+async function serveResolved(resolved: ResolvedServeOptions): Promise<ServerHandle> {
   const startModel = MODELS[resolved.model].backends[resolved.backend];
   if (typeof startModel !== 'function') {
     throw new ServeOptionError(

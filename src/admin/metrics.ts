@@ -25,6 +25,8 @@ const COUNTERS: [string, Numeric, string][] = [
   ['c10k_sent_bytes_total', 'bytesOut', 'Bytes written to clients.'],
   ['c10k_messages_received_total', 'messagesIn', 'Messages decoded from clients.'],
   ['c10k_messages_sent_total', 'messagesOut', 'Messages encoded to clients.'],
+  ['c10k_tls_handshakes_total', 'tlsHandshakes', 'TLS handshakes completed (resumed ones included).'],
+  ['c10k_tls_resumed_total', 'tlsResumed', 'TLS handshakes that resumed a session (a ticket).'],
 ];
 
 const ALL = 'all';

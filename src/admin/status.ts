@@ -14,6 +14,8 @@ export interface StatusDoc {
   pids: number[];
   startedAt: number;
   uptimeMs: number;
+  /** Every connection on the port speaks TLS. */
+  tls: boolean;
   totals: ServerStats;
   workers: WorkerStats[];
 }
@@ -35,6 +37,7 @@ export async function statusOf(handle: ServerHandle): Promise<StatusDoc> {
     pids: handle.pids(),
     startedAt: totals.startedAt,
     uptimeMs: now - totals.startedAt,
+    tls: handle.tls === true,
     totals,
     workers,
   };

@@ -126,7 +126,7 @@ function renderServer(s: JoinedSnapshot): string {
   const v = s.server!;
   const t = v.totals;
   const out = [
-    `server (${v.url}): ${v.model} (${v.backend}), up ${Math.round(v.uptimeMs / 1000)} s: ` +
+    `server (${v.url}): ${v.model} (${v.backend}${v.tls ? ', TLS' : ''}), up ${Math.round(v.uptimeMs / 1000)} s: ` +
       `active ${t.active}, accepted ${t.accepted}, rejected ${t.rejected}, messages in/out ${t.messagesIn}/${t.messagesOut}, ` +
       `bytes in/out ${formatBytes(t.bytesIn)}/${formatBytes(t.bytesOut)}`,
   ];

@@ -91,6 +91,10 @@ with latency measured from each message's intended send time (coordinated-omissi
                          (default: 1 per ${CONNECTIONS_PER_SOURCE.toLocaleString('en-US')} connections above ${CONNECTIONS_PER_SOURCE.toLocaleString('en-US')}, else the kernel's choice)
   --engine E             ${ENGINES.join(', ')}: sys = one epoll loop over FFI system calls (default on
                          Linux), node = node:net
+  --tls                  speak TLS (node engine; every connection's handshake is part of connecting);
+                         certificates are not checked unless --tls-ca is given
+  --tls-ca FILE          check the server's certificate against this CA (PEM)
+  --tls-servername NAME  the SNI name sent (default: --host when it is a name)
   --json                 print the report as JSON (histograms included, for merging)
   -h, --help             this text
 
@@ -122,6 +126,9 @@ const OPTIONS = {
   sources: { type: 'string' },
   processes: { type: 'string', short: 't' },
   engine: { type: 'string' },
+  tls: { type: 'boolean' },
+  'tls-ca': { type: 'string' },
+  'tls-servername': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -175,7 +182,19 @@ export async function parseLoadArgs(argv: string[]): Promise<CliLoadOptions | 'h
     );
   }
   const processes = Math.min(connections, given ?? needed);
-  const engine = oneOf('engine', v.engine, ENGINES) ?? (await defaultEngine());
+  const tls = v.tls ?? false;
+  if (!tls && (v['tls-ca'] !== undefined || v['tls-servername'] !== undefined))
+    throw new UsageError('--tls-ca and --tls-servername need --tls');
+  if (tls && v.engine === 'sys') throw new UsageError('--tls runs on the node engine: drop --engine sys');
+  let tlsCa: string | undefined;
+  if (v['tls-ca'] !== undefined) {
+    try {
+      tlsCa = readFileSync(v['tls-ca'], 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read --tls-ca ${v['tls-ca']}: ${(error as NodeJS.ErrnoException).code}`);
+    }
+  }
+  const engine = tls ? 'node' : (oneOf('engine', v.engine, ENGINES) ?? (await defaultEngine()));
   if (engine === 'sys' && (await defaultEngine()) !== 'sys') {
     throw new UsageError('--engine sys needs Linux and the koffi bindings; use --engine node');
   }
@@ -196,6 +215,9 @@ export async function parseLoadArgs(argv: string[]): Promise<CliLoadOptions | 'h
     processes,
     hold: v.hold ?? false,
     engine,
+    tls,
+    tlsCa,
+    tlsServername: v['tls-servername'],
   };
 }
 

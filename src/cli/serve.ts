@@ -8,8 +8,19 @@ import { createLogger, LOG_LEVELS } from '../log.ts';
 import { MODELS } from '../models/index.ts';
 import { BACKENDS } from '../models/types.ts';
 import { DEFAULT_LIMITS } from '../net/limits.ts';
+import type { TlsOptions } from '../net/tls/config.ts';
 import { DEFAULT_BACKEND, serve } from '../serve.ts';
-import { badValue, bytes, duration, hostAddress, integer, oneOf, parse, required } from './args.ts';
+import {
+  badValue,
+  bytes,
+  duration,
+  hostAddress,
+  integer,
+  oneOf,
+  parse,
+  required,
+  UsageError,
+} from './args.ts';
 import { parseAdminArgs, startAdmin } from './serve-admin.ts';
 
 export const HELP = `usage: c10k serve --app APP [options]
@@ -77,6 +88,14 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
                            with no request in progress; headers must arrive within 3 s
   --token T                required on every --status/--metrics request (Authorization: Bearer T or
                            ?token=T); needed to bind them anywhere but loopback (default: $${TOKEN_ENV})
+  --tls-cert FILE          serve TLS: the certificate chain (PEM); needs --tls-key. SIGHUP reads both
+                           files again (open connections keep theirs)
+  --tls-key FILE           the certificate's private key (PEM)
+  --tls-ca FILE            require client certificates signed by this CA (PEM)
+  --alpn LIST              ALPN protocols offered, comma-separated (e.g. http/1.1)
+  --tls-handshake-timeout T  close a client whose TLS handshake is not done T after connecting
+                           (default 10s)
+  --no-tls-session-tickets no session resumption (every handshake a full one)
   --bus redis://HOST:PORT  share the app's bus (chat rooms, ...) with every server on this Redis
                            (pub/sub); without it the bus spans this server's workers
   --log-level LEVEL        ${LOG_LEVELS.join(', ')} (default info)
@@ -113,6 +132,12 @@ const OPTIONS = {
   'proxy-protocol': { type: 'boolean' },
   'trusted-proxies': { type: 'string' },
   bus: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  alpn: { type: 'string' },
+  'tls-handshake-timeout': { type: 'string' },
+  'no-tls-session-tickets': { type: 'boolean' },
   status: { type: 'string' },
   metrics: { type: 'string' },
   token: { type: 'string' },
@@ -143,6 +168,33 @@ function waterMarks(high?: string, low?: string, max?: string) {
     throw badValue('max-write-buffer', `a size >= --high-water-mark (${h})`, max);
   if (m < h) throw badValue('high-water-mark', `a size <= --max-write-buffer (${m})`, high!);
   return { highWaterMark, lowWaterMark, maxWriteBuffer };
+}
+
+function tlsArgs(v: {
+  'tls-cert'?: string;
+  'tls-key'?: string;
+  'tls-ca'?: string;
+  alpn?: string;
+  'tls-handshake-timeout'?: string;
+  'no-tls-session-tickets'?: boolean;
+}): TlsOptions | undefined {
+  const cert = v['tls-cert'];
+  const key = v['tls-key'];
+  if (cert === undefined && key === undefined) {
+    for (const name of ['tls-ca', 'alpn', 'tls-handshake-timeout', 'no-tls-session-tickets'] as const)
+      if (v[name] !== undefined) throw new UsageError(`--${name} needs --tls-cert and --tls-key`);
+    return undefined;
+  }
+  if (cert === undefined || key === undefined)
+    throw new UsageError('TLS needs both --tls-cert FILE and --tls-key FILE');
+  return {
+    certFile: cert,
+    keyFile: key,
+    caFile: v['tls-ca'],
+    alpn: v.alpn === undefined ? undefined : v.alpn.split(',').map((p) => p.trim()),
+    handshakeTimeout: duration('tls-handshake-timeout', v['tls-handshake-timeout']),
+    sessionTickets: v['no-tls-session-tickets'] ? false : undefined,
+  };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -197,6 +249,7 @@ export async function run(argv: string[]): Promise<number> {
     proxyProtocol: v['proxy-protocol'],
     trustedProxies: v['trusted-proxies'],
     bus: v.bus,
+    tls: tlsArgs(v),
     logger,
   });
   // SIGHUP: a rolling reload of the workers, for the models that have them.
@@ -205,7 +258,11 @@ export async function run(argv: string[]): Promise<number> {
       logger.warn(`SIGHUP: model ${server.model} has no workers to reload`);
       return;
     }
-    logger.info('SIGHUP: reloading workers');
+    logger.info(
+      server.model === 'reactor' || server.model === 'iterative'
+        ? 'SIGHUP: reloading'
+        : 'SIGHUP: reloading workers',
+    );
     server.reload().catch((error: Error) => logger.error(`reload failed: ${error.message}`));
   };
   process.on('SIGHUP', reload);

@@ -24,6 +24,8 @@ export interface ServerView {
   backend: string;
   port: number;
   uptimeMs: number;
+  /** Every connected socket on the server's port speaks TLS. */
+  tls: boolean;
   totals: ServerStats;
   workers: JoinedWorker[];
   explain: string[];
@@ -60,12 +62,21 @@ export function joinStatus(snap: Snapshot, doc: StatusDoc, url: string): ServerV
     .map(([reason, n]) => `${reason} ${n}`)
     .join(', ');
   if (closed) explain.push(`closed by reason: ${closed}`);
+  if (doc.tls) {
+    explain.push(
+      `TLS: every connected socket on port ${doc.port} speaks TLS (the kernel sees only TCP): ` +
+        `${t.tlsHandshakes ?? 0} handshakes done (${t.tlsResumed ?? 0} resumed by a ticket), ` +
+        `${t.tlsHandshaking ?? 0} under way; failed: tls-error ${t.closed['tls-error'] ?? 0}, ` +
+        `handshake-timeout ${t.closed['handshake-timeout'] ?? 0}`,
+    );
+  }
   return {
     url,
     model: doc.model,
     backend: doc.backend,
     port: doc.port,
     uptimeMs: doc.uptimeMs,
+    tls: doc.tls === true,
     totals: doc.totals,
     workers,
     explain,

@@ -4,7 +4,8 @@
 // cheapest node:net paths: `onread` with one shared, reused read buffer (no Buffer per chunk), prebuilt
 // frames written as-is (no copy, no per-message allocation on our side), setNoDelay, and a socket
 // timeout only while connecting. All logic above the bytes lives in driver.ts.
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { type Conn, DRAIN_MS, Driver } from './driver.ts';
 
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
@@ -16,9 +17,10 @@ export class NodeEngine extends Driver<Socket> {
 
   protected startConnect(c: Conn<Socket>, source: string | undefined): void {
     let error: string | undefined;
-    const socket = connect({
-      host: this.options.host,
-      port: this.options.port,
+    const o = this.options;
+    const common = {
+      host: o.host,
+      port: o.port,
       localAddress: source,
       noDelay: true,
       onread: {
@@ -28,7 +30,16 @@ export class NodeEngine extends Driver<Socket> {
           return true;
         },
       },
-    });
+    };
+    // With TLS a connection counts as established once its handshake is done.
+    const socket: Socket = o.tls
+      ? tlsConnect({
+          ...common,
+          servername: o.tlsServername ?? (isIP(o.host) ? undefined : o.host),
+          ca: o.tlsCa,
+          rejectUnauthorized: o.tlsCa !== undefined,
+        })
+      : connect(common);
     c.handle = socket;
     socket.setTimeout(this.options.connectTimeout);
     socket.once('timeout', () => {
@@ -37,7 +48,7 @@ export class NodeEngine extends Driver<Socket> {
         socket.destroy();
       }
     });
-    socket.once('connect', () => {
+    socket.once(o.tls ? 'secureConnect' : 'connect', () => {
       socket.setTimeout(0);
       this.established(c, performance.now());
     });

@@ -15,6 +15,7 @@ export function reportJSON(r: LoadResult) {
     /** Stopped early (Ctrl-C): every figure covers the shorter run. */
     interrupted: r.interrupted === true,
     engine: o.engine,
+    tls: o.tls === true,
     processes: o.processes,
     sources: o.sources,
     protocol: o.protocol,
@@ -57,7 +58,7 @@ export function reportText(r: LoadResult): string {
   const mode = j.mode === 'open-loop' ? `open loop at ${int(j.rate!)} msgs/s` : j.mode.replace('-', ' ');
   lines.push(
     `c10k load ${j.target.host}:${j.target.port}  ${j.protocol} ${j.size} B  ${mode}  ` +
-      `engine ${j.engine}, ${j.processes} process${j.processes > 1 ? 'es' : ''}` +
+      `engine ${j.engine}${j.tls ? ' (TLS)' : ''}, ${j.processes} process${j.processes > 1 ? 'es' : ''}` +
       (j.sources.length > 0
         ? `, ${j.sources.length} source address${j.sources.length > 1 ? 'es' : ''}`
         : '') +

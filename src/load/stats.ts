@@ -35,6 +35,10 @@ export interface LoadOptions {
   /** A message waiting longer than this (ms) for its echo at the end of the run counts its connection
    * as unanswered, as does one that got no echo in the whole run (default DEFAULT_TIMEOUT_MS). */
   timeout?: number;
+  /** Speak TLS (node engine): no certificate check unless tlsCa (PEM) is given; SNI is tlsServername. */
+  tls?: boolean;
+  tlsCa?: string;
+  tlsServername?: string;
 }
 
 export const DEFAULT_TIMEOUT_MS = 2000;

@@ -206,6 +206,10 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
     port,
     pids: () => [process.pid],
     stats,
+    // Each thread holds its own TLS context: it takes the re-read certificate for its next clients.
+    reloadTls: (tls) => {
+      for (const t of threads) if (!t.exited) t.worker.postMessage({ t: 'tls-reload', tls });
+    },
     workerStats: async () => {
       const answers = await threadStats();
       return threads.map((t, i) => ({ pid: process.pid, thread: t.id, stats: answers[i] }));

@@ -13,6 +13,8 @@ import type { BusMessage } from '../bus/bus.ts';
 import { type AppRuntime, startAppRuntime } from '../bus/runtime.ts';
 import { type BusAck, busAcknowledger, threadBusSender } from '../bus/thread-bus.ts';
 import { coreOptions, ServerCore, type ServerStats } from '../net/server-core.ts';
+import type { ResolvedTls } from '../net/tls/config.ts';
+import { reloadTlsContexts } from '../net/tls/context.ts';
 import { type FromWorker, ipcLogger, type WireOptions } from './worker-protocol.ts';
 
 export type ToThread =
@@ -21,7 +23,8 @@ export type ToThread =
   | { t: 'serve'; fd: number }
   | { t: 'stats'; id: number }
   | { t: 'drain' }
-  | { t: 'finish' };
+  | { t: 'finish' }
+  | { t: 'tls-reload'; tls: ResolvedTls };
 /** 'done': the client is gone; its counters so far (kept by the acceptor should this thread die). */
 export type FromThread = FromWorker | BusMessage | BusAck | { t: 'done'; stats: ServerStats };
 
@@ -60,7 +63,10 @@ port.on('message', (m: ToThread) => {
     return;
   }
   if (!core) return;
-  if (m.t === 'serve') {
+  if (m.t === 'tls-reload') {
+    if (wire.tls) Object.assign(wire.tls, m.tls);
+    reloadTlsContexts();
+  } else if (m.t === 'serve') {
     if (draining) {
       // Accepted as the server stops: served under the drain (quiet -> ended; the deadline holds).
       core.refreshClock();

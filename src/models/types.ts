@@ -4,6 +4,7 @@ import type { App } from '../app.ts';
 import type { Logger } from '../log.ts';
 import type { ConnectionLimits } from '../net/limits.ts';
 import type { ServerStats } from '../net/server-core.ts';
+import type { ResolvedTls } from '../net/tls/config.ts';
 
 export type Backend = 'node' | 'syscall';
 export const BACKENDS: readonly Backend[] = ['syscall', 'node'];
@@ -13,6 +14,8 @@ export interface ServerHandle {
   readonly backend: Backend;
   readonly host: string;
   readonly port: number;
+  /** Every connection speaks TLS. */
+  tls?: boolean;
   /** Every process serving connections, the current one included (for the inspector and the bench). */
   pids(): number[];
   /** Counters summed over every worker. */
@@ -23,6 +26,8 @@ export interface ServerHandle {
   close(): Promise<void>;
   /** Multi-process models: replace every worker, new ones accepting before old ones drain (SIGHUP). */
   reload?(): Promise<void>;
+  /** TLS: serving threads of this process that hold contexts of their own take the re-read PEM text. */
+  reloadTls?(tls: ResolvedTls): void;
 }
 
 export interface WorkerStats {
@@ -75,6 +80,8 @@ export interface ResolvedServeOptions {
   trustedProxies: string;
   /** The app bus across servers (`redis://HOST:PORT`); undefined: the bus stays within this server. */
   bus?: string;
+  /** TLS on every connection (undefined: plain TCP). */
+  tls?: ResolvedTls;
 }
 
 /** How a reactor gets its listening socket: its own (optionally SO_REUSEPORT) or an inherited one. */

@@ -62,6 +62,9 @@ export function addStats(a: ServerStats, b: ServerStats): ServerStats {
   a.bytesOut += b.bytesOut;
   a.messagesIn += b.messagesIn;
   a.messagesOut += b.messagesOut;
+  a.tlsHandshakes += b.tlsHandshakes ?? 0;
+  a.tlsResumed += b.tlsResumed ?? 0;
+  a.tlsHandshaking += b.tlsHandshaking ?? 0;
   for (const reason of CLOSE_REASONS) a.closed[reason] += b.closed[reason] ?? 0;
   return a;
 }

@@ -1,5 +1,8 @@
 // What an app sees of a connected socket, on every model and backend, and why a connection closed. The
 // implementation (ConnectionBase and a subclass per backend) is in connection.ts.
+import type { TlsInfo } from './tls/session.ts';
+
+export type { TlsInfo };
 
 export type CloseReason =
   | 'peer-closed' // the peer closed (FIN) and we finished writing
@@ -15,6 +18,8 @@ export type CloseReason =
   | 'max-connections' // refused at accept: too many connections
   | 'fd-limit' // refused at accept: a descriptor limit (select's FD_SETSIZE, the open-files reserve)
   | 'per-ip-limit' // refused: too many connections from this client address (maxConnectionsPerIp)
+  | 'tls-error' // TLS: a failed handshake, plain text on the TLS port, a refused client certificate
+  | 'handshake-timeout' // TLS: no finished handshake within the handshake timeout
   | 'error'; // any other transport error
 
 export const CLOSE_REASONS: readonly CloseReason[] = [
@@ -31,6 +36,8 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   'max-connections',
   'fd-limit',
   'per-ip-limit',
+  'tls-error',
+  'handshake-timeout',
   'error',
 ];
 
@@ -49,6 +56,8 @@ export interface Connection<Out = Buffer | string> {
   /** Bytes accepted by send()/write() and not yet handed to the kernel. */
   readonly writableLength: number;
   readonly closed: boolean;
+  /** On a TLS server: the protocol, cipher, SNI name, ALPN protocol and the peer's certificate; else null. */
+  readonly tls: TlsInfo | null;
   /** A slot for the app's per-connection state. */
   data: unknown;
   /** Encode and queue one message. false: the write buffer is over the high watermark (wait for drain). */

@@ -7,12 +7,14 @@ import type { CloseReason, Connection } from './connection-api.ts';
 import { ProxyGate } from './proxy-gate.ts';
 import type { ServerCore } from './server-core.ts';
 import { Deadline } from './timeout-list.ts';
+import { type TlsHost, type TlsInfo, TlsSession } from './tls/session.ts';
 
 /** Reasons worth a log line: something went wrong on one side. */
 const LOGGED: ReadonlySet<CloseReason> = new Set([
   'protocol-error',
   'handler-error',
   'slow-consumer',
+  'tls-error',
   'error',
 ]);
 
@@ -33,10 +35,14 @@ const NEED_DRAIN = 8;
 const READING = 16;
 /** A PROXY protocol header is expected first (see proxy-gate.ts). */
 const PREFACE_PENDING = 32;
+/** TLS runs between the transport and the codec (see tls/session.ts). */
+const TLS_ON = 64;
+/** TLS: the app's open() waits for the end of the handshake. */
+const OPEN_PENDING = 128;
 /** The first bit of ConnectionBase.flags a transport may use for its own yes/no state. */
 export const TRANSPORT_FLAGS = 1 << 8;
 
-export abstract class ConnectionBase<In = unknown, Out = unknown> implements Connection<Out> {
+export abstract class ConnectionBase<In = unknown, Out = unknown> implements Connection<Out>, TlsHost {
   // Field order is memory order (V8 lays fields out as they are created): the fields every message
   // touches come first — this class's, then the transport's (a subclass's fields are created right
   // after these) — and the facts that few messages touch last, created by initFacts(). With thousands of
@@ -73,6 +79,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   declare private closeError: unknown;
   declare private backlog: In[] | null; // messages decoded while busy
   declare private proxyGate: ProxyGate | null; // until a PROXY header is read (see proxy-gate.ts)
+  declare private tlsSession: TlsSession | null;
   /** Places in the server's timeout lists; null when that timeout is off (memory per idle connection). */
   declare idleDeadline: Deadline<ConnectionBase<In, Out>> | null;
   declare partialDeadline: Deadline<ConnectionBase<In, Out>> | null;
@@ -112,6 +119,12 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.closeError = undefined;
     this.backlog = null;
     this.proxyGate = null;
+    this.tlsSession = null;
+    if (core.tls !== null) {
+      this.tlsSession = new TlsSession(core.tls, this, core.tlsPlainTextReply);
+      this.flags |= TLS_ON;
+      core.stats.tlsHandshaking++;
+    }
     this.idleDeadline = core.idleList ? new Deadline(this) : null;
     this.partialDeadline = core.partialList ? new Deadline(this) : null;
   }
@@ -146,6 +159,11 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     return this.state === CLOSED;
   }
 
+  /** TLS facts (protocol, SNI, ALPN, the peer's certificate), or null on a plain-TCP server. */
+  get tls(): TlsInfo | null {
+    return this.tlsSession;
+  }
+
   // ---- the app's side --------------------------------------------------------------------------
   send(message: Out): boolean {
     if (this.state !== OPEN) return false;
@@ -156,12 +174,25 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   write(bytes: Uint8Array | string): boolean {
     if (this.state !== OPEN) return false;
+    if (this.flag(TLS_ON)) return this.writeTls(bytes as Buffer | string);
     const n = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
     this.bytesOut += n;
     this.core.stats.bytesOut += n;
     if (this.lastActive !== this.core.now) this.touch();
     if (this.flag(READING) && ++this.sendsInRead === 2) this.transportCork();
-    const queued = this.transportWrite(bytes as Buffer | string);
+    return this.queuedAfterWrite(this.transportWrite(bytes as Buffer | string));
+  }
+
+  /** write() on TLS: plaintext to the engine, whose records reach the transport through tlsCipherOut(). */
+  private writeTls(bytes: Buffer | string): boolean {
+    if (this.lastActive !== this.core.now) this.touch();
+    if (this.flag(READING) && ++this.sendsInRead === 2) this.tlsSession!.cork();
+    const held = this.tlsSession!.write(bytes);
+    return this.queuedAfterWrite(held + this.writableLength);
+  }
+
+  /** Back-pressure from the bytes queued after a write: true, false (wait for drain), or cut off. */
+  private queuedAfterWrite(queued: number): boolean {
     if (queued === 0) return true;
     const limits = this.core.limits;
     if (queued > limits.maxWriteBuffer) {
@@ -191,11 +222,12 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     if (this.state !== OPEN) return;
     if (this.sendsInRead >= 2) {
       this.sendsInRead = 0;
-      this.transportUncork();
+      this.uncork();
     }
     this.state = ENDING;
     this.closeReason ??= this.flag(PEER_ENDED) ? 'peer-closed' : 'ended';
-    this.transportEnd();
+    if (this.flag(TLS_ON)) this.tlsSession!.end();
+    else this.transportEnd();
   }
 
   destroy(reason: CloseReason = 'destroyed', error?: unknown): void {
@@ -244,6 +276,35 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   /** Bytes arrived. `chunk` may be reused by the backend after this returns. */
   protected received(chunk: Buffer): void {
     if (this.state !== OPEN) return; // after end() or a protocol error, input is read and dropped
+    if (this.flag(TLS_ON)) {
+      this.receivedTls(chunk);
+      return;
+    }
+    this.decode(chunk);
+  }
+
+  /** Ciphertext arrived: count it (bytes in and out count what crosses the wire), then decrypt. */
+  private receivedTls(chunk: Buffer): void {
+    const n = chunk.length;
+    this.bytesIn += n;
+    const core = this.core;
+    core.stats.bytesIn += n;
+    if (this.lastActive !== core.now) this.touch();
+    if (this.flag(PREFACE_PENDING)) {
+      // A PROXY header comes before the TLS handshake (the load balancer does not terminate TLS).
+      const gate = (this.proxyGate ??= new ProxyGate());
+      const rest = gate.pass(this, core, chunk);
+      if (gate.done) {
+        this.flags &= ~PREFACE_PENDING;
+        this.proxyGate = null;
+      }
+      if (rest === null) return;
+      chunk = rest;
+    }
+    this.tlsSession!.input(chunk);
+  }
+
+  private decode(chunk: Buffer): void {
     const n = chunk.length;
     this.bytesIn += n;
     const core = this.core;
@@ -282,6 +343,14 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   /** The peer half-closed (EOF). Answer what is pending, then close our side. */
   protected peerClosed(): void {
+    if (this.flag(TLS_ON)) {
+      this.tlsSession!.inputEnd(); // the engine reports the end of the plaintext in turn (tlsPlainEnd)
+      return;
+    }
+    this.plainEnded();
+  }
+
+  private plainEnded(): void {
     this.flags |= PEER_ENDED;
     if (!this.flag(BUSY)) this.end();
   }
@@ -301,6 +370,10 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       this.closeError = error;
     }
     this.state = CLOSED;
+    if (this.flag(TLS_ON)) {
+      if (!this.tlsSession!.secure) this.core.stats.tlsHandshaking--;
+      this.tlsSession!.dispose();
+    }
     if (!this.core.forget(this)) return;
     const why = this.closeReason!;
     if (LOGGED.has(why)) {
@@ -322,8 +395,58 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
 
   /** The app's open() hook; backends call it once the connection is registered. */
   protected opened(): void {
+    if (this.flag(TLS_ON) && !this.tlsSession!.secure) {
+      this.flags |= OPEN_PENDING; // open() runs once the handshake is done, so it can see conn.tls
+      return;
+    }
     const open = this.core.app.open;
     if (open) this.callHook(open);
+  }
+
+  // ---- the TLS layer's events (TlsHost; see tls/session.ts) -----------------------------------
+  tlsCipherOut(bytes: Buffer): void {
+    if (this.state === CLOSED) return;
+    this.bytesOut += bytes.length;
+    this.core.stats.bytesOut += bytes.length;
+    const queued = this.transportWrite(bytes);
+    if (queued > this.core.limits.maxWriteBuffer) this.destroy('slow-consumer');
+  }
+
+  tlsCipherEnd(): void {
+    if (this.state !== CLOSED) this.transportEnd();
+  }
+
+  tlsPlainIn(chunk: Buffer): void {
+    if (this.state === OPEN) this.decode(chunk);
+  }
+
+  tlsPlainEnd(): void {
+    if (this.state !== CLOSED) this.plainEnded();
+  }
+
+  tlsSecured(): void {
+    const stats = this.core.stats;
+    stats.tlsHandshaking--;
+    stats.tlsHandshakes++;
+    if (this.tlsSession!.resumed) stats.tlsResumed++;
+    if (this.state === CLOSED || !this.flag(OPEN_PENDING)) return;
+    this.flags &= ~OPEN_PENDING;
+    this.opened();
+  }
+
+  tlsFailed(reason: 'tls-error' | 'handshake-timeout', error: Error, reply: Buffer | null): void {
+    if (this.state === CLOSED) return;
+    if (reply === null || this.state !== OPEN) {
+      this.destroy(reason, error);
+      return;
+    }
+    // Plain text on the TLS port, from a client of a protocol with an error reply (HTTP's 400): say so in
+    // plain text, then close.
+    this.closeReason = reason;
+    this.closeError = error;
+    this.state = ENDING;
+    this.transportWrite(reply);
+    this.transportEnd();
   }
 
   // ---- internals -----------------------------------------------------------------------------------
@@ -345,10 +468,15 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.flags &= ~READING;
     if (this.sendsInRead >= 2) {
       this.sendsInRead = 0;
-      this.transportUncork();
+      this.uncork();
       // The gathered bytes may all have gone at once: then no writability event will say so.
       if (this.flag(NEED_DRAIN) && this.writableLength <= this.core.limits.lowWaterMark) this.drained();
     }
+  }
+
+  private uncork(): void {
+    if (this.flag(TLS_ON)) this.tlsSession!.uncork();
+    else this.transportUncork();
   }
 
   private touch(): void {
@@ -424,7 +552,9 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     }
     if (error.reply && this.state === OPEN) {
       // Tell the peer why, then close once the reply is flushed.
-      this.transportWrite(Buffer.from(error.reply.buffer, error.reply.byteOffset, error.reply.byteLength));
+      const reply = Buffer.from(error.reply.buffer, error.reply.byteOffset, error.reply.byteLength);
+      if (this.flag(TLS_ON)) this.tlsSession!.write(reply);
+      else this.transportWrite(reply);
       this.closeReason = 'protocol-error';
       this.closeError = error;
       this.end();

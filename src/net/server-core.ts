@@ -9,6 +9,8 @@ import type { ConnectionBase } from './connection.ts';
 import { CLOSE_REASONS, type CloseReason } from './connection-api.ts';
 import type { ConnectionLimits } from './limits.ts';
 import { TimeoutList } from './timeout-list.ts';
+import type { ResolvedTls } from './tls/config.ts';
+import { TlsContext } from './tls/context.ts';
 
 export interface ServerStats {
   startedAt: number;
@@ -20,6 +22,10 @@ export interface ServerStats {
   bytesOut: number;
   messagesIn: number;
   messagesOut: number;
+  /** TLS: handshakes done (resumed ones among them) and under way now; failures count in `closed`. */
+  tlsHandshakes: number;
+  tlsResumed: number;
+  tlsHandshaking: number;
   closed: Record<CloseReason, number>;
 }
 
@@ -35,6 +41,9 @@ export function emptyStats(): ServerStats {
     bytesOut: 0,
     messagesIn: 0,
     messagesOut: 0,
+    tlsHandshakes: 0,
+    tlsResumed: 0,
+    tlsHandshaking: 0,
     closed,
   };
 }
@@ -49,6 +58,8 @@ export interface ServerCoreOptions<In, Out> {
   maxConnectionsPerIp?: number;
   /** PROXY protocol: which peers may send a header (null: the protocol is off). */
   trustedProxy?: ((address: string) => boolean) | null;
+  /** TLS on every connection (null: plain TCP). */
+  tls?: ResolvedTls | null;
 }
 
 export const DEFAULT_TRUSTED_PROXIES = '127.0.0.0/8,::1/128';
@@ -59,6 +70,7 @@ export function coreOptions<In, Out>(
     ResolvedServeOptions,
     'limits' | 'logger' | 'maxConnections' | 'proxyProtocol' | 'trustedProxies'
   > &
+    Partial<Pick<ResolvedServeOptions, 'tls'>> &
     Partial<Pick<ResolvedServeOptions, 'maxConnectionsPerIp'>> & {
       app: App<In, Out>;
     },
@@ -70,6 +82,7 @@ export function coreOptions<In, Out>(
     maxConnections: options.maxConnections,
     maxConnectionsPerIp: options.maxConnectionsPerIp,
     trustedProxy: options.proxyProtocol ? parseCidrList(options.trustedProxies) : null,
+    tls: options.tls ?? null,
   };
 }
 
@@ -85,6 +98,11 @@ const DRAIN_QUIET_MS = 100;
 const DRAIN_BOUNDARY_MS = 1000;
 const DRAIN_TICK_MS = 20;
 
+const PLAIN_HTTP_BODY = 'This port speaks HTTPS: the request was plain HTTP. Use https://\n';
+const PLAIN_HTTP_REPLY = Buffer.from(
+  `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${PLAIN_HTTP_BODY.length}\r\nConnection: close\r\n\r\n${PLAIN_HTTP_BODY}`,
+);
+
 export class ServerCore<In = unknown, Out = unknown> {
   readonly app: App<In, Out>;
   readonly limits: ConnectionLimits;
@@ -99,6 +117,10 @@ export class ServerCore<In = unknown, Out = unknown> {
    * map never holds more entries than there are connections), else null. */
   readonly perIp: Map<string, number> | null;
   readonly trustedProxy: ((address: string) => boolean) | null;
+  /** TLS: the context new connections' handshakes use (null: plain TCP). */
+  readonly tls: TlsContext | null;
+  /** TLS: what a client that speaks plain text on the TLS port is told (HTTP: a 400), or null. */
+  readonly tlsPlainTextReply: Buffer | null;
   /** Date.now() when this core started; `now` counts from it. */
   readonly epoch = Date.now();
   /** performance.now() at `epoch`: `now` is read from the monotonic clock (a wall clock set back or
@@ -128,6 +150,8 @@ export class ServerCore<In = unknown, Out = unknown> {
     this.maxConnectionsPerIp = options.maxConnectionsPerIp ?? Infinity;
     this.perIp = Number.isFinite(this.maxConnectionsPerIp) ? new Map() : null;
     this.trustedProxy = options.trustedProxy ?? null;
+    this.tls = options.tls ? new TlsContext(options.tls) : null;
+    this.tlsPlainTextReply = this.tls !== null && options.app.codec.name === 'http' ? PLAIN_HTTP_REPLY : null;
     this.idleList = this.limits.idleTimeout > 0 ? new TimeoutList() : null;
     this.partialList = this.limits.partialTimeout > 0 ? new TimeoutList() : null;
     const shortest = Math.min(this.limits.idleTimeout || Infinity, this.limits.partialTimeout || Infinity);
