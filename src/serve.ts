@@ -137,7 +137,7 @@ function busUrl(url: string | undefined): string | undefined {
 }
 
 /** Models whose app runs in this process: serve() runs its setup(); the others do it in their workers. */
-const APP_IN_THIS_PROCESS = new Set(['reactor', 'iterative']);
+const APP_IN_THIS_PROCESS = new Set(['reactor', 'proactor', 'iterative']);
 
 function trustedProxies(list: string | string[] | undefined): string {
   const text = Array.isArray(list) ? list.join(',') : (list ?? DEFAULT_TRUSTED_PROXIES);
@@ -150,7 +150,7 @@ function trustedProxies(list: string | string[] | undefined): string {
 }
 
 /** The models whose accept path checks maxConnectionsPerIp (the bounded models serve few at a time). */
-const PER_IP_MODELS = new Set(['reactor', 'multi-reactor']);
+const PER_IP_MODELS = new Set(['reactor', 'multi-reactor', 'proactor', 'multi-proactor']);
 /** What becomes of messages between clients under the models whose workers serve one client at a time. */
 const ONE_CLIENT_PER_WORKER: Record<string, string> = {
   iterative: 'it serves one client at a time, so there is no other client to pass them to',

@@ -21,3 +21,4 @@ export * from './sockaddr.ts';
 export * from './socket.ts';
 export * from './tcp.ts';
 export { libuvBackendFd } from './uv.ts';
+export * from './io-uring.ts';

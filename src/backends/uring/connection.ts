@@ -1,0 +1,225 @@
+// A Connection served by the proactor: the kernel receives into the proactor's shared buffer ring and
+// sends what we hand it; this class keeps what is in flight and what waits. Sends stay in order: one send
+// in flight per connection; what the app writes meanwhile waits in `queue` and leaves as one send (joined)
+// when the one in flight completes, its remainder first if it went out short. The first write of a turn
+// is not sent at once either: the connection is put on the proactor's flush list and every write the
+// turn makes leaves together, in the turn's one io_uring_enter.
+import { ConnectionBase, TRANSPORT_FLAGS } from '../../net/connection.ts';
+import type { CloseReason } from '../../net/connection-api.ts';
+import type { ServerCore } from '../../net/server-core.ts';
+import { ECONNRESET, EPIPE, resetOnClose, SHUT_WR, shutdown } from '../../sys/index.ts';
+import type { Proactor } from './proactor.ts';
+
+const READ_PAUSED = TRANSPORT_FLAGS;
+const EOF = TRANSPORT_FLAGS << 1;
+const ENDING = TRANSPORT_FLAGS << 2;
+/** A write failed: the connection closes on the next microtask. */
+const FAILED = TRANSPORT_FLAGS << 3;
+/** A multishot receive is armed for this connection. */
+export const RECV_ARMED = TRANSPORT_FLAGS << 4;
+/** On the proactor's flush list. */
+export const FLUSH_LISTED = TRANSPORT_FLAGS << 5;
+/** EOF arrived while paused: delivered after the stash on resume. */
+const STASHED_EOF = TRANSPORT_FLAGS << 6;
+
+export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase<In, Out> {
+  readonly fd: number;
+  /** user_data's low word without the operation: (generation << 24) | (fd << 4). */
+  readonly tag: number;
+  private readonly proactor: Proactor<In, Out>;
+  /** The send in flight (null: none) and how much of it the kernel has taken. */
+  inflight: Buffer | null = null;
+  inflightDone = 0;
+  /** The pool buffer the send in flight is a view of (-1: none), held until it completes. */
+  inflightHold = -1;
+  /** Writes waiting for the send in flight (or for the turn's flush). */
+  private queue: Buffer[] | null = null;
+  /** Pool buffer ids held by `queue`'s entries (-1: none): views of received bytes sent as they are. */
+  private holds: number[] | null = null;
+  private queuedBytes = 0;
+  /** Received while paused (copies), delivered on resume. */
+  private stash: Buffer[] | null = null;
+
+  constructor(core: ServerCore<In, Out>, proactor: Proactor<In, Out>, fd: number, tag: number) {
+    super(core);
+    this.initFacts();
+    this.proactor = proactor;
+    this.fd = fd;
+    this.tag = tag;
+  }
+
+  get readPaused(): boolean {
+    return this.flag(READ_PAUSED);
+  }
+  get eof(): boolean {
+    return this.flag(EOF);
+  }
+  has(bit: number): boolean {
+    return this.flag(bit);
+  }
+  set(bit: number, on: boolean): void {
+    this.setFlag(bit, on);
+  }
+
+  start(): void {
+    this.core.register(this);
+    this.opened();
+  }
+
+  get writableLength(): number {
+    const inflight = this.inflight === null ? 0 : this.inflight.length - this.inflightDone;
+    return inflight + this.queuedBytes;
+  }
+
+  // ---- what the proactor reports -----------------------------------------------------------------------
+  /** Received bytes: a view of the shared buffer ring, valid until this returns. */
+  onData(chunk: Buffer): void {
+    if (this.readPaused) {
+      // Arrived before the cancel of the receive took effect: kept for resume.
+      (this.stash ??= []).push(Buffer.from(chunk));
+      return;
+    }
+    this.received(chunk);
+  }
+
+  onEof(): void {
+    if (this.readPaused) {
+      this.setFlag(STASHED_EOF, true);
+      return;
+    }
+    this.setFlag(EOF, true);
+    if (this.flag(ENDING) && this.writableLength === 0) {
+      this.closeWith();
+      return;
+    }
+    this.peerClosed();
+  }
+
+  onError(code: number): void {
+    this.destroy(code === ECONNRESET || code === EPIPE ? 'peer-reset' : 'error', new Error(`errno ${code}`));
+  }
+
+  /** Reading resumed: what was stashed while paused goes to the app first. */
+  deliverStash(): void {
+    while (this.stash !== null && this.stash.length > 0 && !this.readPaused && !this.closed)
+      this.received(this.stash.shift()!);
+    if (this.stash !== null && this.stash.length === 0) this.stash = null;
+    if (this.flag(STASHED_EOF) && this.stash === null && !this.readPaused && !this.closed) {
+      this.setFlag(STASHED_EOF, false);
+      this.onEof();
+    }
+  }
+
+  /** The send in flight completed with `res` (bytes or -errno). */
+  onSent(res: number): void {
+    const buf = this.inflight!;
+    if (res < 0) {
+      this.inflight = null;
+      this.fail(-res);
+      return;
+    }
+    this.inflightDone += res;
+    if (this.inflightDone < buf.length) {
+      this.proactor.sendRest(this); // partial: the rest goes first
+      return;
+    }
+    this.inflight = null;
+    this.inflightDone = 0;
+    if (this.closed) return;
+    if (this.queue !== null) this.proactor.listFlush(this);
+    else if (this.flag(ENDING)) this.finishEnd();
+    if (this.writableLength <= this.core.limits.lowWaterMark) this.drained();
+  }
+
+  /** The proactor's flush: what waits becomes the send in flight (joined if several). */
+  takeQueue(): { buf: Buffer; hold: number } | null {
+    const queue = this.queue;
+    if (queue === null || this.inflight !== null) return null;
+    const holds = this.holds!;
+    this.queue = null;
+    this.holds = null;
+    this.queuedBytes = 0;
+    if (queue.length === 1) return { buf: queue[0]!, hold: holds[0]! };
+    const joined = Buffer.concat(queue);
+    for (const bid of holds) if (bid >= 0) this.proactor.release(bid);
+    return { buf: joined, hold: -1 };
+  }
+
+  // ---- transport operations ----------------------------------------------------------------------------
+  protected transportWrite(bytes: Buffer | string): number {
+    if (this.flag(FAILED)) return 0;
+    let buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    let hold = -1;
+    const p = this.proactor;
+    if (p.inPool(buf)) {
+      // A view of received bytes (an echo): sent as it is if it goes out this turn (its buffer is held
+      // until then), else copied, so that received buffers go back to the kernel at once.
+      if (this.inflight === null && this.queue === null) hold = p.hold(buf);
+      else buf = Buffer.from(buf);
+    }
+    if (this.queue === null) {
+      this.queue = [buf];
+      this.holds = [hold];
+    } else {
+      this.queue.push(buf);
+      this.holds!.push(hold);
+    }
+    this.queuedBytes += buf.length;
+    if (this.inflight === null) p.listFlush(this);
+    return this.writableLength;
+  }
+
+  private fail(errno: number): void {
+    if (this.flag(FAILED)) return;
+    this.setFlag(FAILED, true);
+    queueMicrotask(() => this.onError(errno));
+  }
+
+  protected transportPause(): void {
+    this.setFlag(READ_PAUSED, true);
+    this.proactor.pauseRecv(this);
+  }
+
+  protected transportResume(): void {
+    this.setFlag(READ_PAUSED, false);
+    this.proactor.resumeRecv(this);
+  }
+
+  protected transportEnd(): void {
+    this.setFlag(ENDING, true);
+    if (this.writableLength === 0) this.finishEnd();
+  }
+
+  protected transportDestroy(): void {
+    this.release();
+    this.closedByTransport();
+  }
+
+  protected transportAbort(): void {
+    resetOnClose(this.fd);
+    this.transportDestroy();
+  }
+
+  closeWith(reason?: CloseReason, error?: unknown): void {
+    this.release();
+    this.closedByTransport(reason, error);
+  }
+
+  private finishEnd(): void {
+    if (this.eof) {
+      this.closeWith();
+      return;
+    }
+    shutdown(this.fd, SHUT_WR);
+  }
+
+  private release(): void {
+    const holds = this.holds;
+    if (holds !== null) for (const bid of holds) if (bid >= 0) this.proactor.release(bid);
+    this.queue = null;
+    this.holds = null;
+    this.queuedBytes = 0;
+    this.stash = null;
+    this.proactor.forget(this);
+  }
+}
