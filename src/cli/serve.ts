@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { TOKEN_ENV } from '../admin/token.ts';
 import { createLogger, LOG_LEVELS } from '../log.ts';
 import { MODELS } from '../models/index.ts';
-import { BACKENDS } from '../models/types.ts';
+import { BACKENDS, ModelUnavailableError } from '../models/types.ts';
 import { DEFAULT_LIMITS } from '../net/limits.ts';
 import { DEFAULT_BACKEND, serve } from '../serve.ts';
 import { bytes, duration, integer, oneOf, parse, UsageError } from './args.ts';
@@ -145,6 +145,9 @@ export async function run(argv: string[]): Promise<number> {
     trustedProxies: v['trusted-proxies'],
     bus: v.bus,
     logger,
+  }).catch((error: unknown) => {
+    // A model this machine cannot run (the proactor without io_uring): a wrong choice here, exit 2.
+    throw error instanceof ModelUnavailableError ? new UsageError(error.message) : error;
   });
   // SIGHUP: a rolling reload of the workers, for the models that have them.
   const reload = () => {

@@ -101,3 +101,12 @@ export class ServeError extends Error {
     this.name = 'ServeError';
   }
 }
+
+/** The model cannot run on this machine at all (the proactor without io_uring): the command line's
+ * choice was wrong for here, so `c10k serve` exits 2 as for a bad argument. */
+export class ModelUnavailableError extends ServeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelUnavailableError';
+  }
+}

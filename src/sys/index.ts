@@ -7,6 +7,7 @@ export * from './constants.ts';
 export * from './epoll.ts';
 export * from './errno.ts';
 export * from './fd.ts';
+export * from './io-uring.ts';
 export {
   addressOf,
   assertSyscallBackendAvailable,
@@ -21,4 +22,3 @@ export * from './sockaddr.ts';
 export * from './socket.ts';
 export * from './tcp.ts';
 export { libuvBackendFd } from './uv.ts';
-export * from './io-uring.ts';

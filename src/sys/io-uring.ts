@@ -553,6 +553,8 @@ function kernelAtLeast(major: number, minor: number): boolean {
 
 function probe(): IoUringSupport {
   const no = (reason: string): IoUringSupport => ({ ok: false, reason, flags: 0 });
+  // The fallback path on demand (tests; a user who wants io_uring left alone).
+  if (process.env.C10K_IO_URING === 'off') return no('io_uring is turned off here (C10K_IO_URING=off)');
   if (process.platform !== 'linux') return no(`io_uring is Linux only (platform ${process.platform})`);
   if (process.arch !== 'x64' && process.arch !== 'arm64')
     return no(`io_uring bindings cover x64 and arm64, not ${process.arch}`);

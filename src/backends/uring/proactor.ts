@@ -38,7 +38,7 @@
 //   (a write from a timer, a close, shutdown) writes the eventfd itself.
 import { inProcessHandle } from '../../models/in-process-handle.ts';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
-import { ServeError } from '../../models/types.ts';
+import { ModelUnavailableError, ServeError } from '../../models/types.ts';
 import { connectionFdCap } from '../../net/fd-cap.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
@@ -56,7 +56,7 @@ const FD_LIMIT = 1 << 20;
 const SQ_ENTRIES = 4096;
 const CQ_ENTRIES = 32768;
 /** The shared receive buffers: BUFFERS of BUFFER_BYTES (a page each). */
-const BUFFERS = 8192;
+export const BUFFERS = 8192;
 const BUFFER_BYTES = 4096;
 const BUFFER_GROUP = 0;
 /** The longest our loop blocks Node's when a turn finds nothing (see the syscall reactor: a kernel tick). */
@@ -71,7 +71,7 @@ export function assertProactorAvailable(model: string): number {
   sys.assertSyscallBackendAvailable();
   const support = sys.ioUringSupport();
   if (!support.ok)
-    throw new ServeError(
+    throw new ModelUnavailableError(
       `--model ${model} needs io_uring: ${support.reason}; models that work here: reactor, multi-reactor, iterative, prefork, process-per-connection, thread-pool`,
     );
   return support.flags;
@@ -120,18 +120,19 @@ export class Proactor<In = unknown, Out = unknown> {
   stopping = false;
   private loopDone: (() => void) | null = null;
 
-  constructor(options: ResolvedServeOptions, flags: number) {
+  /** `buffers`: the shared receive buffers (a power of two; fewer only to test a ring that runs dry). */
+  constructor(options: ResolvedServeOptions, flags: number, buffers = BUFFERS) {
     this.options = options;
     this.core = new ServerCore(coreOptions(options));
     this.uring = new sys.IoUring({ entries: SQ_ENTRIES, cqEntries: CQ_ENTRIES, flags });
     try {
-      this.bufs = new sys.BufferRing(this.uring, BUFFER_GROUP, BUFFERS, BUFFER_BYTES);
+      this.bufs = new sys.BufferRing(this.uring, BUFFER_GROUP, buffers, BUFFER_BYTES);
     } catch (error) {
       this.uring.close();
       throw error;
     }
     this.poolBuffer = this.bufs.bytes.buffer as ArrayBuffer;
-    this.holds = new Uint16Array(BUFFERS);
+    this.holds = new Uint16Array(buffers);
     this.efd = sys.eventfd(0, sys.EFD_CLOEXEC);
     this.uring.registerEventfd(this.efd);
     this.uring.eventfdEnabled(false);
@@ -567,9 +568,10 @@ export class Proactor<In = unknown, Out = unknown> {
 export async function startProactor(
   options: ResolvedServeOptions,
   spec: ListenSpec = {},
+  buffers = BUFFERS,
 ): Promise<ServerHandle> {
   const flags = assertProactorAvailable(options.model);
-  const proactor = new Proactor(options, flags);
+  const proactor = new Proactor(options, flags, buffers);
   let port: number;
   try {
     port = proactor.listen(spec);
