@@ -21,9 +21,9 @@
 // - Sending: a connection has one send in flight; later writes wait and leave together (see
 //   connection.ts); a short send is resumed with the rest before anything else. Every send of a turn goes
 //   in the turn's one io_uring_enter.
-// - Closing cancels everything in flight on the descriptor (IORING_ASYNC_CANCEL_FD | ALL) before the
-//   descriptor is closed, in the next io_uring_enter; completions that arrive later are told apart from a
-//   new connection on the same descriptor number by a generation in their user_data.
+// - Closing cancels what the connection has in flight (its receive, its send) by user_data, and closes
+//   the descriptor at once; completions that arrive later are told apart from a new connection on the
+//   same descriptor number by a generation in their user_data.
 // - Every completion carries its own -errno: nothing on this path reads errno.
 //
 // A good citizen inside Node, as the syscall reactor is (src/backends/syscall/reactor.ts):
@@ -56,8 +56,8 @@ const FD_LIMIT = 1 << 20;
 const SQ_ENTRIES = 4096;
 const CQ_ENTRIES = 32768;
 /** The shared receive buffers: BUFFERS of BUFFER_BYTES (a page each). */
-export const BUFFERS = 8192;
-const BUFFER_BYTES = 4096;
+export const BUFFERS = 16384;
+const BUFFER_BYTES = 2048;
 const BUFFER_GROUP = 0;
 /** The longest our loop blocks Node's when a turn finds nothing (see the syscall reactor: a kernel tick). */
 const SYNC_WAIT_MS = 5;
@@ -95,10 +95,6 @@ export class Proactor<In = unknown, Out = unknown> {
   private armList: UringConnection<In, Out>[] = [];
   /** Resumed connections with stashed bytes to deliver. */
   private stashList: UringConnection<In, Out>[] = [];
-  /** Descriptors whose requests are cancelled in the next enter, and closed right after it. */
-  private closeList: number[] = [];
-  /** Descriptors whose cancels are prepared: closed once an enter has submitted them. */
-  private cancelled: number[] = [];
   /** Non-pool buffers of sends in flight whose connection is gone: kept alive until the kernel is done. */
   private readonly pinned = new Map<number, Buffer>();
   // the listening socket
@@ -197,16 +193,10 @@ export class Proactor<In = unknown, Out = unknown> {
     else this.park();
   };
 
-  /** io_uring_enter, then close the descriptors whose requests it just cancelled. */
   private enter(min: number, timeoutMs: number): void {
     const r = this.uring.enter(min, timeoutMs);
     if (r < 0 && r !== -ETIME && r !== -sys.EINTR && r !== -sys.EAGAIN && r !== -16 /* EBUSY */)
       this.core.logger.error(`io_uring_enter failed: ${sys.errnoName(-r)}`);
-    if (this.cancelled.length > 0 && this.uring.pending === 0) {
-      const closing = this.cancelled;
-      this.cancelled = [];
-      for (const fd of closing) sys.close(fd);
-    }
   }
 
   private pendingWork(): boolean {
@@ -214,8 +204,6 @@ export class Proactor<In = unknown, Out = unknown> {
       this.flushList.length > 0 ||
       this.armList.length > 0 ||
       this.stashList.length > 0 ||
-      this.closeList.length > 0 ||
-      this.cancelled.length > 0 ||
       this.uring.pending > 0
     );
   }
@@ -256,13 +244,6 @@ export class Proactor<In = unknown, Out = unknown> {
         conn.set(RECV_ARMED, true);
         this.uring.prepRecvMultishot(conn.fd, BUFFER_GROUP, (conn.tag | OP_RECV) >>> 0);
       }
-    }
-    if (this.closeList.length > 0) {
-      for (const fd of this.closeList) {
-        this.uring.prepCancelFd(fd, OP_CANCEL);
-        this.cancelled.push(fd);
-      }
-      this.closeList = [];
     }
   }
 
@@ -410,13 +391,28 @@ export class Proactor<In = unknown, Out = unknown> {
     this.armList.push(conn);
   }
 
+  /**
+   * A connection closes: what it has in flight is cancelled by user_data (an exact, hashed lookup; a cancel
+   * by descriptor scans every request in flight, thousands of armed receives), and its descriptor is closed
+   * now: the requests hold their own reference to the socket until the cancel lands, and their late
+   * completions carry the old generation.
+   */
   forget(conn: UringConnection<In, Out>): void {
     if (this.conns[conn.fd] !== conn) return;
     this.conns[conn.fd] = undefined;
-    if (conn.inflight !== null && conn.inflightHold < 0)
-      this.pinned.set((conn.tag | OP_SEND) >>> 0, conn.inflight);
-    this.closeList.push(conn.fd);
-    this.wake();
+    let cancels = 0;
+    if (conn.has(RECV_ARMED)) {
+      this.uring.prepCancel((conn.tag | OP_RECV) >>> 0, 0, OP_CANCEL);
+      cancels++;
+    }
+    if (conn.inflight !== null) {
+      const lo = (conn.tag | OP_SEND) >>> 0;
+      if (conn.inflightHold < 0) this.pinned.set(lo, conn.inflight);
+      this.uring.prepCancel(lo, conn.inflightHold + 1, OP_CANCEL);
+      cancels++;
+    }
+    sys.close(conn.fd);
+    if (cancels > 0) this.wake();
     if (!this.acceptWanted && !this.acceptClosing && this.listenFd >= 0) {
       if (this.core.connections.size <= this.fdCap - 16) {
         this.acceptWanted = true;
@@ -553,10 +549,6 @@ export class Proactor<In = unknown, Out = unknown> {
       sys.close(this.listenFd);
       this.listenFd = -1;
     }
-    for (const fd of this.closeList) sys.close(fd);
-    for (const fd of this.cancelled) sys.close(fd);
-    this.closeList = [];
-    this.cancelled = [];
     this.uring.close(); // cancels whatever is still in flight
     this.bufs.dispose();
     this.pinned.clear();
