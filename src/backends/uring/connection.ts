@@ -1,6 +1,6 @@
 // A Connection served by the proactor: the kernel receives into the proactor's shared buffer ring and
 // sends what we hand it; this class keeps what is in flight and what waits. Sends stay in order: one send
-// in flight per connection; what the app writes meanwhile waits in `queue` and leaves as one send (joined)
+// in flight per connection; what the app writes meanwhile waits (`first`, `rest`) and leaves as one send (joined)
 // when the one in flight completes, its remainder first if it went out short. The first write of a turn
 // is not sent at once either: the connection is put on the proactor's flush list and every write the
 // turn makes leaves together, in the turn's one io_uring_enter.
@@ -32,10 +32,11 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
   inflightDone = 0;
   /** The pool buffer the send in flight is a view of (-1: none), held until it completes. */
   inflightHold = -1;
-  /** Writes waiting for the send in flight (or for the turn's flush). */
-  private queue: Buffer[] | null = null;
-  /** Pool buffer ids held by `queue`'s entries (-1: none): views of received bytes sent as they are. */
-  private holds: number[] | null = null;
+  /** The first write waiting for the send in flight (or for the turn's flush), and those after it. */
+  private first: Buffer | null = null;
+  private rest: Buffer[] | null = null;
+  /** The pool buffer `first` is a view of (-1: none): only a write that may go out as it is holds one. */
+  private firstHold = -1;
   private queuedBytes = 0;
   /** Received while paused (copies), delivered on resume. */
   private stash: Buffer[] | null = null;
@@ -126,23 +127,31 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
     this.inflight = null;
     this.inflightDone = 0;
     if (this.closed) return;
-    if (this.queue !== null) this.proactor.listFlush(this);
+    if (this.first !== null) this.proactor.listFlush(this);
     else if (this.flag(ENDING)) this.finishEnd();
     if (this.writableLength <= this.core.limits.lowWaterMark) this.drained();
   }
 
-  /** The proactor's flush: what waits becomes the send in flight (joined if several). */
-  takeQueue(): { buf: Buffer; hold: number } | null {
-    const queue = this.queue;
-    if (queue === null || this.inflight !== null) return null;
-    const holds = this.holds!;
-    this.queue = null;
-    this.holds = null;
+  /** The proactor's flush: what waits becomes the send in flight (joined if several); false if none. */
+  startSend(): boolean {
+    const first = this.first;
+    if (first === null || this.inflight !== null) return false;
+    const rest = this.rest;
+    if (rest === null) {
+      this.inflight = first;
+      this.inflightHold = this.firstHold;
+    } else {
+      rest.unshift(first);
+      this.inflight = Buffer.concat(rest, this.queuedBytes);
+      if (this.firstHold >= 0) this.proactor.release(this.firstHold);
+      this.inflightHold = -1;
+    }
+    this.inflightDone = 0;
+    this.first = null;
+    this.rest = null;
+    this.firstHold = -1;
     this.queuedBytes = 0;
-    if (queue.length === 1) return { buf: queue[0]!, hold: holds[0]! };
-    const joined = Buffer.concat(queue);
-    for (const bid of holds) if (bid >= 0) this.proactor.release(bid);
-    return { buf: joined, hold: -1 };
+    return true;
   }
 
   // ---- transport operations ----------------------------------------------------------------------------
@@ -154,16 +163,13 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
     if (p.inPool(buf)) {
       // A view of received bytes (an echo): sent as it is if it goes out this turn (its buffer is held
       // until then), else copied, so that received buffers go back to the kernel at once.
-      if (this.inflight === null && this.queue === null) hold = p.hold(buf);
+      if (this.inflight === null && this.first === null) hold = p.hold(buf);
       else buf = Buffer.from(buf);
     }
-    if (this.queue === null) {
-      this.queue = [buf];
-      this.holds = [hold];
-    } else {
-      this.queue.push(buf);
-      this.holds!.push(hold);
-    }
+    if (this.first === null) {
+      this.first = buf;
+      this.firstHold = hold;
+    } else (this.rest ??= []).push(buf);
     this.queuedBytes += buf.length;
     if (this.inflight === null) p.listFlush(this);
     return this.writableLength;
@@ -214,10 +220,10 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
   }
 
   private release(): void {
-    const holds = this.holds;
-    if (holds !== null) for (const bid of holds) if (bid >= 0) this.proactor.release(bid);
-    this.queue = null;
-    this.holds = null;
+    if (this.firstHold >= 0) this.proactor.release(this.firstHold);
+    this.first = null;
+    this.rest = null;
+    this.firstHold = -1;
     this.queuedBytes = 0;
     this.stash = null;
     this.proactor.forget(this);

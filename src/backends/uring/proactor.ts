@@ -27,8 +27,10 @@
 // - Every completion carries its own -errno: nothing on this path reads errno.
 //
 // A good citizen inside Node, as the syscall reactor is (src/backends/syscall/reactor.ts):
-// - Busy: a turn is one io_uring_enter (submit + collect), then it handles the completions and yields to
-//   Node with setImmediate. Busy, it never sleeps.
+// - Busy: a turn is a few rounds (at most TURN_ROUNDS, within TURN_BUDGET_MS) of one io_uring_enter
+//   (submit + collect) and the handling of its completions, then it yields to Node with setImmediate, at
+//   once if Node has I/O of its own (a poll on libuv's epoll descriptor in the ring says so). Busy, it
+//   never sleeps.
 // - A lull: a turn that finds nothing waits up to SYNC_WAIT_MS in io_uring_enter for one completion, with a
 //   poll on libuv's own epoll descriptor in the ring, so the wait ends at once when Node has I/O (IPC,
 //   signals, pool completions).
@@ -61,6 +63,13 @@ const BUFFER_BYTES = 2048;
 const BUFFER_GROUP = 0;
 /** The longest our loop blocks Node's when a turn finds nothing (see the syscall reactor: a kernel tick). */
 const SYNC_WAIT_MS = 5;
+/**
+ * A busy turn makes up to TURN_ROUNDS rounds of submit-and-collect, within TURN_BUDGET_MS, before it
+ * yields to Node: each yield costs a loop iteration of Node's (its own epoll_wait among it), and the
+ * round trip of a message is a round, so yielding after each one would pay that per round trip.
+ */
+const TURN_ROUNDS = 8;
+const TURN_BUDGET_MS = 1;
 const ETIME = 62;
 const ECANCELED = 125;
 
@@ -177,16 +186,27 @@ export class Proactor<In = unknown, Out = unknown> {
       this.finish();
       return;
     }
-    this.prepare();
-    this.enter(0, -1);
-    if (this.reap() > 0 || this.pendingWork()) {
-      this.schedule();
-      return;
-    }
-    // A lull: wait a little here, ended early by a completion or by Node's own I/O.
+    // Node's own I/O (IPC, signals, pool completions) completes this poll: then we yield at once.
     if (this.uvFd >= 0 && !this.uvPollArmed) {
       this.uring.prepPoll(this.uvFd, sys.POLLIN, OP_UV_POLL);
       this.uvPollArmed = true;
+    }
+    // Busy: rounds of submit-and-collect until one finds nothing, Node has I/O, or the budget is spent.
+    const until = performance.now() + TURN_BUDGET_MS;
+    for (let round = 1; ; round++) {
+      this.prepare();
+      this.enter(0, -1);
+      const reaped = this.reap();
+      if (reaped === 0 && !this.pendingWork()) break;
+      if (round >= TURN_ROUNDS || !this.uvPollArmed || performance.now() >= until) {
+        this.schedule();
+        return;
+      }
+    }
+    // A lull: wait a little here, ended early by a completion or by Node's own I/O.
+    if (!this.uvPollArmed) {
+      this.schedule();
+      return;
     }
     this.enter(1, SYNC_WAIT_MS);
     if (this.reap() > 0 || this.pendingWork()) this.schedule();
@@ -224,12 +244,7 @@ export class Proactor<In = unknown, Out = unknown> {
       for (const conn of list) {
         conn.set(FLUSH_LISTED, false);
         if (conn.closed) continue;
-        const next = conn.takeQueue();
-        if (next === null) continue;
-        conn.inflight = next.buf;
-        conn.inflightDone = 0;
-        conn.inflightHold = next.hold;
-        this.submitSend(conn);
+        if (conn.startSend()) this.submitSend(conn);
       }
     }
     if (this.given > 0) {
