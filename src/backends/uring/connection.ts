@@ -21,11 +21,11 @@ export const RECV_ARMED = TRANSPORT_FLAGS << 4;
 export const FLUSH_LISTED = TRANSPORT_FLAGS << 5;
 /** EOF arrived while paused: delivered after the stash on resume. */
 const STASHED_EOF = TRANSPORT_FLAGS << 6;
+/** Bits 16-23 of flags: the descriptor's generation (see tag). */
+const GENERATION_SHIFT = 16;
 
 export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase<In, Out> {
   readonly fd: number;
-  /** user_data's low word without the operation: (generation << 24) | (fd << 4). */
-  readonly tag: number;
   private readonly proactor: Proactor<In, Out>;
   /** The send in flight (null: none) and how much of it the kernel has taken. */
   inflight: Buffer | null = null;
@@ -38,15 +38,19 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
   /** The pool buffer `first` is a view of (-1: none): only a write that may go out as it is holds one. */
   private firstHold = -1;
   private queuedBytes = 0;
-  /** Received while paused (copies), delivered on resume. */
-  private stash: Buffer[] | null = null;
 
-  constructor(core: ServerCore<In, Out>, proactor: Proactor<In, Out>, fd: number, tag: number) {
+  /** `generation`: of the descriptor number (0-255), kept in flags' bits 16-23 (memory per connection). */
+  constructor(core: ServerCore<In, Out>, proactor: Proactor<In, Out>, fd: number, generation: number) {
     super(core);
     this.initFacts();
     this.proactor = proactor;
     this.fd = fd;
-    this.tag = tag;
+    this.flags |= generation << GENERATION_SHIFT;
+  }
+
+  /** user_data's low word without the operation: (generation << 24) | (fd << 4). */
+  get tag(): number {
+    return (((this.flags >>> GENERATION_SHIFT) << 24) | (this.fd << 4)) >>> 0;
   }
 
   get readPaused(): boolean {
@@ -77,7 +81,7 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
   onData(chunk: Buffer): void {
     if (this.readPaused) {
       // Arrived before the cancel of the receive took effect: kept for resume.
-      (this.stash ??= []).push(Buffer.from(chunk));
+      this.proactor.stash(this, Buffer.from(chunk));
       return;
     }
     this.received(chunk);
@@ -102,10 +106,13 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
 
   /** Reading resumed: what was stashed while paused goes to the app first. */
   deliverStash(): void {
-    while (this.stash !== null && this.stash.length > 0 && !this.readPaused && !this.closed)
-      this.received(this.stash.shift()!);
-    if (this.stash !== null && this.stash.length === 0) this.stash = null;
-    if (this.flag(STASHED_EOF) && this.stash === null && !this.readPaused && !this.closed) {
+    const stashes = this.proactor.stashes;
+    const stash = stashes.get(this);
+    if (stash !== undefined) {
+      while (stash.length > 0 && !this.readPaused && !this.closed) this.received(stash.shift()!);
+      if (stash.length === 0 || this.closed) stashes.delete(this);
+    }
+    if (this.flag(STASHED_EOF) && !stashes.has(this) && !this.readPaused && !this.closed) {
       this.setFlag(STASHED_EOF, false);
       this.onEof();
     }
@@ -225,7 +232,7 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
     this.rest = null;
     this.firstHold = -1;
     this.queuedBytes = 0;
-    this.stash = null;
+    this.proactor.stashes.delete(this);
     this.proactor.forget(this);
   }
 }

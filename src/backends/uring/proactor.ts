@@ -102,6 +102,11 @@ export class Proactor<In = unknown, Out = unknown> {
   private flushList: UringConnection<In, Out>[] = [];
   /** Connections whose receive must be armed (new, resumed, after -ENOBUFS). */
   private armList: UringConnection<In, Out>[] = [];
+  /** What connections received while paused (copies), delivered on resume: rare, so kept here, not in
+   * a field of every connection. */
+  readonly stashes = new Map<UringConnection<In, Out>, Buffer[]>();
+  /** Client address strings, shared by the connections from one address (bounded). */
+  private readonly addresses = new Map<string, string>();
   /** Resumed connections with stashed bytes to deliver. */
   private stashList: UringConnection<In, Out>[] = [];
   /** Non-pool buffers of sends in flight whose connection is gone: kept alive until the kernel is done. */
@@ -396,6 +401,12 @@ export class Proactor<In = unknown, Out = unknown> {
     this.wake();
   }
 
+  stash(conn: UringConnection<In, Out>, bytes: Buffer): void {
+    const list = this.stashes.get(conn);
+    if (list === undefined) this.stashes.set(conn, [bytes]);
+    else list.push(bytes);
+  }
+
   resumeRecv(conn: UringConnection<In, Out>): void {
     this.stashList.push(conn);
     this.wake();
@@ -461,7 +472,12 @@ export class Proactor<In = unknown, Out = unknown> {
       sys.close(fd); // reset before we got to it
       return;
     }
-    const refusal = core.refusal(peer.address);
+    let address = this.addresses.get(peer.address);
+    if (address === undefined) {
+      address = peer.address;
+      if (this.addresses.size < 4096) this.addresses.set(address, address);
+    }
+    const refusal = core.refusal(address);
     if (refusal !== null) {
       sys.close(fd);
       core.reject(refusal);
@@ -469,8 +485,8 @@ export class Proactor<In = unknown, Out = unknown> {
     }
     sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
     const gen = (this.gens[fd] = (this.gens[fd]! + 1) & 255);
-    const conn = new UringConnection(core, this, fd, ((gen << 24) | (fd << 4)) >>> 0);
-    conn.remoteAddress = peer.address;
+    const conn = new UringConnection(core, this, fd, gen);
+    conn.remoteAddress = address;
     conn.remotePort = peer.port;
     conn.localAddress = this.localAddress;
     conn.localPort = this.localPort;
