@@ -74,6 +74,7 @@ const ETIME = 62;
 const ECANCELED = 125;
 
 const pool = bindLibc({ read: 'intptr_t read(int fd, void *buf, size_t n)' });
+const raw = bindLibc({ getpeername: 'int getpeername(int fd, void *addr, void *len)' });
 
 /** Refuses to start where the kernel cannot run the proactor, naming what is missing. */
 export function assertProactorAvailable(model: string): number {
@@ -105,8 +106,10 @@ export class Proactor<In = unknown, Out = unknown> {
   /** What connections received while paused (copies), delivered on resume: rare, so kept here, not in
    * a field of every connection. */
   readonly stashes = new Map<UringConnection<In, Out>, Buffer[]>();
-  /** Client address strings, shared by the connections from one address (bounded). */
-  private readonly addresses = new Map<string, string>();
+  /** IPv4 client address strings, shared by the connections from one address (bounded). */
+  private readonly addresses = new Map<number, string>();
+  private readonly peer = Buffer.alloc(sys.SOCKADDR_STORAGE_SIZE);
+  private readonly peerLen = Buffer.alloc(4);
   /** Resumed connections with stashed bytes to deliver. */
   private stashList: UringConnection<In, Out>[] = [];
   /** Non-pool buffers of sends in flight whose connection is gone: kept alive until the kernel is done. */
@@ -268,8 +271,9 @@ export class Proactor<In = unknown, Out = unknown> {
   }
 
   private submitSend(conn: UringConnection<In, Out>): void {
-    const buf = conn.inflight!;
-    const done = conn.inflightDone;
+    const o = conn.out!;
+    const buf = o.inflight!;
+    const done = o.inflightDone;
     const address = this.inPool(buf) ? this.bufs.addressAt(buf.byteOffset + done) : sys.addressOf(buf) + done;
     this.uring.prepSend(
       conn.fd,
@@ -277,7 +281,7 @@ export class Proactor<In = unknown, Out = unknown> {
       buf.length - done,
       sys.MSG_NOSIGNAL,
       (conn.tag | OP_SEND) >>> 0,
-      conn.inflightHold + 1,
+      o.inflightHold + 1,
     );
   }
 
@@ -326,14 +330,15 @@ export class Proactor<In = unknown, Out = unknown> {
       const fd = (lo >>> 4) & (FD_LIMIT - 1);
       const conn = this.conns[fd];
       const bid = hi - 1;
-      if (conn === undefined || conn.tag !== (lo & ~15) >>> 0 || conn.inflight === null) {
+      const o = conn?.out;
+      if (conn === undefined || conn.tag !== (lo & ~15) >>> 0 || !o || o.inflight === null) {
         this.pinned.delete(lo);
         if (bid >= 0) this.release(bid);
         return;
       }
-      const partial = res > 0 && conn.inflightDone + res < conn.inflight.length;
+      const partial = res > 0 && o.inflightDone + res < o.inflight.length;
       if (!partial && bid >= 0) {
-        conn.inflightHold = -1;
+        o.inflightHold = -1;
         this.release(bid);
       }
       conn.onSent(res);
@@ -431,10 +436,11 @@ export class Proactor<In = unknown, Out = unknown> {
       this.uring.prepCancel((conn.tag | OP_RECV) >>> 0, 0, OP_CANCEL);
       cancels++;
     }
-    if (conn.inflight !== null) {
+    const o = conn.out;
+    if (o !== null && o.inflight !== null) {
       const lo = (conn.tag | OP_SEND) >>> 0;
-      if (conn.inflightHold < 0) this.pinned.set(lo, conn.inflight);
-      this.uring.prepCancel(lo, conn.inflightHold + 1, OP_CANCEL);
+      if (o.inflightHold < 0) this.pinned.set(lo, o.inflight);
+      this.uring.prepCancel(lo, o.inflightHold + 1, OP_CANCEL);
       cancels++;
     }
     sys.close(conn.fd);
@@ -465,18 +471,14 @@ export class Proactor<In = unknown, Out = unknown> {
       core.reject('fd-limit');
       return;
     }
-    let peer: sys.SockAddr;
-    try {
-      peer = sys.getpeername(fd);
-    } catch {
+    // Multishot accept reports no address: ask for it, into one scratch buffer (no objects per client).
+    const peer = this.peer;
+    this.peerLen.writeUInt32LE(peer.length, 0);
+    if (raw.getpeername(fd, peer, this.peerLen) < 0) {
       sys.close(fd); // reset before we got to it
       return;
     }
-    let address = this.addresses.get(peer.address);
-    if (address === undefined) {
-      address = peer.address;
-      if (this.addresses.size < 4096) this.addresses.set(address, address);
-    }
+    const address = this.peerAddress();
     const refusal = core.refusal(address);
     if (refusal !== null) {
       sys.close(fd);
@@ -487,7 +489,7 @@ export class Proactor<In = unknown, Out = unknown> {
     const gen = (this.gens[fd] = (this.gens[fd]! + 1) & 255);
     const conn = new UringConnection(core, this, fd, gen);
     conn.remoteAddress = address;
-    conn.remotePort = peer.port;
+    conn.remotePort = peer.readUInt16BE(2); // sin_port and sin6_port: both at offset 2, big-endian
     conn.localAddress = this.localAddress;
     conn.localPort = this.localPort;
     this.conns[fd] = conn;
@@ -500,6 +502,18 @@ export class Proactor<In = unknown, Out = unknown> {
         `holding ${core.connections.size} connections, the most this process's fd limit allows: accepting paused`,
       );
     }
+  }
+
+  private peerAddress(): string {
+    const peer = this.peer;
+    if (peer.readUInt16LE(0) !== sys.AF_INET) return sys.decodeSockaddr(peer).address;
+    const ip = peer.readUInt32BE(4);
+    let address = this.addresses.get(ip);
+    if (address === undefined) {
+      address = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
+      if (this.addresses.size < 4096) this.addresses.set(ip, address);
+    }
+    return address;
   }
 
   /** Stop accepting: cancel the multishot accept, take what already waits in the accept queue (those
