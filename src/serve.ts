@@ -170,7 +170,7 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
   }
   if (Number.isFinite(resolved.maxConnectionsPerIp) && !PER_IP_MODELS.has(resolved.model)) {
     throw new ServeError(
-      `--max-connections-per-ip is enforced by the reactor and multi-reactor models, not '${resolved.model}'`,
+      `--max-connections-per-ip is enforced by the reactor and multi-reactor models (and the proactor ones), not '${resolved.model}'`,
     );
   }
   const fate = ONE_CLIENT_PER_WORKER[resolved.model];
