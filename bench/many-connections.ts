@@ -3,6 +3,7 @@
 // and processes. Prints what was established, every byte verified, peak server memory and memory per
 // connection (RSS growth of all server processes over their idle baseline).
 //   node bench/many-connections.ts [--connections 100000] [--workers 6] [--duration 10s] [--backend syscall]
+//     [--model multi-reactor|multi-proactor]
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { treeUsage } from '../src/report/process-tree.ts';
@@ -14,11 +15,16 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '6' },
     duration: { type: 'string', default: '10s' },
     backend: { type: 'string', default: 'syscall' },
+    model: { type: 'string', default: 'multi-reactor' },
   },
 });
+if (values.model !== 'multi-reactor' && values.model !== 'multi-proactor') {
+  console.error(`--model is multi-reactor or multi-proactor, not '${values.model}'`);
+  process.exit(2);
+}
 const port = await freePort();
 const server = await startServer(
-  ['--model', 'multi-reactor', '--workers', values.workers!, '--backend', values.backend!],
+  ['--model', values.model!, '--workers', values.workers!, '--backend', values.backend!],
   port,
 );
 if (typeof server === 'string') throw new Error(server);

@@ -229,7 +229,7 @@ function busUrl(url: string | undefined): string | undefined {
 }
 
 /** Models whose app runs in this process: serve() runs its setup(); the others do it in their workers. */
-const APP_IN_THIS_PROCESS = new Set(['reactor', 'iterative']);
+const APP_IN_THIS_PROCESS = new Set(['reactor', 'proactor', 'iterative']);
 
 function trustedProxies(list: string | string[] | undefined): string {
   const text = Array.isArray(list) ? list.join(',') : (list ?? DEFAULT_TRUSTED_PROXIES);
@@ -242,7 +242,7 @@ function trustedProxies(list: string | string[] | undefined): string {
 }
 
 /** The models whose accept path checks maxConnectionsPerIp (the bounded models serve few at a time). */
-const PER_IP_MODELS = new Set(['reactor', 'multi-reactor']);
+const PER_IP_MODELS = new Set(['reactor', 'multi-reactor', 'proactor', 'multi-proactor']);
 /** What becomes of messages between clients under the models whose workers serve one client at a time. */
 const ONE_CLIENT_PER_WORKER: Record<string, string> = {
   iterative: 'it serves one client at a time, so there is no other client to pass them to',
@@ -267,7 +267,7 @@ async function serveResolved(resolved: ResolvedServeOptions): Promise<ServerHand
   }
   if (Number.isFinite(resolved.maxConnectionsPerIp) && !PER_IP_MODELS.has(resolved.model)) {
     throw new ServeOptionError(
-      `--max-connections-per-ip is enforced by the reactor and multi-reactor models, not '${resolved.model}'`,
+      `--max-connections-per-ip is enforced by the reactor and multi-reactor models (and the proactor ones), not '${resolved.model}'`,
     );
   }
   // The limits in force, once the server is listening (a failed start says only why it failed).

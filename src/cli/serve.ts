@@ -6,7 +6,7 @@ import { TOKEN_ENV } from '../admin/token.ts';
 import { BUILTIN_APPS } from '../apps/index.ts';
 import { createLogger, LOG_LEVELS } from '../log.ts';
 import { MODELS } from '../models/index.ts';
-import { BACKENDS } from '../models/types.ts';
+import { BACKENDS, ModelUnavailableError } from '../models/types.ts';
 import { DEFAULT_LIMITS } from '../net/limits.ts';
 import type { TlsOptions } from '../net/tls/config.ts';
 import { DEFAULT_BACKEND, serve } from '../serve.ts';
@@ -251,6 +251,9 @@ export async function run(argv: string[]): Promise<number> {
     bus: v.bus,
     tls: tlsArgs(v),
     logger,
+  }).catch((error: unknown) => {
+    // A model this machine cannot run (the proactor without io_uring): a wrong choice here, exit 2.
+    throw error instanceof ModelUnavailableError ? new UsageError(error.message) : error;
   });
   // SIGHUP: a rolling reload of the workers, for the models that have them.
   const reload = () => {

@@ -1,6 +1,7 @@
 import { iterative } from './iterative.ts';
 import { multiReactor } from './multi-reactor.ts';
 import { prefork } from './prefork.ts';
+import { multiProactor, proactor } from './proactor.ts';
 import { processPerConnection } from './process-per-connection.ts';
 import { reactor } from './reactor.ts';
 import { threadPool } from './thread-pool.ts';
@@ -13,4 +14,6 @@ export const MODELS: Record<string, ModelDefinition> = {
   reactor,
   'thread-pool': threadPool,
   'multi-reactor': multiReactor,
+  proactor,
+  'multi-proactor': multiProactor,
 };

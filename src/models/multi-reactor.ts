@@ -29,8 +29,17 @@ import {
   type ServerHandle,
 } from './types.ts';
 
-export async function startMultiReactor(options: ResolvedServeOptions): Promise<ServerHandle> {
-  checkWorkerApp(options, 'multi-reactor', options.workers);
+export function startMultiReactor(options: ResolvedServeOptions): Promise<ServerHandle> {
+  return startEventLoopWorkers(options, 'multi-reactor', 'reactor');
+}
+
+/** `workers` processes, each one event loop (a reactor, or a proactor: multi-proactor.ts), on one port. */
+export async function startEventLoopWorkers(
+  options: ResolvedServeOptions,
+  model: string,
+  role: 'reactor' | 'proactor',
+): Promise<ServerHandle> {
+  checkWorkerApp(options, model, options.workers);
   if (options.maxConnections < options.workers) {
     throw new ServeOptionError(
       `--max-connections ${options.maxConnections} is below --workers ${options.workers}: it is split among the workers`,
@@ -53,14 +62,14 @@ export async function startMultiReactor(options: ResolvedServeOptions): Promise<
     }
   }
   const sup = new Supervisor(options, {
-    role: 'reactor',
+    role,
     count: options.workers,
     listenFd,
     slotFds,
     reusePort: options.balance === 'reuseport',
   });
   await sup.start();
-  return supervisedHandle(sup, 'multi-reactor', options);
+  return supervisedHandle(sup, model, options);
 }
 
 export const multiReactor: ModelDefinition = {

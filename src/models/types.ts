@@ -113,3 +113,12 @@ export class ServeError extends Error {
  * usage error (exit 2), where a plain ServeError is a runtime failure (exit 1). Its name stays
  * 'ServeError' (what callers matched on before); tell the two apart with instanceof. */
 export class ServeOptionError extends ServeError {}
+
+/** The model cannot run on this machine at all (the proactor without io_uring): the command line's
+ * choice was wrong for here, so `c10k serve` exits 2 as for a bad argument. */
+export class ModelUnavailableError extends ServeOptionError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelUnavailableError';
+  }
+}

@@ -51,7 +51,10 @@ async function start(role: string, wire: WireOptions, listen: ListenSpec): Promi
   try {
     runtime = await startAppRuntime(app, { logger, where: 'worker' });
     if (role === 'reactor') running = await startReactor(options, listen);
-    else if (role === 'prefork') running = startPrefork(options, listen.fd!);
+    else if (role === 'proactor') {
+      const { startProactor } = await import('../backends/uring/proactor.ts');
+      running = await startProactor(options, listen);
+    } else if (role === 'prefork') running = startPrefork(options, listen.fd!);
     else running = startConnectionChild(options);
   } catch (error) {
     fatal((error as Error).message);

@@ -13,7 +13,7 @@ export const WORKER_MAIN = siblingModulePath('./worker-main.ts', import.meta.url
 
 export type WireOptions = Omit<ResolvedServeOptions, 'app' | 'logger'> & { appSpec: string };
 
-export type WorkerRole = 'reactor' | 'prefork' | 'connection';
+export type WorkerRole = 'reactor' | 'proactor' | 'prefork' | 'connection';
 
 export type ToWorker =
   | { t: 'start'; role: WorkerRole; options: WireOptions; listen: ListenSpec }

@@ -1,5 +1,5 @@
-// The contenders of `c10k bench`: every I/O model (and every multiplexer of the reactor, and the node
-// backend beside the syscall one), each as the `c10k serve` arguments that start it. Bounded models get
+// The contenders of `c10k bench`: every I/O model (and every multiplexer of the reactor, the node
+// backend beside the syscall one, and the proactor on io_uring), each as the `c10k serve` arguments that start it. Bounded models get
 // small pools so that their ceiling shows at 100 connections already.
 export interface BenchModel {
   id: string;
@@ -49,6 +49,16 @@ export const BENCH_MODELS: BenchModel[] = [
     id: 'multi-reactor',
     note: 'one epoll loop per core, SO_REUSEPORT',
     serveArgs: ['--model', 'multi-reactor', '--workers', '2'],
+  },
+  {
+    id: 'proactor',
+    note: 'one io_uring loop: completions, not readiness',
+    serveArgs: ['--model', 'proactor'],
+  },
+  {
+    id: 'multi-proactor',
+    note: 'one io_uring loop per core, SO_REUSEPORT',
+    serveArgs: ['--model', 'multi-proactor', '--workers', '2'],
   },
 ];
 

@@ -1,7 +1,9 @@
 // select, poll and epoll side by side: one busy client and N idle connections against the syscall
 // reactor. select and poll hand the kernel every watched descriptor on every call and scan them all
 // again afterwards, so each message costs more as idle connections pile up; epoll returns only what is
-// ready. select also stops at FD_SETSIZE: clients on descriptors >= 1024 are turned away.
+// ready. select also stops at FD_SETSIZE: clients on descriptors >= 1024 are turned away. The proactor
+// (io_uring) runs beside them: idle connections each hold an armed receive in the kernel and cost it
+// nothing per message either.
 import { spawn } from 'node:child_process';
 import { readProcNetTcp } from '../inspect/proc-net-tcp.ts';
 import { siblingModulePath } from '../module-path.ts';
@@ -11,7 +13,7 @@ import { exited, freePort, startServer, stopGroup } from './server-process.ts';
 const BIN = siblingModulePath('../../bin/c10k.ts', import.meta.url);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export const MULTIPLEXERS = ['select', 'poll', 'epoll'] as const;
+export const MULTIPLEXERS = ['select', 'poll', 'epoll', 'io_uring'] as const;
 export type MultiplexerName = (typeof MULTIPLEXERS)[number];
 
 export interface MultiplexerResult {
@@ -46,7 +48,9 @@ export async function runMultiplexerStep(
   };
   const port = await freePort();
   const server = await startServer(
-    ['--model', 'reactor', '--backend', 'syscall', '--multiplexer', multiplexer],
+    multiplexer === 'io_uring'
+      ? ['--model', 'proactor', '--backend', 'syscall']
+      : ['--model', 'reactor', '--backend', 'syscall', '--multiplexer', multiplexer],
     port,
   );
   if (typeof server === 'string') {

@@ -7,6 +7,7 @@ export * from './constants.ts';
 export * from './epoll.ts';
 export * from './errno.ts';
 export * from './fd.ts';
+export * from './io-uring.ts';
 export {
   addressOf,
   assertSyscallBackendAvailable,

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { pickModels } from '../../src/report/models.ts';
 import { lineChart } from '../../src/report/svg-chart.ts';
 import { summaryTable } from '../../src/report/table.ts';
+import { ioUringSupport } from '../../src/sys/index.ts';
 import { runCli } from '../helpers/cli.ts';
 
 test('lineChart: one point per figure, gaps for missing ones; a zero turns a log axis linear', () => {
@@ -117,6 +118,7 @@ test('c10k bench: a short real run writes results.json, report.html with charts,
         ['select', 10],
         ['poll', 10],
         ['epoll', 10],
+        ...(ioUringSupport().ok ? [['io_uring', 10]] : [['io_uring', 0]]),
       ],
     );
     assert.ok(existsSync(join(out, 'report.html')));

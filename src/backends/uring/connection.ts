@@ -1,0 +1,253 @@
+// A Connection served by the proactor: the kernel receives into the proactor's shared buffer ring and
+// sends what we hand it; this class keeps what is in flight and what waits. Sends stay in order: one send
+// in flight per connection; what the app writes meanwhile waits (`first`, `rest`) and leaves as one send (joined)
+// when the one in flight completes, its remainder first if it went out short. The first write of a turn
+// is not sent at once either: the connection is put on the proactor's flush list and every write the
+// turn makes leaves together, in the turn's one io_uring_enter.
+import { ConnectionBase, TRANSPORT_FLAGS } from '../../net/connection.ts';
+import type { CloseReason } from '../../net/connection-api.ts';
+import type { ServerCore } from '../../net/server-core.ts';
+import { ECONNRESET, EPIPE, resetOnClose, SHUT_WR, shutdown } from '../../sys/index.ts';
+import type { Proactor } from './proactor.ts';
+
+const READ_PAUSED = TRANSPORT_FLAGS;
+const EOF = TRANSPORT_FLAGS << 1;
+const ENDING = TRANSPORT_FLAGS << 2;
+/** A write failed: the connection closes on the next microtask. */
+const FAILED = TRANSPORT_FLAGS << 3;
+/** A multishot receive is armed for this connection. */
+export const RECV_ARMED = TRANSPORT_FLAGS << 4;
+/** On the proactor's flush list. */
+export const FLUSH_LISTED = TRANSPORT_FLAGS << 5;
+/** EOF arrived while paused: delivered after the stash on resume. */
+const STASHED_EOF = TRANSPORT_FLAGS << 6;
+/** Bits 16-23 of flags: the descriptor's generation (see tag). */
+const GENERATION_SHIFT = 16;
+
+export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase<In, Out> {
+  readonly fd: number;
+  private readonly proactor: Proactor<In, Out>;
+  /** What it sends: null until its first write (memory per idle connection), then kept. */
+  out: SendState | null = null;
+
+  /** `generation`: of the descriptor number (0-255), kept in flags' bits 16-23 (memory per connection). */
+  constructor(core: ServerCore<In, Out>, proactor: Proactor<In, Out>, fd: number, generation: number) {
+    super(core);
+    this.initFacts();
+    this.proactor = proactor;
+    this.fd = fd;
+    this.flags |= generation << GENERATION_SHIFT;
+  }
+
+  /** user_data's low word without the operation: (generation << 24) | (fd << 4). */
+  get tag(): number {
+    return (((this.flags >>> GENERATION_SHIFT) << 24) | (this.fd << 4)) >>> 0;
+  }
+
+  get readPaused(): boolean {
+    return this.flag(READ_PAUSED);
+  }
+  get eof(): boolean {
+    return this.flag(EOF);
+  }
+  has(bit: number): boolean {
+    return this.flag(bit);
+  }
+  set(bit: number, on: boolean): void {
+    this.setFlag(bit, on);
+  }
+
+  start(): void {
+    this.core.register(this);
+    this.opened();
+  }
+
+  get writableLength(): number {
+    const o = this.out;
+    if (o === null) return 0;
+    const inflight = o.inflight === null ? 0 : o.inflight.length - o.inflightDone;
+    return inflight + o.queuedBytes;
+  }
+
+  // ---- what the proactor reports -----------------------------------------------------------------------
+  /** Received bytes: a view of the shared buffer ring, valid until this returns. */
+  onData(chunk: Buffer): void {
+    if (this.readPaused) {
+      // Arrived before the cancel of the receive took effect: kept for resume.
+      this.proactor.stash(this, Buffer.from(chunk));
+      return;
+    }
+    this.received(chunk);
+  }
+
+  onEof(): void {
+    if (this.readPaused) {
+      this.setFlag(STASHED_EOF, true);
+      return;
+    }
+    this.setFlag(EOF, true);
+    if (this.flag(ENDING) && this.writableLength === 0) {
+      this.closeWith();
+      return;
+    }
+    this.peerClosed();
+  }
+
+  onError(code: number): void {
+    this.destroy(code === ECONNRESET || code === EPIPE ? 'peer-reset' : 'error', new Error(`errno ${code}`));
+  }
+
+  /** Reading resumed: what was stashed while paused goes to the app first. */
+  deliverStash(): void {
+    const stashes = this.proactor.stashes;
+    const stash = stashes.get(this);
+    if (stash !== undefined) {
+      while (stash.length > 0 && !this.readPaused && !this.closed) this.received(stash.shift()!);
+      if (stash.length === 0 || this.closed) stashes.delete(this);
+    }
+    if (this.flag(STASHED_EOF) && !stashes.has(this) && !this.readPaused && !this.closed) {
+      this.setFlag(STASHED_EOF, false);
+      this.onEof();
+    }
+  }
+
+  /** The send in flight completed with `res` (bytes or -errno). */
+  onSent(res: number): void {
+    const o = this.out!;
+    const buf = o.inflight!;
+    if (res < 0) {
+      o.inflight = null;
+      this.fail(-res);
+      return;
+    }
+    o.inflightDone += res;
+    if (o.inflightDone < buf.length) {
+      this.proactor.sendRest(this); // partial: the rest goes first
+      return;
+    }
+    o.inflight = null;
+    o.inflightDone = 0;
+    if (this.closed) return;
+    if (o.first !== null) this.proactor.listFlush(this);
+    else if (this.flag(ENDING)) this.finishEnd();
+    if (this.writableLength <= this.core.limits.lowWaterMark) this.drained();
+  }
+
+  /** The proactor's flush: what waits becomes the send in flight (joined if several); false if none. */
+  startSend(): boolean {
+    const o = this.out;
+    if (o === null) return false;
+    const first = o.first;
+    if (first === null || o.inflight !== null) return false;
+    const rest = o.rest;
+    if (rest === null) {
+      o.inflight = first;
+      o.inflightHold = o.firstHold;
+    } else {
+      rest.unshift(first);
+      o.inflight = Buffer.concat(rest, o.queuedBytes);
+      if (o.firstHold >= 0) this.proactor.release(o.firstHold);
+      o.inflightHold = -1;
+    }
+    o.inflightDone = 0;
+    o.first = null;
+    o.rest = null;
+    o.firstHold = -1;
+    o.queuedBytes = 0;
+    return true;
+  }
+
+  // ---- transport operations ----------------------------------------------------------------------------
+  protected transportWrite(bytes: Buffer | string): number {
+    if (this.flag(FAILED)) return 0;
+    let buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    let hold = -1;
+    const p = this.proactor;
+    const o = (this.out ??= new SendState());
+    if (p.inPool(buf)) {
+      // A view of received bytes (an echo): sent as it is if it goes out this turn (its buffer is held
+      // until then), else copied, so that received buffers go back to the kernel at once.
+      if (o.inflight === null && o.first === null) hold = p.hold(buf);
+      else buf = Buffer.from(buf);
+    }
+    if (o.first === null) {
+      o.first = buf;
+      o.firstHold = hold;
+    } else (o.rest ??= []).push(buf);
+    o.queuedBytes += buf.length;
+    if (o.inflight === null) p.listFlush(this);
+    return this.writableLength;
+  }
+
+  private fail(errno: number): void {
+    if (this.flag(FAILED)) return;
+    this.setFlag(FAILED, true);
+    queueMicrotask(() => this.onError(errno));
+  }
+
+  protected transportPause(): void {
+    this.setFlag(READ_PAUSED, true);
+    this.proactor.pauseRecv(this);
+  }
+
+  protected transportResume(): void {
+    this.setFlag(READ_PAUSED, false);
+    this.proactor.resumeRecv(this);
+  }
+
+  protected transportEnd(): void {
+    this.setFlag(ENDING, true);
+    if (this.writableLength === 0) this.finishEnd();
+  }
+
+  protected transportDestroy(): void {
+    this.release();
+    this.closedByTransport();
+  }
+
+  protected transportAbort(): void {
+    resetOnClose(this.fd);
+    this.transportDestroy();
+  }
+
+  closeWith(reason?: CloseReason, error?: unknown): void {
+    this.release();
+    this.closedByTransport(reason, error);
+  }
+
+  private finishEnd(): void {
+    if (this.eof) {
+      this.closeWith();
+      return;
+    }
+    shutdown(this.fd, SHUT_WR);
+  }
+
+  private release(): void {
+    const o = this.out;
+    if (o !== null) {
+      if (o.firstHold >= 0) this.proactor.release(o.firstHold);
+      o.first = null;
+      o.rest = null;
+      o.firstHold = -1;
+      o.queuedBytes = 0;
+    }
+    this.proactor.stashes.delete(this);
+    this.proactor.forget(this);
+  }
+}
+
+/** A connection's sending state, created by its first write. */
+export class SendState {
+  /** The send in flight (null: none) and how much of it the kernel has taken. */
+  inflight: Buffer | null = null;
+  inflightDone = 0;
+  /** The pool buffer the send in flight is a view of (-1: none), held until it completes. */
+  inflightHold = -1;
+  /** The first write waiting for the send in flight (or for the turn's flush), and those after it. */
+  first: Buffer | null = null;
+  rest: Buffer[] | null = null;
+  /** The pool buffer `first` is a view of (-1: none): only a write that may go out as it is holds one. */
+  firstHold = -1;
+  queuedBytes = 0;
+}

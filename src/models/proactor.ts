@@ -1,0 +1,27 @@
+// The proactor: one io_uring event loop in this process (src/backends/uring/proactor.ts), and
+// multi-proactor: one per worker process under the same supervisor as multi-reactor (--balance reuseport:
+// a SO_REUSEPORT socket per worker slot; shared: one inherited socket), each worker with its own ring.
+// Both need io_uring (Linux 6.0+): where the kernel lacks it they refuse to start with one line naming
+// what is missing and the models that do work.
+import { assertProactorAvailable, startProactor } from '../backends/uring/proactor.ts';
+import { startEventLoopWorkers } from './multi-reactor.ts';
+import type { ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
+
+const NODE = 'the proactor is io_uring, which node:net does not use: run it on --backend syscall';
+
+export const proactor: ModelDefinition = {
+  name: 'proactor',
+  summary: 'one io_uring loop: the kernel accepts, receives and sends, we handle completions; one core',
+  backends: { syscall: (options) => startProactor(options), node: NODE },
+};
+
+async function startMultiProactor(options: ResolvedServeOptions): Promise<ServerHandle> {
+  assertProactorAvailable(options.model); // here, before any worker is spawned
+  return startEventLoopWorkers(options, 'multi-proactor', 'proactor');
+}
+
+export const multiProactor: ModelDefinition = {
+  name: 'multi-proactor',
+  summary: 'one io_uring proactor per core in worker processes sharing the port',
+  backends: { syscall: startMultiProactor, node: NODE },
+};
