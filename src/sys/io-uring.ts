@@ -17,16 +17,12 @@
 // Atomics work on these non-shared ArrayBuffers as well.
 //
 // Results: every completion carries its own -errno in cqe.res, so nothing on the I/O path reads errno.
-// Only io_uring_setup/enter/register themselves fail through errno (read at once, on their own error path).
+// io_uring_setup/enter/register go through bindSys too: each returns its own -errno, errno is never read.
 import { readFileSync } from 'node:fs';
 import { endianness, release } from 'node:os';
-import { bindLibc, koffi, lastErrno } from './libc.ts';
+import { bindLibc, bindSys, koffi, lastErrno } from './libc.ts';
 
 // ---- ABI numbers -------------------------------------------------------------------------------------
-/** Syscall numbers: the same on x86_64 and on the generic table arm64 uses. */
-const NR_SETUP = 425;
-const NR_ENTER = 426;
-const NR_REGISTER = 427;
 
 export const IORING_OP_NOP = 0;
 export const IORING_OP_POLL_ADD = 6;
@@ -113,11 +109,15 @@ const MAP_PRIVATE = 0x02;
 const MAP_ANONYMOUS = 0x20;
 const MAP_POPULATE = 0x8000;
 
-const c = bindLibc({
-  setup: 'intptr_t syscall(long nr, uint32_t entries, void *params)',
+// The system calls return their result or -errno (bindSys; syscall numbers in libc.ts).
+const u = bindSys({
+  setup: 'long io_uring_setup(uint32_t entries, void *params)',
   enter:
-    'intptr_t syscall(long nr, int fd, uint32_t submit, uint32_t complete, uint32_t flags, intptr_t arg, size_t argsz)',
-  register: 'intptr_t syscall(long nr, int fd, uint32_t opcode, intptr_t arg, uint32_t nargs)',
+    'long io_uring_enter(int fd, uint32_t submit, uint32_t complete, uint32_t flags, intptr_t arg, size_t argsz)',
+  register: 'long io_uring_register(int fd, uint32_t opcode, intptr_t arg, uint32_t nargs)',
+});
+
+const c = bindLibc({
   mmap: 'void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)',
   munmap: 'int munmap(void *addr, size_t len)',
   close: 'int close(int fd)',
@@ -200,8 +200,8 @@ export class IoUring {
     const params = Buffer.alloc(PARAMS.size);
     params.writeUInt32LE(options.flags, PARAMS.flags);
     params.writeUInt32LE(options.cqEntries, PARAMS.cqEntries);
-    const fd = Number(c.setup(NR_SETUP, options.entries, params));
-    if (fd < 0) throw new IoUringSetupError(lastErrno());
+    const fd = Number(u.setup(options.entries, params));
+    if (fd < 0) throw new IoUringSetupError(-fd);
     this.fd = fd;
     try {
       this.flags = options.flags;
@@ -341,12 +341,11 @@ export class IoUring {
       arg = base;
       argsz = 24;
     }
-    const r = Number(c.enter(NR_ENTER, this.fd, submit, minComplete, flags, arg, argsz));
+    const r = Number(u.enter(this.fd, submit, minComplete, flags, arg, argsz));
     if (r < 0) {
-      const errno = lastErrno();
       // ETIME: the wait timed out; EINTR: a signal. Both submitted what they could: take it from the head.
       this.pending = Math.max(0, this.sqTail - Atomics.load(this.sqHeadView, 0));
-      return -errno;
+      return r;
     }
     this.pending -= r;
     return r;
@@ -392,8 +391,7 @@ export class IoUring {
   // ---- registration --------------------------------------------------------------------------------------
   /** io_uring_register(2): 0 or more, or -errno. */
   register(opcode: number, arg: number, nargs: number): number {
-    const r = Number(c.register(NR_REGISTER, this.fd, opcode, arg, nargs));
-    return r < 0 ? -lastErrno() : r;
+    return Number(u.register(this.fd, opcode, arg, nargs));
   }
 
   registerEventfd(efd: number): number {

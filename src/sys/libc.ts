@@ -138,6 +138,9 @@ const SYSCALL_NUMBERS: Record<string, readonly [number, number]> = {
   epoll_create1: [291, 20],
   pipe2: [293, 59],
   prlimit64: [302, 261],
+  io_uring_setup: [425, 425],
+  io_uring_enter: [426, 426],
+  io_uring_register: [427, 427],
 };
 
 /** Test hook: C10K_CLOBBER_ERRNO=N sets errno to N after every system call and before every errno read,
