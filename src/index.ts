@@ -9,6 +9,9 @@ export type { ConnectionLimits } from './net/limits.ts';
 export type { ServerStats } from './net/server-core.ts';
 export {
   type Codec,
+  type CodecPeer,
+  closeFrame,
+  closeWebSocket,
   type Decoder,
   type HttpRequest,
   http,
@@ -23,5 +26,11 @@ export {
   raw,
   resp,
   respCodec,
+  type WebSocketOptions,
+  WsMessage,
+  type WsRequest,
+  websocket,
+  wsFrame,
+  wsMaskedFrame,
 } from './protocols/index.ts';
 export { type ServeOptions, serve } from './serve.ts';

@@ -91,7 +91,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   constructor(core: ServerCore<In, Out>) {
     this.core = core;
     this.lastActive = core.now;
-    this.decoder = core.app.codec.decoder();
+    this.decoder = core.app.codec.decoder(this);
     if (core.trustedProxy !== null) this.flags |= PREFACE_PENDING;
   }
 

@@ -26,10 +26,22 @@ export interface Decoder<M> {
   readonly buffered: number;
 }
 
+/**
+ * The connection a decoder serves, for protocols that answer by themselves (a WebSocket's handshake, pongs
+ * and close frames): raw writes that bypass encode(), and closing.
+ */
+export interface CodecPeer {
+  write(bytes: Uint8Array | string): boolean;
+  end(): void;
+  destroy(reason?: 'idle-timeout' | 'protocol-error'): void;
+  readonly closed: boolean;
+  data: unknown;
+}
+
 export interface Codec<In = unknown, Out = In> {
   readonly name: string;
-  /** A fresh decoder for one connection. */
-  decoder(): Decoder<In>;
+  /** A fresh decoder for one connection (the connection itself is passed; most codecs ignore it). */
+  decoder(peer?: CodecPeer): Decoder<In>;
   /** Bytes for one outgoing message. May return the message itself when it already is bytes. */
   encode(message: Out): Buffer | string;
   /**

@@ -1,0 +1,756 @@
+// WebSocket (RFC 6455), server side: the HTTP/1.1 upgrade handshake, then frames. The decoder answers
+// what the protocol answers by itself (the 101 response, pongs, the close handshake) through the peer it
+// is given, and emits data messages only. A message whose frame is whole in one read is unmasked in place
+// and emitted as a view of that read (zero copy); sending that same message back (an echo) writes the
+// server's frame header over the client's mask key, just before the payload, and sends a view of the
+// read, so an echo neither allocates a payload nor copies one. Fragmented messages, and frames split
+// across reads, are assembled in a buffer of their own, a fresh one per message (a reply may leave after
+// message() returns: a buffer handed out is never written again). Text is checked as UTF-8 fragment by
+// fragment, so a bad sequence fails fast and a code point split across fragments passes. Every refusal is
+// a ProtocolError whose reply is the close frame (or the HTTP response) that says why: the connection
+// sends it and closes, the others go on. permessage-deflate is not offered (a client asking for it gets
+// plain frames, as RFC 6455 allows).
+
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import {
+  type Codec,
+  type CodecPeer,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type Decoder,
+  ProtocolError,
+} from './codec.ts';
+import { HttpDecoder, type HttpHeaders, type HttpRequest, response } from './http.ts';
+
+export const OP_CONTINUATION = 0x0;
+export const OP_TEXT = 0x1;
+export const OP_BINARY = 0x2;
+export const OP_CLOSE = 0x8;
+export const OP_PING = 0x9;
+export const OP_PONG = 0xa;
+
+/** Close status codes (RFC 6455 section 7.4.1). */
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_PROTOCOL_ERROR = 1002;
+export const CLOSE_UNSUPPORTED = 1003;
+export const CLOSE_INVALID_DATA = 1007;
+export const CLOSE_POLICY = 1008;
+export const CLOSE_TOO_BIG = 1009;
+export const CLOSE_INTERNAL = 1011;
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** What the decoder's connection lets it do: write the protocol's own answers and close. */
+export type WsPeer = CodecPeer;
+
+/** The upgrade request, as the app's upgrade() and open() hooks see it. */
+export interface WsRequest {
+  /** The request target's path, without the query. */
+  readonly path: string;
+  /** The whole request target (path and query). */
+  readonly target: string;
+  readonly headers: HttpHeaders;
+  /** Subprotocols the client offered (Sec-WebSocket-Protocol), in its order of preference. */
+  readonly protocols: string[];
+  /** The subprotocol chosen by upgrade(), or ''. */
+  protocol: string;
+}
+
+/** A text or binary message. Borrowed: valid until message() returns (retain() or copy `data` to keep it). */
+export class WsMessage {
+  /** false for a text message (then `data` is valid UTF-8), true for binary. */
+  binary: boolean;
+  data: Buffer;
+  /** Bytes free right before `data` that a reply frame's header may use (the spent mask key), or 0. */
+  headroom: number;
+  constructor(binary: boolean, data: Buffer, headroom = 0) {
+    this.binary = binary;
+    this.data = data;
+    this.headroom = headroom;
+  }
+  /** The text of a text message (a copy, as a string). */
+  text(): string {
+    return this.data.toString('utf8');
+  }
+}
+
+export interface WebSocketOptions {
+  /** Largest message, all its fragments together (default $C10K_WS_MAX_MESSAGE or 1 MiB): close 1009. */
+  maxMessageBytes?: number;
+  /** Largest single frame (default maxMessageBytes): close 1009. */
+  maxFrameBytes?: number;
+  /** Largest upgrade request head (default 8 KiB): 431. */
+  maxHandshakeBytes?: number;
+  /**
+   * Ping each open WebSocket this often (ms; default $C10K_WS_PING or 0 = never); one that has not
+   * answered by the next ping is closed ('idle-timeout').
+   */
+  pingInterval?: number;
+  /**
+   * Decide on an upgrade request: undefined or true accepts, a string accepts with that subprotocol
+   * (one of req.protocols), false refuses with 403, a number refuses with that HTTP status.
+   */
+  upgrade?(req: WsRequest, conn: WsPeer): boolean | string | number | undefined;
+  /** The handshake is done (the 101 is queued): the app may send now. */
+  open?(conn: WsPeer, req: WsRequest): void;
+  /** The peer sent a close frame (code 1005 when it gave none). */
+  closing?(conn: WsPeer, code: number, reason: string): void;
+  /**
+   * A plain HTTP request (no upgrade) on the connection: answer it with conn.write(http.response(...))
+   * (and end() when not keeping alive). Without it, such a request gets 426 Upgrade Required.
+   */
+  http?(req: HttpRequest, conn: WsPeer): void;
+  /**
+   * A codec for clients that do not speak HTTP first: when the first bytes are not "GET ", they go to
+   * this codec's decoder for the whole connection (its messages reach message() as it emits them).
+   */
+  fallback?: Codec<unknown, unknown>;
+}
+
+/** The incoming message: a WsMessage, or what the fallback codec emits. */
+export type WsIn = WsMessage;
+/** What send() takes: a string (a text message), bytes (binary) or a WsMessage (its own kind). */
+export type WsOut = WsMessage | string | Uint8Array;
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  return Number.isSafeInteger(v) && v >= 0 ? v : fallback;
+}
+
+// ---- frames --------------------------------------------------------------------------------------------
+
+function headerLength(n: number): number {
+  return n < 126 ? 2 : n < 65536 ? 4 : 10;
+}
+
+/** Write a server (unmasked) frame header for `n` payload bytes at `out[at]`; returns its length. */
+function writeHeader(out: Buffer, at: number, fin: boolean, opcode: number, n: number): number {
+  out[at] = (fin ? 0x80 : 0) | opcode;
+  if (n < 126) {
+    out[at + 1] = n;
+    return 2;
+  }
+  if (n < 65536) {
+    out[at + 1] = 126;
+    out.writeUInt16BE(n, at + 2);
+    return 4;
+  }
+  out[at + 1] = 127;
+  out.writeUInt32BE(Math.floor(n / 0x100000000), at + 2);
+  out.writeUInt32BE(n >>> 0, at + 6);
+  return 10;
+}
+
+/** One unmasked frame (what a server sends). */
+export function frame(opcode: number, payload: Uint8Array | string = EMPTY, fin = true): Buffer {
+  if (typeof payload === 'string') {
+    const n = Buffer.byteLength(payload);
+    const out = Buffer.allocUnsafe(headerLength(n) + n);
+    out.write(payload, writeHeader(out, 0, fin, opcode, n));
+    return out;
+  }
+  const n = payload.length;
+  const out = Buffer.allocUnsafe(headerLength(n) + n);
+  out.set(payload, writeHeader(out, 0, fin, opcode, n));
+  return out;
+}
+
+/** One masked frame (what a client sends), with the given mask key (4 bytes). */
+export function maskedFrame(
+  opcode: number,
+  payload: Uint8Array | string = EMPTY,
+  fin = true,
+  key: Uint8Array = DEFAULT_KEY,
+  rsv = 0,
+): Buffer {
+  const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const n = bytes.length;
+  const h = headerLength(n);
+  const out = Buffer.allocUnsafe(h + 4 + n);
+  writeHeader(out, 0, fin, opcode, n);
+  out[0] |= (rsv & 7) << 4;
+  out[1] |= 0x80;
+  out.set(key.subarray(0, 4), h);
+  for (let i = 0; i < n; i++) out[h + 4 + i] = bytes[i] ^ key[i & 3];
+  return out;
+}
+
+const DEFAULT_KEY = Uint8Array.of(0x37, 0xfa, 0x21, 0x3d);
+
+/** A close frame's payload: the status code and a UTF-8 reason (cut to fit 123 bytes). */
+export function closeFrame(code?: number, reason = ''): Buffer {
+  if (code === undefined) return frame(OP_CLOSE);
+  let text = Buffer.from(reason);
+  if (text.length > 123) text = text.subarray(0, 123);
+  while (!isUtf8(text)) text = text.subarray(0, text.length - 1); // a cut code point
+  const payload = Buffer.allocUnsafe(2 + text.length);
+  payload.writeUInt16BE(code, 0);
+  text.copy(payload, 2);
+  return frame(OP_CLOSE, payload);
+}
+
+/** Start the close handshake from the server's side: send a close frame, then half-close. */
+export function closeWebSocket(conn: WsPeer, code = CLOSE_NORMAL, reason = ''): void {
+  conn.write(closeFrame(code, reason));
+  conn.end();
+}
+
+/** A code a peer may send in a close frame (RFC 6455 7.4: 1000-1003, 1007-1011, 3000-4999). */
+export function validCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
+}
+
+/** Sec-WebSocket-Accept for a Sec-WebSocket-Key. */
+export function acceptKey(key: string): string {
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
+}
+
+function fail(code: number, why: string): never {
+  throw new ProtocolError(`websocket ${code}: ${why}`, closeFrame(code, why));
+}
+
+function refuse(status: number, why: string, extra: Record<string, string> = {}): never {
+  throw new ProtocolError(
+    `websocket handshake ${status}: ${why}`,
+    response(status, { 'content-type': 'text/plain', ...extra }, `${why}\n`, false),
+  );
+}
+
+function unmask(buf: Uint8Array, from: number, to: number, key: number, phase: number): void {
+  // key holds the 4 mask bytes big-endian; phase is how many payload bytes came before `from`
+  const k0 = (key >>> 24) & 0xff;
+  const k1 = (key >>> 16) & 0xff;
+  const k2 = (key >>> 8) & 0xff;
+  const k3 = key & 0xff;
+  const ks = [k0, k1, k2, k3];
+  let i = from;
+  let p = phase & 3;
+  while (p !== 0 && i < to) {
+    buf[i++] ^= ks[p];
+    p = (p + 1) & 3;
+  }
+  for (; i + 4 <= to; i += 4) {
+    buf[i] ^= k0;
+    buf[i + 1] ^= k1;
+    buf[i + 2] ^= k2;
+    buf[i + 3] ^= k3;
+  }
+  for (let j = 0; i < to; i++, j++) buf[i] ^= ks[j];
+}
+
+/** How many bytes at the end of buf[from, to) are an incomplete UTF-8 sequence (0-3). */
+function utf8Tail(buf: Uint8Array, from: number, to: number): number {
+  for (let back = 1; back <= 3 && to - back >= from; back++) {
+    const b = buf[to - back];
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return need > back ? back : 0;
+  }
+  return 0;
+}
+
+// ---- the decoder ---------------------------------------------------------------------------------------
+
+const HANDSHAKE = 0;
+const FRAMES = 1;
+const FALLBACK = 2;
+const CLOSED = 3;
+
+const EMPTY = Buffer.alloc(0);
+const GET = Buffer.from('GET ');
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+interface Settings {
+  maxMessage: number;
+  maxFrame: number;
+  maxHandshake: number;
+  options: WebSocketOptions;
+  pinger: Pinger | null;
+}
+
+/** One timer for every open WebSocket of a codec: pings, and closes those that did not answer the last. */
+class Pinger {
+  private readonly sessions = new Set<WsDecoder>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly interval: number;
+  constructor(interval: number) {
+    this.interval = interval;
+  }
+  add(d: WsDecoder): void {
+    this.sessions.add(d);
+    if (this.timer === null) {
+      this.timer = setInterval(() => this.tick(), this.interval);
+      this.timer.unref();
+    }
+  }
+  private tick(): void {
+    const ping = PING;
+    for (const d of this.sessions) {
+      const conn = d.peer;
+      if (conn.closed || d.state !== FRAMES) this.sessions.delete(d);
+      else if (d.awaitingPong) {
+        this.sessions.delete(d);
+        conn.destroy('idle-timeout');
+      } else {
+        d.awaitingPong = true;
+        conn.write(ping);
+      }
+    }
+    if (this.sessions.size === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+}
+
+const PING = frame(OP_PING);
+
+// Fields are few and mostly null while idle: memory per idle connection is the target.
+class WsDecoder implements Decoder<unknown> {
+  readonly peer: WsPeer;
+  private readonly s: Settings;
+  state = HANDSHAKE;
+  awaitingPong = false;
+  /** Bytes of the current frame header (up to 14) while it spans reads. */
+  private head: Buffer | null = null;
+  private headLen = 0;
+  /** The frame being read across reads: opcode, fin, payload length left, mask key, payload bytes read. */
+  private op = 0;
+  private fin = false;
+  private left = 0;
+  private key = 0;
+  private done = 0;
+  /** The data message being assembled (fragments, or a frame split across reads): 10 bytes of headroom. */
+  private msg: Buffer | null = null;
+  private msgLen = 0;
+  /** Opcode of the message in progress (text/binary) or 0; how much of it is UTF-8-checked. */
+  private msgOp = 0;
+  private checked = 0;
+  /** A control frame's payload split across reads. */
+  private ctl: Buffer | null = null;
+  /** The handshake's bytes while they span reads, or the fallback decoder. */
+  private pending: Buffer | null = null;
+  private pendingLen = 0;
+  private fallback: Decoder<unknown> | null = null;
+
+  constructor(peer: WsPeer, settings: Settings) {
+    this.peer = peer;
+    this.s = settings;
+  }
+
+  get buffered(): number {
+    if (this.fallback !== null) return this.fallback.buffered;
+    return this.pendingLen + this.headLen + this.msgLen + (this.left > 0 ? 1 : 0);
+  }
+
+  push(chunk: Buffer, emit: (message: unknown) => void): void {
+    let at = 0;
+    if (this.state === HANDSHAKE) {
+      at = this.handshake(chunk, emit);
+      if (at < 0) return;
+    }
+    if (this.state === FALLBACK) {
+      this.fallback!.push(at === 0 ? chunk : chunk.subarray(at), emit);
+      return;
+    }
+    if (this.state === FRAMES) this.frames(chunk, at, emit);
+  }
+
+  // ---- handshake -----------------------------------------------------------------------------------
+
+  /** Reads request heads until one upgrades; returns where frames start in chunk, or -1. */
+  private handshake(chunk: Buffer, emit: (message: unknown) => void): number {
+    let at = 0;
+    while (at < chunk.length && this.state === HANDSHAKE) {
+      let src: Buffer;
+      let start: number;
+      let end: number;
+      if (this.pendingLen === 0) {
+        if (this.s.options.fallback && !this.looksLikeHttp(chunk, at)) {
+          if (chunk.length - at < GET.length && GET.subarray(0, chunk.length - at).equals(chunk.subarray(at)))
+            return this.keep(chunk, at);
+          this.fallback = this.s.options.fallback.decoder(this.peer);
+          this.state = FALLBACK;
+          return at;
+        }
+        const crlf = chunk.indexOf(CRLFCRLF, at);
+        if (crlf === -1) return this.keep(chunk, at);
+        src = chunk;
+        start = at;
+        end = crlf + 4;
+        at = end;
+      } else {
+        const before = this.pendingLen;
+        const from = Math.max(0, before - 3);
+        this.append(chunk, at, chunk.length);
+        const p = this.pending!;
+        if (this.s.options.fallback && before < GET.length && !this.looksLikeHttp(p, 0)) {
+          if (
+            this.pendingLen < GET.length &&
+            GET.subarray(0, this.pendingLen).equals(p.subarray(0, this.pendingLen))
+          )
+            return -1;
+          const bytes = p.subarray(0, this.pendingLen);
+          this.pending = null;
+          this.pendingLen = 0;
+          this.fallback = this.s.options.fallback.decoder(this.peer);
+          this.state = FALLBACK;
+          this.fallback.push(bytes, emit);
+          return -1;
+        }
+        const crlf = p.subarray(0, this.pendingLen).indexOf(CRLFCRLF, from);
+        if (crlf === -1) {
+          if (this.pendingLen > this.s.maxHandshake)
+            refuse(431, `request head larger than ${this.s.maxHandshake} bytes`);
+          return -1;
+        }
+        src = p;
+        start = 0;
+        end = crlf + 4;
+        at = chunk.length - (this.pendingLen - end); // bytes after the head in this chunk
+        this.pending = null;
+        this.pendingLen = 0;
+      }
+      if (end - start > this.s.maxHandshake)
+        refuse(431, `request head larger than ${this.s.maxHandshake} bytes`);
+      this.request(src.subarray(start, end));
+    }
+    return this.state === HANDSHAKE ? -1 : at;
+  }
+
+  private looksLikeHttp(buf: Buffer, at: number): boolean {
+    const n = Math.min(GET.length, buf.length - at);
+    for (let i = 0; i < n; i++) if (buf[at + i] !== GET[i]) return false;
+    return n === GET.length;
+  }
+
+  private keep(chunk: Buffer, at: number): number {
+    this.append(chunk, at, chunk.length);
+    if (this.pendingLen > this.s.maxHandshake)
+      refuse(431, `request head larger than ${this.s.maxHandshake} bytes`);
+    return -1;
+  }
+
+  private append(chunk: Buffer, from: number, to: number): void {
+    const need = this.pendingLen + (to - from);
+    if (this.pending === null || this.pending.length < need) {
+      const grown = Buffer.allocUnsafe(
+        Math.min(Math.max(need, 512, (this.pending?.length ?? 0) * 2), this.s.maxHandshake + 4096),
+      );
+      if (grown.length < need) refuse(431, `request head larger than ${this.s.maxHandshake} bytes`);
+      if (this.pending !== null) this.pending.copy(grown, 0, 0, this.pendingLen);
+      this.pending = grown;
+    }
+    chunk.copy(this.pending, this.pendingLen, from, to);
+    this.pendingLen = need;
+  }
+
+  private request(head: Buffer): void {
+    let req: HttpRequest | null = null;
+    try {
+      new HttpDecoder({ maxHeaderBytes: this.s.maxHandshake }).push(head, (r) => {
+        req = r;
+      });
+    } catch (error) {
+      if (error instanceof ProtocolError) throw error;
+      refuse(400, 'malformed request');
+    }
+    if (req === null) refuse(400, 'a request body is not served here');
+    const r = req as HttpRequest;
+    const h = r.headers;
+    const upgrade = h.get('upgrade');
+    const options = this.s.options;
+    if (upgrade === undefined || !hasToken(upgrade, 'websocket')) {
+      if (options.http) {
+        options.http(r, this.peer);
+        return;
+      }
+      refuse(426, 'this server speaks WebSocket only', { upgrade: 'websocket' });
+    }
+    if (r.method !== 'GET') refuse(405, 'a WebSocket upgrade is a GET');
+    if (r.version !== '1.1') refuse(400, 'a WebSocket upgrade needs HTTP/1.1');
+    if (!h.has('host')) refuse(400, 'no Host header');
+    if (!hasToken(h.get('connection') ?? '', 'upgrade')) refuse(400, 'Connection does not include Upgrade');
+    if (h.get('sec-websocket-version') !== '13')
+      refuse(426, 'only WebSocket version 13 is served', { 'sec-websocket-version': '13' });
+    const key = h.get('sec-websocket-key') ?? '';
+    if (!/^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key)) refuse(400, 'invalid Sec-WebSocket-Key');
+    const offered = h
+      .getAll('sec-websocket-protocol')
+      .flatMap((v) => v.split(','))
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0);
+    const q = r.target.indexOf('?');
+    const wsReq: WsRequest = {
+      path: q === -1 ? r.target : r.target.slice(0, q),
+      target: r.target,
+      headers: h,
+      protocols: offered,
+      protocol: '',
+    };
+    const verdict = options.upgrade ? options.upgrade(wsReq, this.peer) : undefined;
+    if (verdict === false) refuse(403, 'upgrade refused');
+    if (typeof verdict === 'number') refuse(verdict, 'upgrade refused');
+    if (typeof verdict === 'string') {
+      if (!offered.includes(verdict))
+        throw new Error(`upgrade() chose '${verdict}', which the client did not offer`);
+      wsReq.protocol = verdict;
+    }
+    let head101 =
+      'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
+      `sec-websocket-accept: ${acceptKey(key)}\r\n`;
+    if (wsReq.protocol !== '') head101 += `sec-websocket-protocol: ${wsReq.protocol}\r\n`;
+    this.peer.write(head101 + '\r\n');
+    this.state = FRAMES;
+    if (this.s.pinger !== null) this.s.pinger.add(this);
+    options.open?.(this.peer, wsReq);
+  }
+
+  // ---- frames --------------------------------------------------------------------------------------
+
+  private frames(chunk: Buffer, at: number, emit: (message: unknown) => void): void {
+    const n = chunk.length;
+    while (at < n && this.state === FRAMES) {
+      if (this.left > 0) {
+        at = this.payload(chunk, at, emit);
+        continue;
+      }
+      // A frame header: read in place when whole in this chunk, else assembled in `head` (14 bytes).
+      let src: Buffer = chunk;
+      let p = at;
+      let avail = n - at;
+      const had = this.headLen;
+      if (had > 0) {
+        const head = this.head!;
+        const take = Math.min(14 - had, n - at);
+        chunk.copy(head, had, at, at + take);
+        src = head;
+        p = 0;
+        avail = had + take;
+      }
+      const len7 = avail >= 2 ? src[p + 1] & 0x7f : 0;
+      const h = (len7 < 126 ? 2 : len7 === 126 ? 4 : 10) + 4;
+      if (avail < h) {
+        if (avail >= 2) this.check(src[p], src[p + 1], -1); // fail fast on what is known
+        // the rest of this chunk is an incomplete header: keep it for the next read
+        if (this.head === null) this.head = Buffer.allocUnsafe(14);
+        if (had === 0) chunk.copy(this.head, 0, at, n);
+        this.headLen = avail;
+        return;
+      }
+      const b0 = src[p];
+      let len = len7;
+      if (len7 === 126) len = (src[p + 2] << 8) | src[p + 3];
+      else if (len7 === 127) {
+        const hi = src.readUInt32BE(p + 2);
+        if (hi > 0x1fffff) fail(CLOSE_TOO_BIG, 'frame length beyond 2^53');
+        len = hi * 0x100000000 + src.readUInt32BE(p + 6);
+      }
+      this.check(b0, src[p + 1], len);
+      const key = src.readUInt32BE(p + h - 4);
+      at += h - had;
+      this.headLen = 0;
+      const op = b0 & 0x0f;
+      const fin = (b0 & 0x80) !== 0;
+      if (fin && op !== 0 && op < 8 && n - at >= len) {
+        // The common case: a whole unfragmented message in this read. Unmask in place, emit a view.
+        unmask(chunk, at, at + len, key, 0);
+        const data = chunk.subarray(at, at + len);
+        at += len;
+        if (op === OP_TEXT && !isUtf8(data)) fail(CLOSE_INVALID_DATA, 'text is not valid UTF-8');
+        const m = SHARED;
+        m.binary = op === OP_BINARY;
+        m.data = data;
+        // the client's header and mask key before the payload are spent: a reply's header fits there
+        m.headroom = had === 0 ? h : 0;
+        emit(m);
+        continue;
+      }
+      this.op = op;
+      this.fin = fin;
+      this.left = len;
+      this.key = key;
+      this.done = 0;
+      if (op >= 8) this.ctl = len > 0 ? Buffer.allocUnsafe(len) : EMPTY;
+      else {
+        if (op !== 0) this.msgOp = op;
+        this.grow(len);
+      }
+      if (len === 0) this.frameDone(emit);
+    }
+  }
+
+  /** Refuse what the frame's first two bytes (and its length, once known, or -1) make invalid. */
+  private check(b0: number, b1: number, len: number): void {
+    if ((b0 & 0x70) !== 0) fail(CLOSE_PROTOCOL_ERROR, 'reserved bits set (no extension was negotiated)');
+    const op = b0 & 0x0f;
+    if ((b1 & 0x80) === 0) fail(CLOSE_PROTOCOL_ERROR, 'a client frame must be masked');
+    if (op >= 8) {
+      if (op > OP_PONG) fail(CLOSE_PROTOCOL_ERROR, `unknown opcode ${op}`);
+      if ((b0 & 0x80) === 0) fail(CLOSE_PROTOCOL_ERROR, 'a control frame must not be fragmented');
+      if ((b1 & 0x7f) > 125) fail(CLOSE_PROTOCOL_ERROR, 'a control frame carries at most 125 bytes');
+      return;
+    }
+    if (op > OP_BINARY) fail(CLOSE_PROTOCOL_ERROR, `unknown opcode ${op}`);
+    if (op === OP_CONTINUATION && this.msgOp === 0)
+      fail(CLOSE_PROTOCOL_ERROR, 'a continuation frame with no message to continue');
+    if (op !== OP_CONTINUATION && this.msgOp !== 0)
+      fail(CLOSE_PROTOCOL_ERROR, 'a new message before the last one finished');
+    if (len < 0) return;
+    if (len > this.s.maxFrame) fail(CLOSE_TOO_BIG, `frame larger than ${this.s.maxFrame} bytes`);
+    if (this.msgLen + len > this.s.maxMessage)
+      fail(CLOSE_TOO_BIG, `message larger than ${this.s.maxMessage} bytes`);
+  }
+
+  private grow(len: number): void {
+    const need = 10 + this.msgLen + len;
+    const msg = this.msg;
+    if (msg !== null && msg.length >= need) return;
+    // Fragments: double, up to the message limit (their total is not known in advance).
+    const size =
+      msg === null && this.fin
+        ? need
+        : Math.min(Math.max(need, 256, (msg?.length ?? 0) * 2), 10 + this.s.maxMessage);
+    const grown = Buffer.allocUnsafe(Math.max(size, need));
+    if (msg !== null) msg.copy(grown, 10, 10, 10 + this.msgLen);
+    this.msg = grown;
+  }
+
+  /** Payload bytes of the current frame from chunk[at]; returns where they end. */
+  private payload(chunk: Buffer, at: number, emit: (message: unknown) => void): number {
+    const take = Math.min(this.left, chunk.length - at);
+    const control = this.op >= 8;
+    const dest = control ? this.ctl! : this.msg!;
+    const to = control ? this.done : 10 + this.msgLen + this.done;
+    chunk.copy(dest, to, at, at + take);
+    unmask(dest, to, to + take, this.key, this.done);
+    this.done += take;
+    this.left -= take;
+    if (this.left === 0) this.frameDone(emit);
+    return at + take;
+  }
+
+  private frameDone(emit: (message: unknown) => void): void {
+    const op = this.op;
+    if (op >= 8) {
+      const payload = this.ctl!;
+      this.ctl = null;
+      this.control(op, payload);
+      return;
+    }
+    this.msgLen += this.done;
+    this.done = 0;
+    const msg = this.msg!;
+    if (this.msgOp === OP_TEXT) {
+      // Check what is complete so far; a code point cut at the fragment's end waits for the next one.
+      const end = 10 + this.msgLen;
+      const cut = this.fin ? end : end - utf8Tail(msg, 10 + this.checked, end);
+      if (!isUtf8(msg.subarray(10 + this.checked, cut))) fail(CLOSE_INVALID_DATA, 'text is not valid UTF-8');
+      this.checked = cut - 10;
+    }
+    if (!this.fin) return;
+    const m = SHARED;
+    m.binary = this.msgOp === OP_BINARY;
+    m.data = msg.subarray(10, 10 + this.msgLen);
+    m.headroom = 10;
+    this.msg = null; // handed out: never written again
+    this.msgLen = 0;
+    this.msgOp = 0;
+    this.checked = 0;
+    emit(m);
+  }
+
+  private control(op: number, payload: Buffer): void {
+    const conn = this.peer;
+    if (op === OP_PING) {
+      conn.write(frame(OP_PONG, payload));
+      return;
+    }
+    if (op === OP_PONG) {
+      this.awaitingPong = false;
+      return;
+    }
+    // Close: check it, answer with the same code, and half-close; what follows is ignored.
+    let code = 1005;
+    let reason = '';
+    if (payload.length === 1) fail(CLOSE_PROTOCOL_ERROR, 'a close frame with a one-byte payload');
+    if (payload.length >= 2) {
+      code = payload.readUInt16BE(0);
+      if (!validCloseCode(code)) fail(CLOSE_PROTOCOL_ERROR, `invalid close code ${code}`);
+      const text = payload.subarray(2);
+      if (!isUtf8(text)) fail(CLOSE_INVALID_DATA, 'close reason is not valid UTF-8');
+      reason = text.toString();
+    }
+    this.state = CLOSED;
+    this.msg = null;
+    this.s.options.closing?.(conn, code, reason);
+    conn.write(code === 1005 ? closeFrame() : closeFrame(code));
+    conn.end();
+  }
+}
+
+// Decoding is synchronous and a message is borrowed until message() returns, so one object serves every
+// decoder; an async handler gets a copy through the codec's retain().
+const SHARED = new WsMessage(false, EMPTY);
+
+function hasToken(value: string, token: string): boolean {
+  for (const part of value.split(',')) if (part.trim().toLowerCase() === token) return true;
+  return false;
+}
+
+/** The bytes a WsMessage goes out as: in place before its payload when it has the room, else a copy. */
+function encodeMessage(m: WsMessage): Buffer {
+  const data = m.data;
+  const n = data.length;
+  const h = headerLength(n);
+  if (m.headroom >= h) {
+    const out = Buffer.from(data.buffer, data.byteOffset - h, n + h);
+    writeHeader(out, 0, true, m.binary ? OP_BINARY : OP_TEXT, n);
+    return out;
+  }
+  return frame(m.binary ? OP_BINARY : OP_TEXT, data);
+}
+
+export function websocket(options: WebSocketOptions = {}): Codec<WsIn, WsOut> {
+  const maxMessage = options.maxMessageBytes ?? envInt('C10K_WS_MAX_MESSAGE', DEFAULT_MAX_MESSAGE_BYTES);
+  const maxFrame = options.maxFrameBytes ?? maxMessage;
+  const maxHandshake = options.maxHandshakeBytes ?? 8 * 1024;
+  const ping = options.pingInterval ?? envInt('C10K_WS_PING', 0);
+  for (const [name, v] of [
+    ['maxMessageBytes', maxMessage],
+    ['maxFrameBytes', maxFrame],
+    ['maxHandshakeBytes', maxHandshake],
+  ] as const) {
+    if (!(Number.isSafeInteger(v) && v > 0)) throw new RangeError(`${name} out of range: ${v}`);
+  }
+  if (!(Number.isSafeInteger(ping) && ping >= 0)) throw new RangeError(`pingInterval out of range: ${ping}`);
+  const settings: Settings = {
+    maxMessage,
+    maxFrame: Math.min(maxFrame, maxMessage),
+    maxHandshake,
+    options,
+    pinger: ping > 0 ? new Pinger(ping) : null,
+  };
+  const fallback = options.fallback;
+  return {
+    name: 'websocket',
+    decoder: (peer?: WsPeer) => {
+      if (peer === undefined) throw new TypeError('the websocket codec needs its connection (decoder(conn))');
+      return new WsDecoder(peer, settings) as Decoder<WsIn>;
+    },
+    encode: (message) => {
+      if (message instanceof WsMessage) return encodeMessage(message);
+      return frame(typeof message === 'string' ? OP_TEXT : OP_BINARY, message);
+    },
+    retain: (message) => {
+      if (message instanceof WsMessage) return new WsMessage(message.binary, Buffer.from(message.data));
+      if (fallback?.retain) return fallback.retain(message) as WsIn;
+      return (Buffer.isBuffer(message) ? Buffer.from(message) : message) as unknown as WsIn;
+    },
+  };
+}
