@@ -366,91 +366,84 @@ class WsDecoder implements Decoder<unknown> {
   /** Reads request heads until one upgrades; returns where frames start in chunk, or -1. */
   private handshake(chunk: Buffer, emit: (message: unknown) => void): number {
     let at = 0;
-    while (at < chunk.length && this.state === HANDSHAKE) {
-      let src: Buffer;
-      let start: number;
-      let end: number;
-      if (this.pendingLen === 0) {
-        if (this.s.options.fallback && !this.looksLikeHttp(chunk, at)) {
-          if (chunk.length - at < GET.length && GET.subarray(0, chunk.length - at).equals(chunk.subarray(at)))
-            return this.keep(chunk, at);
-          this.fallback = this.s.options.fallback.decoder(this.peer);
+    const n = chunk.length;
+    while (at < n && this.state === HANDSHAKE) {
+      if (this.s.options.fallback && this.pendingLen < GET.length) {
+        // Not HTTP: the fallback codec gets the stream from its first byte.
+        const have = this.pendingLen;
+        const take = Math.min(GET.length - have, n - at);
+        let http = true;
+        for (let i = 0; i < have && http; i++) http = this.pending![i] === GET[i];
+        for (let i = 0; i < take && http; i++) http = chunk[at + i] === GET[have + i];
+        if (!http) {
+          const fallback = this.s.options.fallback.decoder(this.peer);
+          this.fallback = fallback;
           this.state = FALLBACK;
+          if (have > 0) {
+            const before = this.pending!.subarray(0, have);
+            this.pending = null;
+            this.pendingLen = 0;
+            fallback.push(before, emit);
+          }
           return at;
         }
-        const crlf = chunk.indexOf(CRLFCRLF, at);
-        if (crlf === -1) return this.keep(chunk, at);
-        src = chunk;
-        start = at;
-        end = crlf + 4;
-        at = end;
-      } else {
-        const before = this.pendingLen;
-        const from = Math.max(0, before - 3);
-        this.append(chunk, at, chunk.length);
-        const p = this.pending!;
-        if (this.s.options.fallback && before < GET.length && !this.looksLikeHttp(p, 0)) {
-          if (
-            this.pendingLen < GET.length &&
-            GET.subarray(0, this.pendingLen).equals(p.subarray(0, this.pendingLen))
-          )
-            return -1;
-          const bytes = p.subarray(0, this.pendingLen);
-          this.pending = null;
-          this.pendingLen = 0;
-          this.fallback = this.s.options.fallback.decoder(this.peer);
-          this.state = FALLBACK;
-          this.fallback.push(bytes, emit);
-          return -1;
-        }
-        const crlf = p.subarray(0, this.pendingLen).indexOf(CRLFCRLF, from);
-        if (crlf === -1) {
-          if (this.pendingLen > this.s.maxHandshake)
-            refuse(431, `request head larger than ${this.s.maxHandshake} bytes`);
-          return -1;
-        }
-        src = p;
-        start = 0;
-        end = crlf + 4;
-        at = chunk.length - (this.pendingLen - end); // bytes after the head in this chunk
-        this.pending = null;
-        this.pendingLen = 0;
+        if (have + take < GET.length) return this.keep(chunk, at, n);
       }
-      if (end - start > this.s.maxHandshake)
-        refuse(431, `request head larger than ${this.s.maxHandshake} bytes`);
-      this.request(src.subarray(start, end));
+      let end: number; // where the head ends in chunk
+      if (this.pendingLen === 0) {
+        const crlf = chunk.indexOf(CRLFCRLF, at);
+        if (crlf === -1) return this.keep(chunk, at, n);
+        end = crlf + 4;
+        if (end - at > this.s.maxHandshake) this.tooBig();
+        at = this.request(chunk.subarray(at, end), end);
+        continue;
+      }
+      // The head began in an earlier read: look for its end across the seam, then in this chunk.
+      const p = this.pending!;
+      const tail = Math.min(3, this.pendingLen);
+      const seam = Buffer.concat([
+        p.subarray(this.pendingLen - tail, this.pendingLen),
+        chunk.subarray(at, at + 3),
+      ]);
+      const s = seam.indexOf(CRLFCRLF);
+      if (s !== -1) end = at + s + 4 - tail;
+      else {
+        const crlf = chunk.indexOf(CRLFCRLF, at);
+        if (crlf === -1) return this.keep(chunk, at, n);
+        end = crlf + 4;
+      }
+      this.keep(chunk, at, end);
+      const head = p === this.pending ? p : this.pending!;
+      const len = this.pendingLen;
+      this.pending = null;
+      this.pendingLen = 0;
+      at = this.request(head.subarray(0, len), end);
     }
     return this.state === HANDSHAKE ? -1 : at;
   }
 
-  private looksLikeHttp(buf: Buffer, at: number): boolean {
-    const n = Math.min(GET.length, buf.length - at);
-    for (let i = 0; i < n; i++) if (buf[at + i] !== GET[i]) return false;
-    return n === GET.length;
+  private tooBig(): never {
+    refuse(431, `request head larger than ${this.s.maxHandshake} bytes`);
   }
 
-  private keep(chunk: Buffer, at: number): number {
-    this.append(chunk, at, chunk.length);
-    if (this.pendingLen > this.s.maxHandshake)
-      refuse(431, `request head larger than ${this.s.maxHandshake} bytes`);
-    return -1;
-  }
-
-  private append(chunk: Buffer, from: number, to: number): void {
+  /** Keep chunk[from, to) of an unfinished head. */
+  private keep(chunk: Buffer, from: number, to: number): number {
     const need = this.pendingLen + (to - from);
+    if (need > this.s.maxHandshake) this.tooBig();
     if (this.pending === null || this.pending.length < need) {
       const grown = Buffer.allocUnsafe(
-        Math.min(Math.max(need, 512, (this.pending?.length ?? 0) * 2), this.s.maxHandshake + 4096),
+        Math.min(Math.max(need, 512, (this.pending?.length ?? 0) * 2), this.s.maxHandshake),
       );
-      if (grown.length < need) refuse(431, `request head larger than ${this.s.maxHandshake} bytes`);
       if (this.pending !== null) this.pending.copy(grown, 0, 0, this.pendingLen);
       this.pending = grown;
     }
     chunk.copy(this.pending, this.pendingLen, from, to);
     this.pendingLen = need;
+    return -1;
   }
 
-  private request(head: Buffer): void {
+  /** Answers one request head; returns `next` (where reading goes on). */
+  private request(head: Buffer, next: number): number {
     let req: HttpRequest | null = null;
     try {
       new HttpDecoder({ maxHeaderBytes: this.s.maxHandshake }).push(head, (r) => {
@@ -468,7 +461,7 @@ class WsDecoder implements Decoder<unknown> {
     if (upgrade === undefined || !hasToken(upgrade, 'websocket')) {
       if (options.http) {
         options.http(r, this.peer);
-        return;
+        return next;
       }
       refuse(426, 'this server speaks WebSocket only', { upgrade: 'websocket' });
     }
@@ -509,6 +502,7 @@ class WsDecoder implements Decoder<unknown> {
     this.state = FRAMES;
     if (this.s.pinger !== null) this.s.pinger.add(this);
     options.open?.(this.peer, wsReq);
+    return next;
   }
 
   // ---- frames --------------------------------------------------------------------------------------
