@@ -39,7 +39,8 @@ Exits 1 when an echoed byte was wrong or no connection could be made.
   --rate M               open loop: M messages/s in total, spread over the connections
   --protocol P           ${PROTOCOLS.join(', ')}: framing for the echo, line-echo or a length-prefixed
                          echo app (line: printable bytes ending in '\\n'; length: 4-byte big-endian
-                         length, then the payload) (default raw)
+                         length, then the payload; websocket: each connection upgrades first, then
+                         sends masked text frames of printable ASCII for ws-echo) (default raw)
   --hold                 open the connections and keep them idle for --duration (no messages)
   --sources N            spread connections over source addresses 127.0.0.2 .. 127.0.0.(N+1)
                          (default: 1 per ${CONNECTIONS_PER_SOURCE.toLocaleString('en-US')} connections above ${CONNECTIONS_PER_SOURCE.toLocaleString('en-US')}, else the kernel's choice)
