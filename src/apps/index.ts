@@ -12,6 +12,7 @@ export const BUILTIN_APPS: Record<string, string> = {
   http: new URL('./http.ts', import.meta.url).href,
   chat: new URL('./chat.ts', import.meta.url).href,
   'ws-echo': new URL('./ws-echo.ts', import.meta.url).href,
+  'ws-chat': new URL('./ws-chat.ts', import.meta.url).href,
 };
 
 /** The module URL for a built-in app name or a path (relative to the working directory). */

@@ -92,8 +92,11 @@ export interface WebSocketOptions {
    * (one of req.protocols), false refuses with 403, a number refuses with that HTTP status.
    */
   upgrade?(req: WsRequest, conn: WsPeer): boolean | string | number | undefined;
-  /** The handshake is done (the 101 is queued): the app may send now. */
-  open?(conn: WsPeer, req: WsRequest): void;
+  /**
+   * The handshake is done (the 101 is queued): the app may send now. With a fallback codec, also called
+   * (with req null) when the stream goes to it.
+   */
+  open?(conn: WsPeer, req: WsRequest | null): void;
   /** The peer sent a close frame (code 1005 when it gave none). */
   closing?(conn: WsPeer, code: number, reason: string): void;
   /**
@@ -379,6 +382,7 @@ class WsDecoder implements Decoder<unknown> {
           const fallback = this.s.options.fallback.decoder(this.peer);
           this.fallback = fallback;
           this.state = FALLBACK;
+          this.s.options.open?.(this.peer, null);
           if (have > 0) {
             const before = this.pending!.subarray(0, have);
             this.pending = null;
