@@ -15,7 +15,8 @@ Serve APP (a built-in app or a module whose default export is defineApp(...)) un
 Stops on SIGINT/SIGTERM: stops accepting, lets connections finish (--drain-timeout), exits 0.
 SIGHUP reloads the workers of multi-process models (new workers accept before old ones drain).
 
-  --app NAME|PATH          echo, line-echo, kv, http, chat, or a module path (required)
+  --app NAME|PATH          echo, line-echo, kv, http, chat, ws-echo, ws-chat, or a module path
+                           (required)
   --model NAME             ${Object.keys(MODELS).join(', ')} (default reactor)
   --backend NAME           ${BACKENDS.join(', ')} (default ${DEFAULT_BACKEND})
   --host ADDR              address to listen on (default 127.0.0.1)
@@ -63,6 +64,11 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
   --metrics HOST:PORT      serve them in Prometheus text format (GET /metrics), with event-loop delay
   --token T                required on every --status/--metrics request (Authorization: Bearer T or
                            ?token=T); needed to bind them anywhere but loopback (default: $${TOKEN_ENV})
+  --ws-ping T              WebSocket apps (ws-echo, ws-chat, any app on the websocket codec): ping
+                           each open WebSocket every T; one that has not answered by the next ping
+                           is closed (default: never)
+  --ws-max-message B       largest WebSocket message, all fragments together (default 1m): a larger
+                           one is refused with close code 1009
   --bus redis://HOST:PORT  share the app's bus (chat rooms, ...) with every server on this Redis
                            (pub/sub); without it the bus spans this server's workers
   --log-level LEVEL        ${LOG_LEVELS.join(', ')} (default info)
@@ -97,6 +103,8 @@ const OPTIONS = {
   'proxy-protocol': { type: 'boolean' },
   'trusted-proxies': { type: 'string' },
   bus: { type: 'string' },
+  'ws-ping': { type: 'string' },
+  'ws-max-message': { type: 'string' },
   status: { type: 'string' },
   metrics: { type: 'string' },
   token: { type: 'string' },
@@ -116,6 +124,15 @@ export async function run(argv: string[]): Promise<number> {
     level: oneOf('log-level', v['log-level'], LOG_LEVELS) ?? 'info',
     format: oneOf('log-format', v['log-format'], ['text', 'json'] as const) ?? 'text',
   });
+  // Read by every websocket() codec made without its own values, in this process and in every worker
+  // (child processes and threads inherit the environment), so they are set before the app loads.
+  const wsPing = duration('ws-ping', v['ws-ping']);
+  const wsMax = bytes('ws-max-message', v['ws-max-message']);
+  if (wsPing !== undefined) process.env.C10K_WS_PING = String(wsPing);
+  if (wsMax !== undefined) {
+    if (wsMax < 1) throw new UsageError('--ws-max-message must be at least 1 byte');
+    process.env.C10K_WS_MAX_MESSAGE = String(wsMax);
+  }
   const adminArgs = parseAdminArgs({ status: v.status, metrics: v.metrics, token: v.token });
   const server = await serve({
     app: v.app,
