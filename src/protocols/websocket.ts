@@ -61,17 +61,41 @@ export interface WsRequest {
 export class WsMessage {
   /** false for a text message (then `data` is valid UTF-8), true for binary. */
   binary: boolean;
-  data: Buffer;
-  /** Bytes free right before `data` that a reply frame's header may use (the spent mask key), or 0. */
+  /** The payload is src[start, end); `data` makes that view when asked (an echo never asks). */
+  src: Buffer;
+  start: number;
+  end: number;
+  /** Bytes free right before the payload that a reply frame's header may use (the spent mask key), or 0. */
   headroom: number;
+  private view: Buffer | null;
   constructor(binary: boolean, data: Buffer, headroom = 0) {
     this.binary = binary;
-    this.data = data;
+    this.src = data;
+    this.start = 0;
+    this.end = data.length;
     this.headroom = headroom;
+    this.view = data;
+  }
+  /** The payload (a view: borrowed as the message is). */
+  get data(): Buffer {
+    return (this.view ??= this.src.subarray(this.start, this.end));
+  }
+  get length(): number {
+    return this.end - this.start;
   }
   /** The text of a text message (a copy, as a string). */
   text(): string {
-    return this.data.toString('utf8');
+    return this.src.toString('utf8', this.start, this.end);
+  }
+  /** @internal the decoder points the shared message at the next payload */
+  set(binary: boolean, src: Buffer, start: number, end: number, headroom: number): this {
+    this.binary = binary;
+    this.src = src;
+    this.start = start;
+    this.end = end;
+    this.headroom = headroom;
+    this.view = null;
+    return this;
   }
 }
 
@@ -244,6 +268,34 @@ function unmask(buf: Uint8Array, from: number, to: number, key: number, phase: n
     buf[i + 3] ^= k3;
   }
   for (let j = 0; i < to; i++, j++) buf[i] ^= ks[j];
+}
+
+/** unmask() of a whole payload (phase 0) that also returns the OR of the unmasked bytes. */
+function unmaskOr(buf: Uint8Array, from: number, to: number, key: number): number {
+  const k0 = (key >>> 24) & 0xff;
+  const k1 = (key >>> 16) & 0xff;
+  const k2 = (key >>> 8) & 0xff;
+  const k3 = key & 0xff;
+  let or = 0;
+  let i = from;
+  for (; i + 4 <= to; i += 4) {
+    const a = buf[i] ^ k0;
+    const b = buf[i + 1] ^ k1;
+    const c = buf[i + 2] ^ k2;
+    const d = buf[i + 3] ^ k3;
+    buf[i] = a;
+    buf[i + 1] = b;
+    buf[i + 2] = c;
+    buf[i + 3] = d;
+    or |= a | b | c | d;
+  }
+  if (i < to) {
+    const v = (buf[i] ^= k0);
+    or |= v;
+  }
+  if (i + 1 < to) or |= buf[i + 1] ^= k1;
+  if (i + 2 < to) or |= buf[i + 2] ^= k2;
+  return or;
 }
 
 /** How many bytes at the end of buf[from, to) are an incomplete UTF-8 sequence (0-3). */
@@ -557,16 +609,14 @@ class WsDecoder implements Decoder<unknown> {
       const fin = (b0 & 0x80) !== 0;
       if (fin && op !== 0 && op < 8 && n - at >= len) {
         // The common case: a whole unfragmented message in this read. Unmask in place, emit a view.
-        unmask(chunk, at, at + len, key, 0);
-        const data = chunk.subarray(at, at + len);
+        const start = at;
         at += len;
-        if (op === OP_TEXT && !isUtf8(data)) fail(CLOSE_INVALID_DATA, 'text is not valid UTF-8');
-        const m = SHARED;
-        m.binary = op === OP_BINARY;
-        m.data = data;
+        // the OR of every byte says whether the text is all ASCII (then it is UTF-8, no check needed)
+        const high = unmaskOr(chunk, start, at, key);
+        if (op === OP_TEXT && high >= 0x80 && !isUtf8(chunk.subarray(start, at)))
+          fail(CLOSE_INVALID_DATA, 'text is not valid UTF-8');
         // the client's header and mask key before the payload are spent: a reply's header fits there
-        m.headroom = had === 0 ? h : 0;
-        emit(m);
+        emit(SHARED.set(op === OP_BINARY, chunk, start, at, had === 0 ? h : 0));
         continue;
       }
       this.op = op;
@@ -652,10 +702,7 @@ class WsDecoder implements Decoder<unknown> {
       this.checked = cut - 10;
     }
     if (!this.fin) return;
-    const m = SHARED;
-    m.binary = this.msgOp === OP_BINARY;
-    m.data = msg.subarray(10, 10 + this.msgLen);
-    m.headroom = 10;
+    const m = SHARED.set(this.msgOp === OP_BINARY, msg, 10, 10 + this.msgLen, 10);
     this.msg = null; // handed out: never written again
     this.msgLen = 0;
     this.msgOp = 0;
@@ -703,15 +750,14 @@ function hasToken(value: string, token: string): boolean {
 
 /** The bytes a WsMessage goes out as: in place before its payload when it has the room, else a copy. */
 function encodeMessage(m: WsMessage): Buffer {
-  const data = m.data;
-  const n = data.length;
+  const n = m.end - m.start;
   const h = headerLength(n);
   if (m.headroom >= h) {
-    const out = Buffer.from(data.buffer, data.byteOffset - h, n + h);
+    const out = m.src.subarray(m.start - h, m.end);
     writeHeader(out, 0, true, m.binary ? OP_BINARY : OP_TEXT, n);
     return out;
   }
-  return frame(m.binary ? OP_BINARY : OP_TEXT, data);
+  return frame(m.binary ? OP_BINARY : OP_TEXT, m.data);
 }
 
 export function websocket(options: WebSocketOptions = {}): Codec<WsIn, WsOut> {
