@@ -5,6 +5,7 @@
 // servers, not the load, are the busy side. It counts bytes, it does not check them (c10k load does).
 // usage: ws_load PORT CONNS SIZE SECONDS [NSRC]
 // prints one line: conns=N msgs=N msgs_per_s=N closed=N
+// SIZE 0: hold the upgraded connections idle for SECONDS instead; prints held=N once they are all open.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,7 +50,7 @@ int main(int argc, char **argv) {
   if (argc < 5) { fprintf(stderr, "usage: ws_load PORT CONNS SIZE SECONDS [NSRC]\n"); return 2; }
   int port = atoi(argv[1]), C = atoi(argv[2]), S = atoi(argv[3]); double secs = atof(argv[4]);
   int nsrc = argc > 5 ? atoi(argv[5]) : 1;
-  if (S < 1 || S > 65535) { fprintf(stderr, "ws_load: SIZE must be 1..65535\n"); return 2; }
+  if (S < 0 || S > 65535) { fprintf(stderr, "ws_load: SIZE must be 0..65535\n"); return 2; }
   int h = S < 126 ? 2 : 4, back = h + S, F = h + 4 + S;
   unsigned char *frame = malloc(F), key[4] = {0x12, 0x34, 0x56, 0x78};
   frame[0] = 0x81;
@@ -76,6 +77,12 @@ int main(int argc, char **argv) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[ok]};
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     ok++;
+  }
+  if (S == 0) {
+    printf("held=%d\n", ok);
+    fflush(stdout);
+    usleep((useconds_t)(secs * 1e6));
+    return 0;
   }
   long long start = now_ns(), end = start + (long long)(secs * 1e9), msgs = 0;
   for (int i = 0; i < ok; i++) send_all(cs[i].fd, (char *)frame, F);

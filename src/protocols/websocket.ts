@@ -12,7 +12,7 @@
 // plain frames, as RFC 6455 allows).
 
 import { isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   type Codec,
   type CodecPeer,
@@ -20,7 +20,7 @@ import {
   type Decoder,
   ProtocolError,
 } from './codec.ts';
-import { HttpDecoder, type HttpHeaders, type HttpRequest, response } from './http.ts';
+import { HttpDecoder, HttpHeaders, type HttpRequest, response } from './http.ts';
 
 export const OP_CONTINUATION = 0x0;
 export const OP_TEXT = 0x1;
@@ -230,11 +230,192 @@ export function validCloseCode(code: number): boolean {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
 }
 
-/** Sec-WebSocket-Accept for a Sec-WebSocket-Key. */
-export function acceptKey(key: string): string {
-  return createHash('sha1')
-    .update(key + GUID)
-    .digest('base64');
+const KEY_AND_GUID = Buffer.from('x'.repeat(24) + GUID, 'latin1');
+
+/** Sec-WebSocket-Accept for the 24 bytes of a Sec-WebSocket-Key at src[at] (or for a key string). */
+export function acceptKey(src: Buffer | string, at = 0): string {
+  if (typeof src === 'string') return acceptKey(Buffer.from(src, 'latin1'), 0);
+  src.copy(KEY_AND_GUID, 0, at, at + 24);
+  return hash('sha1', KEY_AND_GUID, 'base64');
+}
+
+// ---- the handshake's fast path ---------------------------------------------------------------------------
+
+const RESPONSE_101 = Buffer.from(
+  'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ',
+  'latin1',
+);
+/** Where fastUpgrade() found the key in the head it accepted. */
+let fastKeyAt = 0;
+
+/** The 101 for the head fastUpgrade() just accepted: one Buffer, no string but the accept key. */
+function response101(head: Buffer): Buffer {
+  const accept = acceptKey(head, fastKeyAt);
+  const out = Buffer.allocUnsafe(RESPONSE_101.length + 28 + 4);
+  RESPONSE_101.copy(out, 0);
+  out.write(accept, RESPONSE_101.length, 'latin1');
+  out.write('\r\n\r\n', RESPONSE_101.length + 28, 'latin1');
+  return out;
+}
+
+const lower = (c: number) => (c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+
+/** buf[from, to) equals `name` (lower case) ignoring case. */
+function sameName(buf: Buffer, from: number, to: number, name: Buffer): boolean {
+  if (to - from !== name.length) return false;
+  for (let i = 0; i < name.length; i++) if (lower(buf[from + i]) !== name[i]) return false;
+  return true;
+}
+
+/** The comma-separated list in buf[from, to) holds `token` (lower case), ignoring case. */
+function listHas(buf: Buffer, from: number, to: number, token: Buffer): boolean {
+  let i = from;
+  while (i < to) {
+    while (i < to && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x2c)) i++;
+    let j = i;
+    while (j < to && buf[j] !== 0x2c) j++;
+    let e = j;
+    while (e > i && (buf[e - 1] === 0x20 || buf[e - 1] === 0x09)) e--;
+    if (sameName(buf, i, e, token)) return true;
+    i = j;
+  }
+  return false;
+}
+
+const N_HOST = Buffer.from('host');
+const N_UPGRADE = Buffer.from('upgrade');
+const N_CONNECTION = Buffer.from('connection');
+const N_KEY = Buffer.from('sec-websocket-key');
+const N_VERSION = Buffer.from('sec-websocket-version');
+const T_WEBSOCKET = Buffer.from('websocket');
+const T_UPGRADE = Buffer.from('upgrade');
+const REQUEST_START = Buffer.from('GET ');
+const REQUEST_END = Buffer.from(' HTTP/1.1\r\n');
+
+function isBase64(c: number): boolean {
+  return (
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x2b ||
+    c === 0x2f
+  );
+}
+
+/**
+ * Whether head (a whole request head, CRLF line ends) is a plain, valid WebSocket upgrade: GET, HTTP/1.1,
+ * well-formed fields (at most 100), Host, Upgrade: websocket, Connection: upgrade, version 13, a valid
+ * key, and nothing that asks for more (no subprotocols, no body). false sends it down the general path,
+ * which gives every refusal its status.
+ */
+function fastUpgrade(head: Buffer): boolean {
+  const n = head.length;
+  if (n < 20 || head.compare(REQUEST_START, 0, 4, 0, 4) !== 0) return false;
+  let i = 4;
+  while (i < n && head[i] > 0x20 && head[i] < 0x7f) i++;
+  if (i === 4 || n - i < REQUEST_END.length || head.compare(REQUEST_END, 0, 11, i, i + 11) !== 0)
+    return false;
+  i += 11;
+  let host = false;
+  let upgrade = false;
+  let connection = false;
+  let version = false;
+  let key = -1;
+  let fields = 0;
+  while (i < n - 2) {
+    if (++fields > 100) return false;
+    const nameStart = i;
+    while (i < n && TOKEN_CHAR[head[i]] === 1) i++;
+    if (i === nameStart || head[i] !== 0x3a) return false;
+    const nameEnd = i++;
+    while (i < n && (head[i] === 0x20 || head[i] === 0x09)) i++;
+    const valueStart = i;
+    while (i < n && head[i] !== 0x0d) {
+      const c = head[i];
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+      i++;
+    }
+    if (i + 1 >= n || head[i + 1] !== 0x0a) return false;
+    let valueEnd = i;
+    while (valueEnd > valueStart && (head[valueEnd - 1] === 0x20 || head[valueEnd - 1] === 0x09)) valueEnd--;
+    i += 2;
+    const c0 = lower(head[nameStart]);
+    if (c0 === 0x68 && sameName(head, nameStart, nameEnd, N_HOST)) host = true;
+    else if (c0 === 0x75 && sameName(head, nameStart, nameEnd, N_UPGRADE)) {
+      if (!listHas(head, valueStart, valueEnd, T_WEBSOCKET)) return false;
+      upgrade = true;
+    } else if (c0 === 0x63 && sameName(head, nameStart, nameEnd, N_CONNECTION)) {
+      if (listHas(head, valueStart, valueEnd, T_UPGRADE)) connection = true;
+    } else if (c0 === 0x73 && nameEnd - nameStart >= 17) {
+      if (sameName(head, nameStart, nameEnd, N_KEY)) {
+        if (key !== -1 || valueEnd - valueStart !== 24) return false;
+        for (let k = 0; k < 21; k++) if (!isBase64(head[valueStart + k])) return false;
+        const last = head[valueStart + 21];
+        if (last !== 0x41 && last !== 0x51 && last !== 0x67 && last !== 0x77) return false;
+        if (head[valueStart + 22] !== 0x3d || head[valueStart + 23] !== 0x3d) return false;
+        key = valueStart;
+      } else if (sameName(head, nameStart, nameEnd, N_VERSION)) {
+        if (
+          version ||
+          valueEnd - valueStart !== 2 ||
+          head[valueStart] !== 0x31 ||
+          head[valueStart + 1] !== 0x33
+        )
+          return false;
+        version = true;
+      } else if (lower(head[nameStart + 4]) === 0x77 && nameEnd - nameStart > 14) return false; // sec-websocket-* else
+    } else if (
+      c0 === 0x74 ||
+      (c0 === 0x63 &&
+        lower(head[nameStart + 1]) === 0x6f &&
+        lower(head[nameStart + 2]) === 0x6e &&
+        nameEnd - nameStart === 14)
+    )
+      return false; // transfer-encoding or content-length: the general path decides
+  }
+  if (i !== n - 2 || head[i] !== 0x0d || head[i + 1] !== 0x0a) return false;
+  if (!(host && upgrade && connection && version && key !== -1)) return false;
+  fastKeyAt = key;
+  return true;
+}
+
+/** RFC 9110 token characters (header field names). */
+const TOKEN_CHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TOKEN_CHAR[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TOKEN_CHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TOKEN_CHAR[c] = TOKEN_CHAR[c + 0x20] = 1;
+
+/**
+ * The request open() gets after a fast-path upgrade: its headers are parsed when asked, from the head,
+ * which is borrowed: ask during open() (they are kept once parsed).
+ */
+class FastRequest implements WsRequest {
+  readonly target: string;
+  readonly path: string;
+  readonly protocols: string[] = [];
+  protocol = '';
+  private head: Buffer | null;
+  private parsed: HttpHeaders | null = null;
+  constructor(head: Buffer) {
+    this.head = head;
+    const end = head.indexOf(0x20, 4);
+    this.target = head.toString('latin1', 4, end);
+    const q = this.target.indexOf('?');
+    this.path = q === -1 ? this.target : this.target.slice(0, q);
+  }
+  get headers(): HttpHeaders {
+    if (this.parsed !== null) return this.parsed;
+    if (this.head === null) throw new Error("the upgrade request's headers are read during open() only");
+    let headers = new HttpHeaders();
+    new HttpDecoder().push(this.head, (r) => {
+      headers = r.headers;
+    });
+    this.parsed = headers;
+    return headers;
+  }
+  release(): void {
+    this.head = null;
+  }
 }
 
 function fail(code: number, why: string): never {
@@ -366,31 +547,37 @@ class Pinger {
 const PING = frame(OP_PING);
 
 // Fields are few and mostly null while idle: memory per idle connection is the target.
+/** A WebSocket decoder's state while a frame, a message or a request head is incomplete. */
+class Partial {
+  /** Bytes of the current frame header (up to 14) while it spans reads. */
+  head: Buffer | null = null;
+  headLen = 0;
+  /** The frame being read across reads: opcode, fin, payload length left, mask key, payload bytes read. */
+  op = 0;
+  fin = false;
+  left = 0;
+  key = 0;
+  done = 0;
+  /** The data message being assembled (fragments, or a frame split across reads): 10 bytes of headroom. */
+  msg: Buffer | null = null;
+  msgLen = 0;
+  /** Opcode of the message in progress (text/binary) or 0; how much of it is UTF-8-checked. */
+  msgOp = 0;
+  checked = 0;
+  /** A control frame's payload split across reads. */
+  ctl: Buffer | null = null;
+  /** The handshake's bytes while they span reads, or the fallback decoder. */
+  pending: Buffer | null = null;
+  pendingLen = 0;
+}
+
 class WsDecoder implements Decoder<unknown> {
   readonly peer: WsPeer;
   private readonly s: Settings;
   state = HANDSHAKE;
   awaitingPong = false;
-  /** Bytes of the current frame header (up to 14) while it spans reads. */
-  private head: Buffer | null = null;
-  private headLen = 0;
-  /** The frame being read across reads: opcode, fin, payload length left, mask key, payload bytes read. */
-  private op = 0;
-  private fin = false;
-  private left = 0;
-  private key = 0;
-  private done = 0;
-  /** The data message being assembled (fragments, or a frame split across reads): 10 bytes of headroom. */
-  private msg: Buffer | null = null;
-  private msgLen = 0;
-  /** Opcode of the message in progress (text/binary) or 0; how much of it is UTF-8-checked. */
-  private msgOp = 0;
-  private checked = 0;
-  /** A control frame's payload split across reads. */
-  private ctl: Buffer | null = null;
-  /** The handshake's bytes while they span reads, or the fallback decoder. */
-  private pending: Buffer | null = null;
-  private pendingLen = 0;
+  /** What an incomplete frame, message or request head needs; null between whole frames (the usual). */
+  private part: Partial | null = null;
   private fallback: Decoder<unknown> | null = null;
 
   constructor(peer: WsPeer, settings: Settings) {
@@ -400,7 +587,17 @@ class WsDecoder implements Decoder<unknown> {
 
   get buffered(): number {
     if (this.fallback !== null) return this.fallback.buffered;
-    return this.pendingLen + this.headLen + this.msgLen + (this.left > 0 ? 1 : 0);
+    const q = this.part;
+    return q === null ? 0 : q.pendingLen + q.headLen + q.msgLen + (q.left > 0 ? 1 : 0);
+  }
+
+  /** The partial state, made when first needed. */
+  private get q(): Partial {
+    return (this.part ??= new Partial());
+  }
+
+  private get pendingLen(): number {
+    return this.part === null ? 0 : this.part.pendingLen;
   }
 
   push(chunk: Buffer, emit: (message: unknown) => void): void {
@@ -414,6 +611,17 @@ class WsDecoder implements Decoder<unknown> {
       return;
     }
     if (this.state === FRAMES) this.frames(chunk, at, emit);
+    const q = this.part;
+    // between whole frames an idle connection keeps nothing
+    if (
+      q !== null &&
+      q.left === 0 &&
+      q.headLen === 0 &&
+      q.msgOp === 0 &&
+      q.pendingLen === 0 &&
+      q.ctl === null
+    )
+      this.part = null;
   }
 
   // ---- handshake -----------------------------------------------------------------------------------
@@ -428,7 +636,7 @@ class WsDecoder implements Decoder<unknown> {
         const have = this.pendingLen;
         const take = Math.min(GET.length - have, n - at);
         let http = true;
-        for (let i = 0; i < have && http; i++) http = this.pending![i] === GET[i];
+        for (let i = 0; i < have && http; i++) http = this.q.pending![i] === GET[i];
         for (let i = 0; i < take && http; i++) http = chunk[at + i] === GET[have + i];
         if (!http) {
           const fallback = this.s.options.fallback.decoder(this.peer);
@@ -436,9 +644,9 @@ class WsDecoder implements Decoder<unknown> {
           this.state = FALLBACK;
           this.s.options.open?.(this.peer, null);
           if (have > 0) {
-            const before = this.pending!.subarray(0, have);
-            this.pending = null;
-            this.pendingLen = 0;
+            const before = this.q.pending!.subarray(0, have);
+            this.q.pending = null;
+            this.q.pendingLen = 0;
             fallback.push(before, emit);
           }
           return at;
@@ -455,10 +663,10 @@ class WsDecoder implements Decoder<unknown> {
         continue;
       }
       // The head began in an earlier read: look for its end across the seam, then in this chunk.
-      const p = this.pending!;
-      const tail = Math.min(3, this.pendingLen);
+      const p = this.q.pending!;
+      const tail = Math.min(3, this.q.pendingLen);
       const seam = Buffer.concat([
-        p.subarray(this.pendingLen - tail, this.pendingLen),
+        p.subarray(this.q.pendingLen - tail, this.q.pendingLen),
         chunk.subarray(at, at + 3),
       ]);
       const s = seam.indexOf(CRLFCRLF);
@@ -469,10 +677,10 @@ class WsDecoder implements Decoder<unknown> {
         end = crlf + 4;
       }
       this.keep(chunk, at, end);
-      const head = p === this.pending ? p : this.pending!;
-      const len = this.pendingLen;
-      this.pending = null;
-      this.pendingLen = 0;
+      const head = p === this.q.pending ? p : this.q.pending!;
+      const len = this.q.pendingLen;
+      this.q.pending = null;
+      this.q.pendingLen = 0;
       at = this.request(head.subarray(0, len), end);
     }
     return this.state === HANDSHAKE ? -1 : at;
@@ -484,22 +692,47 @@ class WsDecoder implements Decoder<unknown> {
 
   /** Keep chunk[from, to) of an unfinished head. */
   private keep(chunk: Buffer, from: number, to: number): number {
-    const need = this.pendingLen + (to - from);
+    const need = this.q.pendingLen + (to - from);
     if (need > this.s.maxHandshake) this.tooBig();
-    if (this.pending === null || this.pending.length < need) {
+    if (this.q.pending === null || this.q.pending.length < need) {
       const grown = Buffer.allocUnsafe(
-        Math.min(Math.max(need, 512, (this.pending?.length ?? 0) * 2), this.s.maxHandshake),
+        Math.min(Math.max(need, 512, (this.q.pending?.length ?? 0) * 2), this.s.maxHandshake),
       );
-      if (this.pending !== null) this.pending.copy(grown, 0, 0, this.pendingLen);
-      this.pending = grown;
+      if (this.q.pending !== null) this.q.pending.copy(grown, 0, 0, this.q.pendingLen);
+      this.q.pending = grown;
     }
-    chunk.copy(this.pending, this.pendingLen, from, to);
-    this.pendingLen = need;
+    chunk.copy(this.q.pending, this.q.pendingLen, from, to);
+    this.q.pendingLen = need;
     return -1;
   }
 
   /** Answers one request head; returns `next` (where reading goes on). */
   private request(head: Buffer, next: number): number {
+    const s = this.s;
+    // The common request (an upgrade with nothing unusual in it) is checked byte by byte without making
+    // a string of every header; anything else takes the general path below.
+    if (s.options.upgrade === undefined && fastUpgrade(head)) {
+      this.peer.write(response101(head));
+      if (s.options.open === undefined) return this.upgraded(next, null);
+      const req = new FastRequest(head);
+      try {
+        return this.upgraded(next, req);
+      } finally {
+        req.release();
+      }
+    }
+    return this.generalRequest(head, next);
+  }
+
+  private upgraded(next: number, req: WsRequest | null): number {
+    this.state = FRAMES;
+    if (this.s.pinger !== null) this.s.pinger.add(this);
+    const open = this.s.options.open;
+    if (open !== undefined) open(this.peer, req!);
+    return next;
+  }
+
+  private generalRequest(head: Buffer, next: number): number {
     let req: HttpRequest | null = null;
     try {
       new HttpDecoder({ maxHeaderBytes: this.s.maxHandshake }).push(head, (r) => {
@@ -552,13 +785,10 @@ class WsDecoder implements Decoder<unknown> {
     }
     let head101 =
       'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
-      `sec-websocket-accept: ${acceptKey(key)}\r\n`;
+      `sec-websocket-accept: ${acceptKey(Buffer.from(key, 'latin1'), 0)}\r\n`;
     if (wsReq.protocol !== '') head101 += `sec-websocket-protocol: ${wsReq.protocol}\r\n`;
     this.peer.write(head101 + '\r\n');
-    this.state = FRAMES;
-    if (this.s.pinger !== null) this.s.pinger.add(this);
-    options.open?.(this.peer, wsReq);
-    return next;
+    return this.upgraded(next, wsReq);
   }
 
   // ---- frames --------------------------------------------------------------------------------------
@@ -566,7 +796,8 @@ class WsDecoder implements Decoder<unknown> {
   private frames(chunk: Buffer, at: number, emit: (message: unknown) => void): void {
     const n = chunk.length;
     while (at < n && this.state === FRAMES) {
-      if (this.left > 0) {
+      const part = this.part;
+      if (part !== null && part.left > 0) {
         at = this.payload(chunk, at, emit);
         continue;
       }
@@ -574,9 +805,9 @@ class WsDecoder implements Decoder<unknown> {
       let src: Buffer = chunk;
       let p = at;
       let avail = n - at;
-      const had = this.headLen;
+      const had = part === null ? 0 : part.headLen;
       if (had > 0) {
-        const head = this.head!;
+        const head = this.q.head!;
         const take = Math.min(14 - had, n - at);
         chunk.copy(head, had, at, at + take);
         src = head;
@@ -588,9 +819,9 @@ class WsDecoder implements Decoder<unknown> {
       if (avail < h) {
         if (avail >= 2) this.check(src[p], src[p + 1], -1); // fail fast on what is known
         // the rest of this chunk is an incomplete header: keep it for the next read
-        if (this.head === null) this.head = Buffer.allocUnsafe(14);
-        if (had === 0) chunk.copy(this.head, 0, at, n);
-        this.headLen = avail;
+        if (this.q.head === null) this.q.head = Buffer.allocUnsafe(14);
+        if (had === 0) chunk.copy(this.q.head, 0, at, n);
+        this.q.headLen = avail;
         return;
       }
       const b0 = src[p];
@@ -604,7 +835,7 @@ class WsDecoder implements Decoder<unknown> {
       this.check(b0, src[p + 1], len);
       const key = src.readUInt32BE(p + h - 4);
       at += h - had;
-      this.headLen = 0;
+      if (part !== null) part.headLen = 0;
       const op = b0 & 0x0f;
       const fin = (b0 & 0x80) !== 0;
       if (fin && op !== 0 && op < 8 && n - at >= len) {
@@ -619,14 +850,14 @@ class WsDecoder implements Decoder<unknown> {
         emit(SHARED.set(op === OP_BINARY, chunk, start, at, had === 0 ? h : 0));
         continue;
       }
-      this.op = op;
-      this.fin = fin;
-      this.left = len;
-      this.key = key;
-      this.done = 0;
-      if (op >= 8) this.ctl = len > 0 ? Buffer.allocUnsafe(len) : EMPTY;
+      this.q.op = op;
+      this.q.fin = fin;
+      this.q.left = len;
+      this.q.key = key;
+      this.q.done = 0;
+      if (op >= 8) this.q.ctl = len > 0 ? Buffer.allocUnsafe(len) : EMPTY;
       else {
-        if (op !== 0) this.msgOp = op;
+        if (op !== 0) this.q.msgOp = op;
         this.grow(len);
       }
       if (len === 0) this.frameDone(emit);
@@ -645,68 +876,71 @@ class WsDecoder implements Decoder<unknown> {
       return;
     }
     if (op > OP_BINARY) fail(CLOSE_PROTOCOL_ERROR, `unknown opcode ${op}`);
-    if (op === OP_CONTINUATION && this.msgOp === 0)
+    const part = this.part;
+    const msgOp = part === null ? 0 : part.msgOp;
+    if (op === OP_CONTINUATION && msgOp === 0)
       fail(CLOSE_PROTOCOL_ERROR, 'a continuation frame with no message to continue');
-    if (op !== OP_CONTINUATION && this.msgOp !== 0)
+    if (op !== OP_CONTINUATION && msgOp !== 0)
       fail(CLOSE_PROTOCOL_ERROR, 'a new message before the last one finished');
     if (len < 0) return;
     if (len > this.s.maxFrame) fail(CLOSE_TOO_BIG, `frame larger than ${this.s.maxFrame} bytes`);
-    if (this.msgLen + len > this.s.maxMessage)
+    if ((part === null ? 0 : part.msgLen) + len > this.s.maxMessage)
       fail(CLOSE_TOO_BIG, `message larger than ${this.s.maxMessage} bytes`);
   }
 
   private grow(len: number): void {
-    const need = 10 + this.msgLen + len;
-    const msg = this.msg;
+    const need = 10 + this.q.msgLen + len;
+    const msg = this.q.msg;
     if (msg !== null && msg.length >= need) return;
     // Fragments: double, up to the message limit (their total is not known in advance).
     const size =
-      msg === null && this.fin
+      msg === null && this.q.fin
         ? need
         : Math.min(Math.max(need, 256, (msg?.length ?? 0) * 2), 10 + this.s.maxMessage);
     const grown = Buffer.allocUnsafe(Math.max(size, need));
-    if (msg !== null) msg.copy(grown, 10, 10, 10 + this.msgLen);
-    this.msg = grown;
+    if (msg !== null) msg.copy(grown, 10, 10, 10 + this.q.msgLen);
+    this.q.msg = grown;
   }
 
   /** Payload bytes of the current frame from chunk[at]; returns where they end. */
   private payload(chunk: Buffer, at: number, emit: (message: unknown) => void): number {
-    const take = Math.min(this.left, chunk.length - at);
-    const control = this.op >= 8;
-    const dest = control ? this.ctl! : this.msg!;
-    const to = control ? this.done : 10 + this.msgLen + this.done;
+    const take = Math.min(this.q.left, chunk.length - at);
+    const control = this.q.op >= 8;
+    const dest = control ? this.q.ctl! : this.q.msg!;
+    const to = control ? this.q.done : 10 + this.q.msgLen + this.q.done;
     chunk.copy(dest, to, at, at + take);
-    unmask(dest, to, to + take, this.key, this.done);
-    this.done += take;
-    this.left -= take;
-    if (this.left === 0) this.frameDone(emit);
+    unmask(dest, to, to + take, this.q.key, this.q.done);
+    this.q.done += take;
+    this.q.left -= take;
+    if (this.q.left === 0) this.frameDone(emit);
     return at + take;
   }
 
   private frameDone(emit: (message: unknown) => void): void {
-    const op = this.op;
+    const op = this.q.op;
     if (op >= 8) {
-      const payload = this.ctl!;
-      this.ctl = null;
+      const payload = this.q.ctl!;
+      this.q.ctl = null;
       this.control(op, payload);
       return;
     }
-    this.msgLen += this.done;
-    this.done = 0;
-    const msg = this.msg!;
-    if (this.msgOp === OP_TEXT) {
+    this.q.msgLen += this.q.done;
+    this.q.done = 0;
+    const msg = this.q.msg!;
+    if (this.q.msgOp === OP_TEXT) {
       // Check what is complete so far; a code point cut at the fragment's end waits for the next one.
-      const end = 10 + this.msgLen;
-      const cut = this.fin ? end : end - utf8Tail(msg, 10 + this.checked, end);
-      if (!isUtf8(msg.subarray(10 + this.checked, cut))) fail(CLOSE_INVALID_DATA, 'text is not valid UTF-8');
-      this.checked = cut - 10;
+      const end = 10 + this.q.msgLen;
+      const cut = this.q.fin ? end : end - utf8Tail(msg, 10 + this.q.checked, end);
+      if (!isUtf8(msg.subarray(10 + this.q.checked, cut)))
+        fail(CLOSE_INVALID_DATA, 'text is not valid UTF-8');
+      this.q.checked = cut - 10;
     }
-    if (!this.fin) return;
-    const m = SHARED.set(this.msgOp === OP_BINARY, msg, 10, 10 + this.msgLen, 10);
-    this.msg = null; // handed out: never written again
-    this.msgLen = 0;
-    this.msgOp = 0;
-    this.checked = 0;
+    if (!this.q.fin) return;
+    const m = SHARED.set(this.q.msgOp === OP_BINARY, msg, 10, 10 + this.q.msgLen, 10);
+    this.q.msg = null; // handed out: never written again
+    this.q.msgLen = 0;
+    this.q.msgOp = 0;
+    this.q.checked = 0;
     emit(m);
   }
 
@@ -732,7 +966,7 @@ class WsDecoder implements Decoder<unknown> {
       reason = text.toString();
     }
     this.state = CLOSED;
-    this.msg = null;
+    this.part = null;
     this.s.options.closing?.(conn, code, reason);
     conn.write(code === 1005 ? closeFrame() : closeFrame(code));
     conn.end();

@@ -406,3 +406,61 @@ describe('websocket codec: zero copy', () => {
     assert.equal((codec.encode(Buffer.from([1])) as Buffer)[0], 0x82);
   });
 });
+
+describe('websocket codec: the handshake fast path agrees with the general one', () => {
+  test('open() after a fast-path upgrade sees the path and, during open(), the headers', () => {
+    let seen: { path: string; target: string; origin?: string } | undefined;
+    run([upgradeRequest('Origin: http://o\r\n', '/a/b?c=d')], {
+      open(_conn, req) {
+        seen = { path: req!.path, target: req!.target, origin: req!.headers.get('origin') };
+      },
+    });
+    assert.deepEqual(seen, { path: '/a/b', target: '/a/b?c=d', origin: 'http://o' });
+  });
+
+  test('mutated upgrade requests: accepted or refused alike, with the same 101 bytes', () => {
+    // An upgrade() hook that accepts everything forces the general path; without one, the fast path runs.
+    const general = { upgrade: () => undefined };
+    let x = 7;
+    const rand = (n: number) => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x % n;
+    };
+    const base = upgradeRequest('X-A: b\r\n').toString('latin1');
+    const edits: ((s: string) => string)[] = [
+      (s) => s.replace('Upgrade: websocket', 'Upgrade: WebSocket, h2c'),
+      (s) => s.replace('Upgrade: websocket', 'Upgrade: websock'),
+      (s) => s.replace('Connection: keep-alive, Upgrade', 'Connection: upgrade'),
+      (s) => s.replace('Connection: keep-alive, Upgrade', 'Connection: keep-alive'),
+      (s) => s.replace('Host: example\r\n', ''),
+      (s) => s.replace('Version: 13', 'Version: 130'),
+      (s) => s.replace(KEY, `${KEY.slice(0, 21)}B==`),
+      (s) => s.replace(KEY, `${KEY.slice(0, 20)}!AA==`),
+      (s) => s.replace('X-A: b', 'X A: b'),
+      (s) => s.replace('X-A: b', 'X-A:\tb \t'),
+      (s) => s.replace('X-A: b', 'X-A: \u0001'),
+      (s) => s.replace('X-A: b', 'Content-Length: 0'),
+      (s) => s.replace('X-A: b', 'Transfer-Encoding: chunked'),
+      (s) => s.replace('X-A: b', `Sec-WebSocket-Key: ${KEY}`),
+      (s) => s.replace('X-A: b', 'Sec-WebSocket-Protocol: chat'),
+      (s) => s.replace('X-A: b', 'Sec-WebSocket-Extensions: permessage-deflate'),
+      (s) => s.replace('GET /chat', 'GET /chat?x=1'),
+      (s) => s.replace('HTTP/1.1', 'HTTP/1.0'),
+      (s) => s.replace('GET', 'PUT'),
+      (s) => s.replace('\r\nHost', '\nHost'),
+      (s) => s.replace('sec-websocket-key', 'SEC-WEBSOCKET-KEY'),
+      (s) => s.replaceAll(': ', ':'),
+    ];
+    for (let i = 0; i < 400; i++) {
+      let s = base;
+      for (let k = 1 + rand(3); k > 0; k--) s = edits[rand(edits.length)](s);
+      const input = Buffer.from(s, 'latin1');
+      const fast = run([input]);
+      const slow = run([input], general);
+      assert.equal(fast.status, slow.status, s);
+      assert.equal(fast.error === undefined, slow.error === undefined, s);
+      if (fast.error === undefined)
+        assert.equal(fast.peer.writes[0].toString(), slow.peer.writes[0].toString(), s);
+    }
+  });
+});
