@@ -18,6 +18,8 @@ export {
   httpCodec,
   length,
   line,
+  OP_BINARY,
+  OP_TEXT,
   ProtocolError,
   parseCidrList,
   parseProxyHeader,
