@@ -2,19 +2,26 @@
 // pages in one room) and talks with another page, with a raw TCP line member and with Node's built-in
 // WebSocket client; without Chromium those last two still run (the browser case skips with the reason).
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { after, test } from 'node:test';
 import { createChat } from '../../src/apps/chat.ts';
 import { memoryLogger, type ServerHandle, serve } from '../../src/index.ts';
 import { browserUnavailable, launchBrowser } from '../helpers/browser.ts';
-import { TestClient } from '../helpers/client.ts';
+import { eventually, TestClient } from '../helpers/client.ts';
+import { freePort, missing } from '../peers/helpers.ts';
 import { LineClient } from './line-client.ts';
 
 const servers: ServerHandle[] = [];
 after(() => Promise.all(servers.map((s) => s.close())));
 
-async function start(): Promise<ServerHandle> {
-  // its own instance each: a chat app serves once per process
-  const server = await serve({ app: createChat({ web: true }).app, port: 0, logger: memoryLogger() });
+async function start(options: Partial<Parameters<typeof serve>[0]> = {}): Promise<ServerHandle> {
+  // its own instance each in this process (a chat app serves once per process); workers load 'ws-chat'
+  const server = await serve({
+    app: createChat({ web: true }).app,
+    port: 0,
+    logger: memoryLogger(),
+    ...options,
+  });
   servers.push(server);
   return server;
 }
@@ -162,4 +169,84 @@ test('ws-chat: an oversize WebSocket message (past 4 KiB) closes that member wit
   b.send('/who');
   await b.waitFor(/^\* in #big on this worker: guest\d+$/);
   b.ws.close();
+});
+
+test('ws-chat on a multi-reactor: WebSocket members on different workers hear each other', async () => {
+  const server = await start({ app: 'ws-chat', model: 'multi-reactor', workers: 2 });
+  const byPid = new Map<number, WsMember>();
+  const extra: WsMember[] = [];
+  for (let i = 0; i < 40 && byPid.size < 2; i++) {
+    const m = await WsMember.open(server.port);
+    m.send('/join lobby');
+    await m.waitFor(/^\* you joined #lobby$/);
+    m.send('/whoami');
+    const pid = Number((await m.waitFor(/^\* nick=/)).split('pid=')[1]);
+    if (byPid.has(pid)) extra.push(m);
+    else byPid.set(pid, m);
+  }
+  assert.equal(byPid.size, 2, 'no two members landed on different workers');
+  const [a, b] = [...byPid.values()];
+  a.send('across workers');
+  assert.match(await b.waitFor(/across workers/), /^<guest\d+> across workers$/);
+  for (const m of [...byPid.values(), ...extra]) m.ws.close();
+});
+
+const noRedis = missing('redis-server', 'redis-server');
+
+async function startRedis(): Promise<{ port: number; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  await eventually(
+    async () => {
+      try {
+        await LineClient.open(port).then((c) => c.close());
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    'redis-server up',
+  );
+  return { port, proc };
+}
+
+test('a ws-chat server and a line chat server on one Redis share rooms', { skip: noRedis }, async () => {
+  const redis = await startRedis();
+  try {
+    const bus = `redis://127.0.0.1:${redis.port}`;
+    const web = await start({ bus });
+    const lines = await serve({ app: 'chat', port: 0, logger: memoryLogger(), bus });
+    servers.push(lines);
+    const w = await WsMember.open(web.port);
+    w.send('/nick wes');
+    w.send('/join world');
+    await w.waitFor(/^\* you joined #world$/);
+    const l = await LineClient.open(lines.port);
+    await l.next(/^\* welcome/);
+    l.send('/join world');
+    await l.next(/^\* you joined/);
+    // a subscription reaches redis a moment after /join: say it until it is heard
+    let heard = false;
+    for (let i = 0; i < 50 && !heard; i++) {
+      w.send(`ping ${i}`);
+      heard = await l.next(/^<wes> ping/, 100).then(
+        () => true,
+        () => false,
+      );
+    }
+    assert.ok(heard, 'the line server never heard the ws-chat server');
+    l.send('hello over redis');
+    await w.waitFor(/^<guest\d+> hello over redis$/);
+    w.ws.close();
+    l.socket.destroy();
+  } finally {
+    redis.proc.kill('SIGKILL');
+  }
 });
