@@ -7,7 +7,7 @@
 // ones), or `c10k load --protocol websocket` with --load c10k or without a compiler. The window is measured on the servers' side: once every connection of both
 // is up and echoing, each server's message count (c10k: --status; ws: its own counter) and CPU ticks are
 // read at the start and the end of the window: msgs/s per core = messages / CPU seconds.
-//   node bench/ws-echo-vs-ws.ts [--connections 10000] [--seconds 6] [--size 64] [--load c|c10k]
+//   node bench/ws-echo-vs-ws.ts [--connections 10000] [--seconds 6] [--size 64] [--load c|c10k] [-- serve args]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HZ, treeTicks, waitPort } from './lib/yardstick.ts';
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     connections: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '6' },
@@ -61,10 +62,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const base = 20000 + Math.floor(Math.random() * 10000);
 const servers = [
   {
-    name: 'c10k ws-echo (syscall reactor)',
+    name: `c10k ws-echo (syscall reactor${positionals.length > 0 ? ` ${positionals.join(' ')}` : ''})`,
     port: base,
     statsUrl: `http://127.0.0.1:${base + 2}/status`,
-    argv: [bin, 'serve', '--app', 'ws-echo', '--port', String(base), '--log-level', 'warn'],
+    argv: [bin, 'serve', '--app', 'ws-echo', '--port', String(base), '--log-level', 'warn', ...positionals],
     statsArgs: ['--status', `127.0.0.1:${base + 2}`],
   },
   {
