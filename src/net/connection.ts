@@ -230,6 +230,8 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   endForShutdown(): void {
     if (this.state !== OPEN) return;
     this.closeReason ??= 'shutdown';
+    const goodbye = this.decoder.goodbye?.();
+    if (goodbye !== undefined) this.write(goodbye);
     this.end();
   }
 

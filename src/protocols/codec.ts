@@ -24,6 +24,11 @@ export interface Decoder<M> {
   push(chunk: Buffer, emit: (message: M) => void): void;
   /** Bytes held for an incomplete message (bounded by the codec's limits). */
   readonly buffered: number;
+  /**
+   * Optional: what to send before the server closes a quiet connection because it is stopping (a
+   * WebSocket's close frame with 1001, "going away"), or undefined for nothing.
+   */
+  goodbye?(): Uint8Array | undefined;
 }
 
 /**

@@ -591,6 +591,13 @@ class WsDecoder implements Decoder<unknown> {
     return q === null ? 0 : q.pendingLen + q.headLen + q.msgLen + (q.left > 0 ? 1 : 0);
   }
 
+  /** The server is stopping: an open WebSocket is told so (1001) before its FIN. */
+  goodbye(): Uint8Array | undefined {
+    if (this.state !== FRAMES) return undefined;
+    this.state = CLOSED;
+    return closeFrame(CLOSE_GOING_AWAY, 'server stopping');
+  }
+
   /** The partial state, made when first needed. */
   private get q(): Partial {
     return (this.part ??= new Partial());

@@ -136,4 +136,28 @@ export function websocketCases(target: ConformanceTarget): void {
       await server.close();
     }
   });
+
+  test('websocket: a server that stops tells an open WebSocket so with close 1001', async () => {
+    const { server } = await start();
+    let closed = false;
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+      await new Promise<void>((resolve, reject) => {
+        ws.onopen = () => resolve();
+        ws.onerror = () => reject(new Error('websocket error'));
+      });
+      ws.send('x');
+      await new Promise<void>((resolve) => {
+        ws.onmessage = () => resolve();
+      });
+      const code = new Promise<number>((resolve) => {
+        ws.onclose = (e) => resolve(e.code);
+      });
+      await server.close();
+      closed = true;
+      assert.equal(await code, 1001);
+    } finally {
+      if (!closed) await server.close();
+    }
+  });
 }
