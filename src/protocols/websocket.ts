@@ -9,10 +9,10 @@
 // fragment, so a bad sequence fails fast and a code point split across fragments passes. Every refusal is
 // a ProtocolError whose reply is the close frame (or the HTTP response) that says why: the connection
 // sends it and closes, the others go on. permessage-deflate is not offered (a client asking for it gets
-// plain frames, as RFC 6455 allows).
+// plain frames, as RFC 6455 allows). Frames and close codes are in websocket-frames.ts, the handshake's
+// fast path in websocket-handshake.ts.
 
 import { isUtf8 } from 'node:buffer';
-import { hash } from 'node:crypto';
 import {
   type Codec,
   type CodecPeer,
@@ -20,26 +20,31 @@ import {
   type Decoder,
   ProtocolError,
 } from './codec.ts';
-import { HttpDecoder, HttpHeaders, type HttpRequest, response } from './http.ts';
+import { HttpDecoder, type HttpHeaders, type HttpRequest, response } from './http.ts';
+import {
+  CLOSE_GOING_AWAY,
+  CLOSE_INVALID_DATA,
+  CLOSE_PROTOCOL_ERROR,
+  CLOSE_TOO_BIG,
+  closeFrame,
+  EMPTY,
+  frame,
+  headerLength,
+  OP_BINARY,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  unmask,
+  unmaskOr,
+  utf8Tail,
+  validCloseCode,
+  writeHeader,
+} from './websocket-frames.ts';
+import { acceptKey, FastRequest, fastUpgrade, response101 } from './websocket-handshake.ts';
 
-export const OP_CONTINUATION = 0x0;
-export const OP_TEXT = 0x1;
-export const OP_BINARY = 0x2;
-export const OP_CLOSE = 0x8;
-export const OP_PING = 0x9;
-export const OP_PONG = 0xa;
-
-/** Close status codes (RFC 6455 section 7.4.1). */
-export const CLOSE_NORMAL = 1000;
-export const CLOSE_GOING_AWAY = 1001;
-export const CLOSE_PROTOCOL_ERROR = 1002;
-export const CLOSE_UNSUPPORTED = 1003;
-export const CLOSE_INVALID_DATA = 1007;
-export const CLOSE_POLICY = 1008;
-export const CLOSE_TOO_BIG = 1009;
-export const CLOSE_INTERNAL = 1011;
-
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+export * from './websocket-frames.ts';
+export { acceptKey } from './websocket-handshake.ts';
 
 /** What the decoder's connection lets it do: write the protocol's own answers and close. */
 export type WsPeer = CodecPeer;
@@ -147,277 +152,6 @@ function envInt(name: string, fallback: number): number {
   return Number.isSafeInteger(v) && v >= 0 ? v : fallback;
 }
 
-// ---- frames --------------------------------------------------------------------------------------------
-
-function headerLength(n: number): number {
-  return n < 126 ? 2 : n < 65536 ? 4 : 10;
-}
-
-/** Write a server (unmasked) frame header for `n` payload bytes at `out[at]`; returns its length. */
-function writeHeader(out: Buffer, at: number, fin: boolean, opcode: number, n: number): number {
-  out[at] = (fin ? 0x80 : 0) | opcode;
-  if (n < 126) {
-    out[at + 1] = n;
-    return 2;
-  }
-  if (n < 65536) {
-    out[at + 1] = 126;
-    out.writeUInt16BE(n, at + 2);
-    return 4;
-  }
-  out[at + 1] = 127;
-  out.writeUInt32BE(Math.floor(n / 0x100000000), at + 2);
-  out.writeUInt32BE(n >>> 0, at + 6);
-  return 10;
-}
-
-/** One unmasked frame (what a server sends). */
-export function frame(opcode: number, payload: Uint8Array | string = EMPTY, fin = true): Buffer {
-  if (typeof payload === 'string') {
-    const n = Buffer.byteLength(payload);
-    const out = Buffer.allocUnsafe(headerLength(n) + n);
-    out.write(payload, writeHeader(out, 0, fin, opcode, n));
-    return out;
-  }
-  const n = payload.length;
-  const out = Buffer.allocUnsafe(headerLength(n) + n);
-  out.set(payload, writeHeader(out, 0, fin, opcode, n));
-  return out;
-}
-
-/** One masked frame (what a client sends), with the given mask key (4 bytes). */
-export function maskedFrame(
-  opcode: number,
-  payload: Uint8Array | string = EMPTY,
-  fin = true,
-  key: Uint8Array = DEFAULT_KEY,
-  rsv = 0,
-): Buffer {
-  const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const n = bytes.length;
-  const h = headerLength(n);
-  const out = Buffer.allocUnsafe(h + 4 + n);
-  writeHeader(out, 0, fin, opcode, n);
-  out[0] |= (rsv & 7) << 4;
-  out[1] |= 0x80;
-  out.set(key.subarray(0, 4), h);
-  for (let i = 0; i < n; i++) out[h + 4 + i] = bytes[i] ^ key[i & 3];
-  return out;
-}
-
-const DEFAULT_KEY = Uint8Array.of(0x37, 0xfa, 0x21, 0x3d);
-
-/** A close frame's payload: the status code and a UTF-8 reason (cut to fit 123 bytes). */
-export function closeFrame(code?: number, reason = ''): Buffer {
-  if (code === undefined) return frame(OP_CLOSE);
-  let text = Buffer.from(reason);
-  if (text.length > 123) text = text.subarray(0, 123);
-  while (!isUtf8(text)) text = text.subarray(0, text.length - 1); // a cut code point
-  const payload = Buffer.allocUnsafe(2 + text.length);
-  payload.writeUInt16BE(code, 0);
-  text.copy(payload, 2);
-  return frame(OP_CLOSE, payload);
-}
-
-/** Start the close handshake from the server's side: send a close frame, then half-close. */
-export function closeWebSocket(conn: WsPeer, code = CLOSE_NORMAL, reason = ''): void {
-  conn.write(closeFrame(code, reason));
-  conn.end();
-}
-
-/** A code a peer may send in a close frame (RFC 6455 7.4: 1000-1003, 1007-1011, 3000-4999). */
-export function validCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
-}
-
-const KEY_AND_GUID = Buffer.from('x'.repeat(24) + GUID, 'latin1');
-
-/** Sec-WebSocket-Accept for the 24 bytes of a Sec-WebSocket-Key at src[at] (or for a key string). */
-export function acceptKey(src: Buffer | string, at = 0): string {
-  if (typeof src === 'string') return acceptKey(Buffer.from(src, 'latin1'), 0);
-  src.copy(KEY_AND_GUID, 0, at, at + 24);
-  return hash('sha1', KEY_AND_GUID, 'base64');
-}
-
-// ---- the handshake's fast path ---------------------------------------------------------------------------
-
-const RESPONSE_101 = Buffer.from(
-  'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ',
-  'latin1',
-);
-/** Where fastUpgrade() found the key in the head it accepted. */
-let fastKeyAt = 0;
-
-/** The 101 for the head fastUpgrade() just accepted: one Buffer, no string but the accept key. */
-function response101(head: Buffer): Buffer {
-  const accept = acceptKey(head, fastKeyAt);
-  const out = Buffer.allocUnsafe(RESPONSE_101.length + 28 + 4);
-  RESPONSE_101.copy(out, 0);
-  out.write(accept, RESPONSE_101.length, 'latin1');
-  out.write('\r\n\r\n', RESPONSE_101.length + 28, 'latin1');
-  return out;
-}
-
-const lower = (c: number) => (c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
-
-/** buf[from, to) equals `name` (lower case) ignoring case. */
-function sameName(buf: Buffer, from: number, to: number, name: Buffer): boolean {
-  if (to - from !== name.length) return false;
-  for (let i = 0; i < name.length; i++) if (lower(buf[from + i]) !== name[i]) return false;
-  return true;
-}
-
-/** The comma-separated list in buf[from, to) holds `token` (lower case), ignoring case. */
-function listHas(buf: Buffer, from: number, to: number, token: Buffer): boolean {
-  let i = from;
-  while (i < to) {
-    while (i < to && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x2c)) i++;
-    let j = i;
-    while (j < to && buf[j] !== 0x2c) j++;
-    let e = j;
-    while (e > i && (buf[e - 1] === 0x20 || buf[e - 1] === 0x09)) e--;
-    if (sameName(buf, i, e, token)) return true;
-    i = j;
-  }
-  return false;
-}
-
-const N_HOST = Buffer.from('host');
-const N_UPGRADE = Buffer.from('upgrade');
-const N_CONNECTION = Buffer.from('connection');
-const N_KEY = Buffer.from('sec-websocket-key');
-const N_VERSION = Buffer.from('sec-websocket-version');
-const T_WEBSOCKET = Buffer.from('websocket');
-const T_UPGRADE = Buffer.from('upgrade');
-const REQUEST_START = Buffer.from('GET ');
-const REQUEST_END = Buffer.from(' HTTP/1.1\r\n');
-
-function isBase64(c: number): boolean {
-  return (
-    (c >= 0x41 && c <= 0x5a) ||
-    (c >= 0x61 && c <= 0x7a) ||
-    (c >= 0x30 && c <= 0x39) ||
-    c === 0x2b ||
-    c === 0x2f
-  );
-}
-
-/**
- * Whether head (a whole request head, CRLF line ends) is a plain, valid WebSocket upgrade: GET, HTTP/1.1,
- * well-formed fields (at most 100), Host, Upgrade: websocket, Connection: upgrade, version 13, a valid
- * key, and nothing that asks for more (no subprotocols, no body). false sends it down the general path,
- * which gives every refusal its status.
- */
-function fastUpgrade(head: Buffer): boolean {
-  const n = head.length;
-  if (n < 20 || head.compare(REQUEST_START, 0, 4, 0, 4) !== 0) return false;
-  let i = 4;
-  while (i < n && head[i] > 0x20 && head[i] < 0x7f) i++;
-  if (i === 4 || n - i < REQUEST_END.length || head.compare(REQUEST_END, 0, 11, i, i + 11) !== 0)
-    return false;
-  i += 11;
-  let host = false;
-  let upgrade = false;
-  let connection = false;
-  let version = false;
-  let key = -1;
-  let fields = 0;
-  while (i < n - 2) {
-    if (++fields > 100) return false;
-    const nameStart = i;
-    while (i < n && TOKEN_CHAR[head[i]] === 1) i++;
-    if (i === nameStart || head[i] !== 0x3a) return false;
-    const nameEnd = i++;
-    while (i < n && (head[i] === 0x20 || head[i] === 0x09)) i++;
-    const valueStart = i;
-    while (i < n && head[i] !== 0x0d) {
-      const c = head[i];
-      if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
-      i++;
-    }
-    if (i + 1 >= n || head[i + 1] !== 0x0a) return false;
-    let valueEnd = i;
-    while (valueEnd > valueStart && (head[valueEnd - 1] === 0x20 || head[valueEnd - 1] === 0x09)) valueEnd--;
-    i += 2;
-    const c0 = lower(head[nameStart]);
-    if (c0 === 0x68 && sameName(head, nameStart, nameEnd, N_HOST)) host = true;
-    else if (c0 === 0x75 && sameName(head, nameStart, nameEnd, N_UPGRADE)) {
-      if (!listHas(head, valueStart, valueEnd, T_WEBSOCKET)) return false;
-      upgrade = true;
-    } else if (c0 === 0x63 && sameName(head, nameStart, nameEnd, N_CONNECTION)) {
-      if (listHas(head, valueStart, valueEnd, T_UPGRADE)) connection = true;
-    } else if (c0 === 0x73 && nameEnd - nameStart >= 17) {
-      if (sameName(head, nameStart, nameEnd, N_KEY)) {
-        if (key !== -1 || valueEnd - valueStart !== 24) return false;
-        for (let k = 0; k < 21; k++) if (!isBase64(head[valueStart + k])) return false;
-        const last = head[valueStart + 21];
-        if (last !== 0x41 && last !== 0x51 && last !== 0x67 && last !== 0x77) return false;
-        if (head[valueStart + 22] !== 0x3d || head[valueStart + 23] !== 0x3d) return false;
-        key = valueStart;
-      } else if (sameName(head, nameStart, nameEnd, N_VERSION)) {
-        if (
-          version ||
-          valueEnd - valueStart !== 2 ||
-          head[valueStart] !== 0x31 ||
-          head[valueStart + 1] !== 0x33
-        )
-          return false;
-        version = true;
-      } else if (lower(head[nameStart + 4]) === 0x77 && nameEnd - nameStart > 14) return false; // sec-websocket-* else
-    } else if (
-      c0 === 0x74 ||
-      (c0 === 0x63 &&
-        lower(head[nameStart + 1]) === 0x6f &&
-        lower(head[nameStart + 2]) === 0x6e &&
-        nameEnd - nameStart === 14)
-    )
-      return false; // transfer-encoding or content-length: the general path decides
-  }
-  if (i !== n - 2 || head[i] !== 0x0d || head[i + 1] !== 0x0a) return false;
-  if (!(host && upgrade && connection && version && key !== -1)) return false;
-  fastKeyAt = key;
-  return true;
-}
-
-/** RFC 9110 token characters (header field names). */
-const TOKEN_CHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TOKEN_CHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TOKEN_CHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TOKEN_CHAR[c] = TOKEN_CHAR[c + 0x20] = 1;
-
-/**
- * The request open() gets after a fast-path upgrade: its headers are parsed when asked, from the head,
- * which is borrowed: ask during open() (they are kept once parsed).
- */
-class FastRequest implements WsRequest {
-  readonly target: string;
-  readonly path: string;
-  readonly protocols: string[] = [];
-  protocol = '';
-  private head: Buffer | null;
-  private parsed: HttpHeaders | null = null;
-  constructor(head: Buffer) {
-    this.head = head;
-    const end = head.indexOf(0x20, 4);
-    this.target = head.toString('latin1', 4, end);
-    const q = this.target.indexOf('?');
-    this.path = q === -1 ? this.target : this.target.slice(0, q);
-  }
-  get headers(): HttpHeaders {
-    if (this.parsed !== null) return this.parsed;
-    if (this.head === null) throw new Error("the upgrade request's headers are read during open() only");
-    let headers = new HttpHeaders();
-    new HttpDecoder().push(this.head, (r) => {
-      headers = r.headers;
-    });
-    this.parsed = headers;
-    return headers;
-  }
-  release(): void {
-    this.head = null;
-  }
-}
-
 function fail(code: number, why: string): never {
   throw new ProtocolError(`websocket ${code}: ${why}`, closeFrame(code, why));
 }
@@ -429,67 +163,6 @@ function refuse(status: number, why: string, extra: Record<string, string> = {})
   );
 }
 
-function unmask(buf: Uint8Array, from: number, to: number, key: number, phase: number): void {
-  // key holds the 4 mask bytes big-endian; phase is how many payload bytes came before `from`
-  const k0 = (key >>> 24) & 0xff;
-  const k1 = (key >>> 16) & 0xff;
-  const k2 = (key >>> 8) & 0xff;
-  const k3 = key & 0xff;
-  const ks = [k0, k1, k2, k3];
-  let i = from;
-  let p = phase & 3;
-  while (p !== 0 && i < to) {
-    buf[i++] ^= ks[p];
-    p = (p + 1) & 3;
-  }
-  for (; i + 4 <= to; i += 4) {
-    buf[i] ^= k0;
-    buf[i + 1] ^= k1;
-    buf[i + 2] ^= k2;
-    buf[i + 3] ^= k3;
-  }
-  for (let j = 0; i < to; i++, j++) buf[i] ^= ks[j];
-}
-
-/** unmask() of a whole payload (phase 0) that also returns the OR of the unmasked bytes. */
-function unmaskOr(buf: Uint8Array, from: number, to: number, key: number): number {
-  const k0 = (key >>> 24) & 0xff;
-  const k1 = (key >>> 16) & 0xff;
-  const k2 = (key >>> 8) & 0xff;
-  const k3 = key & 0xff;
-  let or = 0;
-  let i = from;
-  for (; i + 4 <= to; i += 4) {
-    const a = buf[i] ^ k0;
-    const b = buf[i + 1] ^ k1;
-    const c = buf[i + 2] ^ k2;
-    const d = buf[i + 3] ^ k3;
-    buf[i] = a;
-    buf[i + 1] = b;
-    buf[i + 2] = c;
-    buf[i + 3] = d;
-    or |= a | b | c | d;
-  }
-  if (i < to) {
-    const v = (buf[i] ^= k0);
-    or |= v;
-  }
-  if (i + 1 < to) or |= buf[i + 1] ^= k1;
-  if (i + 2 < to) or |= buf[i + 2] ^= k2;
-  return or;
-}
-
-/** How many bytes at the end of buf[from, to) are an incomplete UTF-8 sequence (0-3). */
-function utf8Tail(buf: Uint8Array, from: number, to: number): number {
-  for (let back = 1; back <= 3 && to - back >= from; back++) {
-    const b = buf[to - back];
-    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    return need > back ? back : 0;
-  }
-  return 0;
-}
-
 // ---- the decoder ---------------------------------------------------------------------------------------
 
 const HANDSHAKE = 0;
@@ -497,7 +170,6 @@ const FRAMES = 1;
 const FALLBACK = 2;
 const CLOSED = 3;
 
-const EMPTY = Buffer.alloc(0);
 const GET = Buffer.from('GET ');
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
