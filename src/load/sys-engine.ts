@@ -84,6 +84,8 @@ export class SysEngine extends Driver<number> {
     const r = sys.connectAddr(fd, this.sockaddr);
     if (r === 0) {
       this.track(fd, c, IN);
+      // a WebSocket upgrade still to come: its answer is timed like a connect
+      if (this.pattern.handshake !== null) this.pending.push(c);
       this.established(c, perf.now());
     } else if (r === -sys.EINPROGRESS) {
       this.track(fd, c, OUT);
