@@ -244,10 +244,10 @@ export abstract class Driver<H> {
     if (this.connectDone !== null) this.pump();
   }
 
-  /** An open connection ended without us closing it. */
-  protected lost(c: Conn<H>): void {
+  /** An open connection ended without us closing it (`code`: the engine's reason, if it has one). */
+  protected lost(c: Conn<H>, code?: string): void {
     if (c.state === 3) {
-      this.failed(c, 'EUPGRADE');
+      this.failed(c, code ?? 'EUPGRADE'); // during the upgrade: a failed connect (ETIMEDOUT from the engine)
       return;
     }
     if (c.state !== 1) return;

@@ -46,7 +46,7 @@ export class NodeEngine extends Driver<Socket> {
     });
     socket.once('close', () => {
       if (c.state === 0) this.failed(c, error);
-      else this.lost(c);
+      else this.lost(c, error);
     });
   }
 

@@ -2,6 +2,7 @@
 // frames through ws-echo (7-bit, 16-bit and 64-bit lengths) and checks every byte; a server that does
 // not upgrade fails each connection as EUPGRADE; one that corrupts a byte is caught.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { defineApp, serve } from '../../src/index.ts';
 import { defaultEngine } from '../../src/load/engine.ts';
@@ -72,6 +73,19 @@ describe('c10k load --protocol websocket', async () => {
       assert.equal(s.established, 0);
       assert.equal(s.failed.other, 5);
       assert.equal(s.otherCodes.EUPGRADE, 5);
+    });
+
+    it(`${engine}: a server that never answers the upgrade fails each connection as a timeout`, async () => {
+      const silent = createServer((socket) => socket.on('error', () => {}).resume());
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (silent.address() as { port: number }).port;
+        const { stats: s } = await runLoad(options(port, { engine, connections: 3, connectTimeout: 400 }));
+        assert.equal(s.established, 0);
+        assert.equal(s.failed.timeout, 3);
+      } finally {
+        silent.close();
+      }
     });
 
     it(`${engine}: a corrupted echo is counted as a mismatch`, async () => {
