@@ -10,6 +10,7 @@ import { length } from '../src/protocols/length.ts';
 import { line } from '../src/protocols/line.ts';
 import { encodeProxyHeader, type ProxyHeader, ProxyPreface } from '../src/protocols/proxy.ts';
 import { respCodec } from '../src/protocols/resp.ts';
+import { websocketTarget } from './fuzz-websocket.ts';
 
 /** mulberry32: tiny, fast, good enough for fuzzing; the same seed gives the same run. */
 export class Rng {
@@ -51,6 +52,8 @@ export interface FuzzTarget {
   valid(rng: Rng): Buffer;
   /** Messages in a form that does not depend on chunking (default: as emitted). */
   normalize?(messages: unknown[]): unknown[];
+  /** Why a refusal is not what the codec promises (say, a WebSocket close frame with a code), or null. */
+  refusal?(error: ProtocolError): string | null;
 }
 
 /** The PROXY preface as a codec: emits the header once, then each later chunk as is. */
@@ -204,6 +207,8 @@ export const TARGETS: FuzzTarget[] = [
   },
 ];
 
+TARGETS.push(websocketTarget);
+
 const HUGE = ['99999999999', '4294967295', '-1', '18446744073709551616', 'ffffffff', '65535', '1048577'];
 
 /** A mutation of a valid input (or plain random bytes). */
@@ -325,8 +330,14 @@ export function fuzz(
     const result = feedRandomly(rng, target, input);
     counts.inputs++;
     counts.messages += result.messages.length;
-    if (result.error) counts.protocolErrors++;
-    else counts.clean++;
+    if (result.error) {
+      counts.protocolErrors++;
+      const wrong = target.refusal?.(result.error);
+      if (wrong)
+        throw new Error(
+          `${target.name}: refusal ${wrong}: ${result.error.message} for ${input.toString('hex')}`,
+        );
+    } else counts.clean++;
   }
   return counts;
 }

@@ -10,12 +10,17 @@ export type { ServerStats } from './net/server-core.ts';
 export type { TlsOptions } from './net/tls/config.ts';
 export {
   type Codec,
+  type CodecPeer,
+  closeFrame,
+  closeWebSocket,
   type Decoder,
   type HttpRequest,
   http,
   httpCodec,
   length,
   line,
+  OP_BINARY,
+  OP_TEXT,
   ProtocolError,
   parseCidrList,
   parseProxyHeader,
@@ -24,5 +29,11 @@ export {
   raw,
   resp,
   respCodec,
+  type WebSocketOptions,
+  WsMessage,
+  type WsRequest,
+  websocket,
+  wsFrame,
+  wsMaskedFrame,
 } from './protocols/index.ts';
 export { type ServeOptions, serve } from './serve.ts';

@@ -13,21 +13,46 @@
 // process only. Every model relays between its workers, processes or threads, but the bounded ones hold
 // few members at once: iterative one, prefork and the thread pool --workers (the rest wait to be
 // accepted), process per connection --max-children.
+// With `web: true` (the ws-chat app) the same rooms are reached over WebSocket: a browser gets the page
+// (chat-page.ts) at / and joins over ws:// on the same port; a raw TCP client that speaks first (not
+// "GET ") is a line member as in chat. Each message goes to a member framed for its kind of connection.
 import { defineApp } from '../app.ts';
 import type { Bus, BusPayload } from '../bus/bus.ts';
 import type { Connection } from '../net/connection-api.ts';
+import type { CodecPeer } from '../protocols/codec.ts';
+import { response } from '../protocols/http.ts';
 import { line } from '../protocols/line.ts';
+import { closeWebSocket, frame, OP_TEXT, WsMessage, websocket } from '../protocols/websocket.ts';
+import { CHAT_PAGE } from './chat-page.ts';
 
 export interface ChatOptions {
   /** Longest nick and room name, in characters (default 32). */
   maxName?: number;
   /** Longest message, in bytes (default 512); a line up to 4 KiB gets a refusal, beyond it the connection closes. */
   maxText?: number;
+  /** Serve the page at / and members over WebSocket, as well as line members (default false). */
+  web?: boolean;
 }
 
 interface Member {
   nick: string;
   room: string | null;
+  /** A WebSocket member (text frames), not a line member. */
+  ws: boolean;
+}
+
+/** One line of text, framed for each kind of member once, whatever the number of members. */
+class Outgoing {
+  readonly text: string;
+  private line: Buffer | null = null;
+  private wsFrame: Buffer | null = null;
+  constructor(text: string) {
+    this.text = text;
+  }
+  for(ws: boolean): Buffer {
+    if (ws) return (this.wsFrame ??= frame(OP_TEXT, this.text));
+    return (this.line ??= Buffer.from(this.text + '\n'));
+  }
 }
 
 /** What travels on a room's topic: a message, a join, a leave, a rename. */
@@ -80,6 +105,14 @@ export function createChat(options: ChatOptions = {}) {
 
   const member = (conn: Connection) => conn.data as Member;
   const topic = (room: string) => `chat:${room}`;
+  const web = options.web ?? false;
+  // A line member of the line-only app gets send() (its codec counts the message); on the web port,
+  // where the codec frames WebSocket messages, bytes framed for the member go out with write().
+  const put = web
+    ? (conn: Connection, out: Outgoing) => conn.write(out.for(member(conn).ws))
+    : (conn: Connection, out: Outgoing) => conn.send(out.for(false));
+  /** Send one line to a member, framed for its connection. */
+  const say = (conn: Connection, text: string) => put(conn, new Outgoing(text));
 
   function deliver(payload: BusPayload): void {
     const e = parseEvent(payload);
@@ -87,8 +120,8 @@ export function createChat(options: ChatOptions = {}) {
     const members = rooms.get(e.r);
     if (members === undefined) return;
     const skip = speaker; // captured: a member closed during this loop may publish its own leave
-    const out = Buffer.from(format(e) + '\n');
-    for (const conn of members) if (conn !== skip) conn.send(out);
+    const out = new Outgoing(format(e));
+    for (const conn of members) if (conn !== skip) put(conn, out);
   }
 
   function publish(conn: Connection, e: ChatEvent): void {
@@ -135,59 +168,83 @@ export function createChat(options: ChatOptions = {}) {
     switch (name) {
       case '/nick': {
         if (arg.length === 0 || arg.length > maxName || !NAME.test(arg)) {
-          conn.send(`! a nick is 1 to ${maxName} of A-Z a-z 0-9 _ . -`);
+          say(conn, `! a nick is 1 to ${maxName} of A-Z a-z 0-9 _ . -`);
           return;
         }
         const old = m.nick;
         m.nick = arg;
-        conn.send(`* you are now ${arg}`);
+        say(conn, `* you are now ${arg}`);
         if (m.room !== null && old !== arg) publish(conn, { k: 'nick', r: m.room, n: arg, x: old });
         return;
       }
       case '/join': {
         const room = (arg.startsWith('#') ? arg.slice(1) : arg).toLowerCase();
         if (room.length === 0 || room.length > maxName || !NAME.test(room)) {
-          conn.send(`! a room is 1 to ${maxName} of A-Z a-z 0-9 _ . -`);
+          say(conn, `! a room is 1 to ${maxName} of A-Z a-z 0-9 _ . -`);
           return;
         }
         join(conn, room);
-        conn.send(`* you joined #${room}`);
+        say(conn, `* you joined #${room}`);
         return;
       }
       case '/leave':
-        if (m.room === null) conn.send('! you are in no room');
+        if (m.room === null) say(conn, '! you are in no room');
         else {
           const room = m.room;
           leave(conn);
-          conn.send(`* you left #${room}`);
+          say(conn, `* you left #${room}`);
         }
         return;
       case '/who': {
         if (m.room === null) {
-          conn.send('! you are in no room');
+          say(conn, '! you are in no room');
           return;
         }
         const nicks = [...(rooms.get(m.room) ?? [])].map((c) => member(c).nick).sort();
-        conn.send(`* in #${m.room} on this worker: ${nicks.join(' ')}`);
+        say(conn, `* in #${m.room} on this worker: ${nicks.join(' ')}`);
         return;
       }
       case '/whoami':
-        conn.send(`* nick=${m.nick} room=${m.room ?? '-'} pid=${process.pid}`);
+        say(conn, `* nick=${m.nick} room=${m.room ?? '-'} pid=${process.pid}`);
         return;
       case '/help':
-        conn.send(HELP);
+        say(conn, HELP);
         return;
       case '/quit':
-        conn.send('* bye');
-        conn.end();
+        say(conn, '* bye');
+        if (m.ws) closeWebSocket(conn, 1000, 'bye');
+        else conn.end();
         return;
       default:
-        conn.send(`! unknown command ${name} (/help)`);
+        say(conn, `! unknown command ${name} (/help)`);
     }
   }
 
-  const app = defineApp({
-    protocol: line({ maxLineBytes: 4096 }),
+  const welcome = (conn: Connection) => say(conn, `* welcome, guest${conn.id}; /help lists the commands`);
+  const lines = line({ maxLineBytes: 4096 });
+  const protocol = web
+    ? websocket({
+        maxMessageBytes: 4096,
+        fallback: lines,
+        open(peer: CodecPeer, req) {
+          (peer.data as Member).ws = req !== null;
+          welcome(peer as Connection);
+        },
+        http(req, peer) {
+          const path = req.target.split('?')[0];
+          const found = path === '/' || path === '/index.html';
+          peer.write(
+            found
+              ? response(200, { 'content-type': 'text/html; charset=utf-8' }, CHAT_PAGE, req.keepAlive)
+              : response(404, { 'content-type': 'text/plain' }, 'not found\n', req.keepAlive),
+          );
+          if (!req.keepAlive) peer.end();
+        },
+      })
+    : lines;
+
+  const app = defineApp<Buffer | WsMessage, Buffer | string>({
+    protocol: protocol as never,
     crossClient: true,
     // a line half-sent for a minute is cut; a silent reader is a normal chat client, so idle is not
     timeouts: { partialTimeout: 60_000 },
@@ -203,12 +260,12 @@ export function createChat(options: ChatOptions = {}) {
       };
     },
     open(conn) {
-      conn.data = { nick: `guest${conn.id}`, room: null } satisfies Member;
-      conn.send(`* welcome, guest${conn.id}; /help lists the commands`);
+      conn.data = { nick: `guest${conn.id}`, room: null, ws: false } satisfies Member;
+      if (!web) welcome(conn); // on the web port, once the connection shows what it speaks
     },
-    message(conn, bytes) {
+    message(conn, input) {
       const m = member(conn);
-      const text = bytes.toString().trim();
+      const text = (input instanceof WsMessage ? input.data : input).toString().trim();
       if (text.length === 0) return;
       if (text.startsWith('/')) {
         const space = text.indexOf(' ');
@@ -217,11 +274,11 @@ export function createChat(options: ChatOptions = {}) {
         return;
       }
       if (m.room === null) {
-        conn.send('! join a room first: /join ROOM');
+        say(conn, '! join a room first: /join ROOM');
         return;
       }
       if (Buffer.byteLength(text) > maxText) {
-        conn.send(`! message too long (at most ${maxText} bytes)`);
+        say(conn, `! message too long (at most ${maxText} bytes)`);
         return;
       }
       publish(conn, { k: 'msg', r: m.room, n: m.nick, x: text });

@@ -12,6 +12,8 @@ export const BUILTIN_APPS: Record<string, string> = {
   kv: siblingModule('./kv.ts', import.meta.url).href,
   http: siblingModule('./http.ts', import.meta.url).href,
   chat: siblingModule('./chat.ts', import.meta.url).href,
+  'ws-echo': siblingModule('./ws-echo.ts', import.meta.url).href,
+  'ws-chat': siblingModule('./ws-chat.ts', import.meta.url).href,
 };
 
 /** The module URL for a built-in app name or a path (relative to the working directory). */

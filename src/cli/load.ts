@@ -85,7 +85,8 @@ with latency measured from each message's intended send time (coordinated-omissi
   --size B               message size in bytes, e.g. 64, 4k (default 64)
   --protocol P           ${PROTOCOLS.join(', ')}: framing for the echo, line-echo or a length-prefixed
                          echo app (line: printable bytes ending in '\\n'; length: 4-byte big-endian
-                         length, then the payload) (default raw)
+                         length, then the payload; websocket: each connection upgrades first, then
+                         sends masked text frames of printable ASCII for ws-echo) (default raw)
   --hold                 open the connections and keep them idle for --duration (no messages)
   --sources N            spread connections over source addresses 127.0.0.2 .. 127.0.0.(N+1)
                          (default: 1 per ${CONNECTIONS_PER_SOURCE.toLocaleString('en-US')} connections above ${CONNECTIONS_PER_SOURCE.toLocaleString('en-US')}, else the kernel's choice)

@@ -31,7 +31,8 @@ SIGINT/SIGTERM stops at once (workers killed, connections dropped) and exits 130
 is not handled: its default action ends the process at once, with a core dump where ulimit -c allows.
 SIGHUP reloads the workers of multi-process models (new workers accept before old ones drain).
 
-  --app NAME|PATH          echo, line-echo, kv, http, chat, or a module path (required)
+  --app NAME|PATH          echo, line-echo, kv, http, chat, ws-echo, ws-chat, or a module path
+                           (required)
   --model NAME             ${Object.keys(MODELS).join(', ')} (default reactor)
   --backend NAME           ${BACKENDS.join(', ')} (default ${DEFAULT_BACKEND})
   --host ADDR              address or name to listen on (default 127.0.0.1; a name is resolved first)
@@ -96,6 +97,11 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
   --tls-handshake-timeout T  close a client whose TLS handshake is not done T after connecting
                            (default 10s)
   --no-tls-session-tickets no session resumption (every handshake a full one)
+  --ws-ping T              WebSocket apps (ws-echo, ws-chat, any app on the websocket codec): ping
+                           each open WebSocket every T; one that has not answered by the next ping
+                           is closed (default: never)
+  --ws-max-message B       largest WebSocket message, all fragments together (default 1m): a larger
+                           one is refused with close code 1009
   --bus redis://HOST:PORT  share the app's bus (chat rooms, ...) with every server on this Redis
                            (pub/sub); without it the bus spans this server's workers
   --log-level LEVEL        ${LOG_LEVELS.join(', ')} (default info)
@@ -138,6 +144,8 @@ const OPTIONS = {
   alpn: { type: 'string' },
   'tls-handshake-timeout': { type: 'string' },
   'no-tls-session-tickets': { type: 'boolean' },
+  'ws-ping': { type: 'string' },
+  'ws-max-message': { type: 'string' },
   status: { type: 'string' },
   metrics: { type: 'string' },
   token: { type: 'string' },
@@ -221,6 +229,12 @@ export async function run(argv: string[]): Promise<number> {
     level: oneOf('log-level', v['log-level'], LOG_LEVELS) ?? 'info',
     format: oneOf('log-format', v['log-format'], ['text', 'json'] as const) ?? 'text',
   });
+  // Read by every websocket() codec made without its own values, in this process and in every worker
+  // (child processes and threads inherit the environment), so they are set before the app loads.
+  const wsPing = duration('ws-ping', v['ws-ping']);
+  const wsMax = bytes('ws-max-message', v['ws-max-message'], 1);
+  if (wsPing !== undefined) process.env.C10K_WS_PING = String(wsPing);
+  if (wsMax !== undefined) process.env.C10K_WS_MAX_MESSAGE = String(wsMax);
   const adminArgs = parseAdminArgs({ status: v.status, metrics: v.metrics, token: v.token });
   const server = await serve({
     app,

@@ -25,6 +25,9 @@ import {
 /** At the end, how long the server gets to echo what is in flight and close after our FIN. */
 export const DRAIN_MS = 1000;
 
+const STATUS_101 = Buffer.from('HTTP/1.1 101 ');
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
 /** The global, read once: `performance.now()` costs a global lookup each time. */
 const perf = performance;
 
@@ -35,7 +38,7 @@ export class Conn<H> {
   handle: H;
   /** Index among the connections live when the run started (open loop), -1 before. */
   slot = -1;
-  state = 0; // 0 connecting, 1 open, 2 closed
+  state = 0; // 0 connecting, 1 open, 2 closed, 3 upgrading (WebSocket: request sent, waiting for the 101)
   /** Messages sent. */
   seq = 0;
   /** Open loop: messages due so far. */
@@ -96,6 +99,12 @@ export abstract class Driver<H> {
   protected abstract write(c: Conn<H>, v: number): void;
   /** Close every connection; resolves when they are closed. */
   protected abstract closeAll(): Promise<void>;
+  /** Send `bytes` (a handshake: small, on a fresh socket) on `c`. */
+  protected abstract writeBytes(c: Conn<H>, bytes: Buffer): void;
+  /** Close `c` now; the engine then reports it through lost(). */
+  protected abstract drop(c: Conn<H>): void;
+  /** `c` is open for traffic (after its upgrade, for WebSocket). */
+  protected opened(_c: Conn<H>): void {}
   /** Call pump() now and then while connects are pending (rate ramp, timeouts). */
   protected abstract startRampTimer(): void;
   protected abstract stopRampTimer(): void;
@@ -218,7 +227,17 @@ export abstract class Driver<H> {
 
   /** Connection `c` is established. */
   protected established(c: Conn<H>, now: number): void {
+    const handshake = this.pattern.handshake;
+    if (handshake !== null && c.state === 0) {
+      // WebSocket: the connection counts as established once the server has answered the upgrade
+      c.state = 3;
+      c.got = 0; // bytes of the response seen
+      c.v = 0; // of its final CRLFCRLF, how many matched
+      this.writeBytes(c, handshake);
+      return;
+    }
     c.state = 1;
+    this.opened(c);
     this.connecting--;
     this.stats.established++;
     this.stats.open++;
@@ -239,8 +258,12 @@ export abstract class Driver<H> {
     if (this.connectDone !== null) this.pump();
   }
 
-  /** An open connection ended without us closing it. */
-  protected lost(c: Conn<H>): void {
+  /** An open connection ended without us closing it (`code`: the engine's reason, if it has one). */
+  protected lost(c: Conn<H>, code?: string): void {
+    if (c.state === 3) {
+      this.failed(c, code ?? 'EUPGRADE'); // during the upgrade: a failed connect (ETIMEDOUT from the engine)
+      return;
+    }
     if (c.state !== 1) return;
     c.state = 2;
     c.busy = false;
@@ -258,7 +281,7 @@ export abstract class Driver<H> {
     c.bad = false;
     c.busy = true;
     c.t0 = t0;
-    this.stats.bytesSent += this.pattern.frameLength;
+    this.stats.bytesSent += this.pattern.sendLength;
     this.write(c, v);
   }
 
@@ -279,6 +302,13 @@ export abstract class Driver<H> {
 
   /** Bytes `buf[from, from + n)` arrived on `c`: check them against what was sent. */
   protected received(c: Conn<H>, buf: Uint8Array, from: number, n: number): void {
+    if (c.state === 3) {
+      const used = this.upgrading(c, buf, from, n);
+      if (used < 0) return;
+      from += used;
+      n -= used;
+      if (n === 0) return;
+    }
     const stats = this.stats;
     if (this.measuring) stats.bytesReceived += n;
     const frameLength = this.pattern.frameLength;
@@ -300,6 +330,33 @@ export abstract class Driver<H> {
       from += take;
       if (c.got === frameLength) this.completed(c);
     }
+  }
+
+  /**
+   * Reads the upgrade response: "HTTP/1.1 101 " then anything up to CRLFCRLF. Returns how many bytes it
+   * took once the response is whole (the connection is then established), or -1.
+   */
+  private upgrading(c: Conn<H>, buf: Uint8Array, from: number, n: number): number {
+    for (let i = 0; i < n; i++) {
+      const b = buf[from + i];
+      if (c.got < STATUS_101.length) {
+        if (b !== STATUS_101[c.got]) {
+          this.drop(c);
+          return -1;
+        }
+      } else if (b === CRLFCRLF[c.v]) {
+        if (++c.v === 4) {
+          c.state = 1; // not 0: established() then counts it instead of upgrading again
+          this.established(c, perf.now());
+          return i + 1;
+        }
+      } else c.v = b === 13 ? 1 : 0;
+      if (++c.got > 8192) {
+        this.drop(c);
+        return -1;
+      }
+    }
+    return -1;
   }
 
   private completed(c: Conn<H>): void {

@@ -43,13 +43,13 @@ export class NodeEngine extends Driver<Socket> {
     c.handle = socket;
     socket.setTimeout(this.options.connectTimeout);
     socket.once('timeout', () => {
-      if (c.state === 0) {
+      if (c.state === 0 || c.state === 3) {
         error = 'ETIMEDOUT';
         socket.destroy();
       }
     });
     socket.once(o.tls ? 'secureConnect' : 'connect', () => {
-      socket.setTimeout(0);
+      if (this.pattern.handshake === null) socket.setTimeout(0);
       this.established(c, performance.now());
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -57,12 +57,24 @@ export class NodeEngine extends Driver<Socket> {
     });
     socket.once('close', () => {
       if (c.state === 0) this.failed(c, error);
-      else this.lost(c);
+      else this.lost(c, error);
     });
   }
 
   protected write(c: Conn<Socket>, v: number): void {
-    c.handle.write(this.pattern.frames[v]);
+    c.handle.write(this.pattern.sentFrames[v]);
+  }
+
+  protected writeBytes(c: Conn<Socket>, bytes: Buffer): void {
+    c.handle.write(bytes);
+  }
+
+  protected drop(c: Conn<Socket>): void {
+    c.handle.destroy(); // 'close' reports it
+  }
+
+  protected opened(c: Conn<Socket>): void {
+    if (this.pattern.handshake !== null) c.handle.setTimeout(0);
   }
 
   protected async closeAll(): Promise<void> {

@@ -7,8 +7,12 @@
 // connections and consecutive messages differ and a server that mixes up streams or repeats a stale
 // buffer is caught. The node engine writes the prebuilt views; the sys engine writes straight from
 // the buffer's address. Checking is Buffer.compare on offsets (native, no view allocation).
+// WebSocket: what is sent differs from what comes back. A client frame is masked (header, mask key,
+// masked payload: `sent`), the server's echo is not (header, payload: `all`), so both are prebuilt; a text
+// frame of printable ASCII, so that the server's UTF-8 check runs as it would for chat. Each connection
+// first sends `handshake` (an upgrade request) and waits for the 101.
 
-export const PROTOCOLS = ['raw', 'line', 'length'] as const;
+export const PROTOCOLS = ['raw', 'line', 'length', 'websocket'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 const LENGTH_HEADER = 4;
@@ -20,8 +24,15 @@ export class Pattern {
   readonly protocol: Protocol;
   /** Payload bytes per message (for line: including the '\n'). */
   readonly size: number;
-  /** Bytes per message on the wire (size, plus the 4-byte header for 'length'). */
+  /** Bytes per message coming back (size, plus the 4-byte header for 'length', the frame header for ws). */
   readonly frameLength: number;
+  /** Bytes per message sent, and the sent frames back to back (the same as frameLength/all but for ws). */
+  readonly sendLength: number;
+  readonly sent: Buffer;
+  /** sentFrames[v]: the view of sent frame v. */
+  readonly sentFrames: Buffer[];
+  /** Bytes a connection sends before its first message (the WebSocket upgrade request), or null. */
+  readonly handshake: Buffer | null;
   /** Number of distinct frames. */
   readonly variants: number;
   /** All frames back to back: frame v is all[v * frameLength, (v + 1) * frameLength). */
@@ -37,8 +48,11 @@ export class Pattern {
       throw new RangeError(`message size must be at least 1, got ${size}`);
     this.protocol = protocol;
     this.size = size;
-    this.frameLength = size + (protocol === 'length' ? LENGTH_HEADER : 0);
-    this.variants = Math.max(1, Math.min(MAX_VARIANTS, Math.floor(PATTERN_BUDGET / this.frameLength)));
+    const ws = protocol === 'websocket';
+    const wsHead = size < 126 ? 2 : size < 65536 ? 4 : 10;
+    this.frameLength = size + (protocol === 'length' ? LENGTH_HEADER : ws ? wsHead : 0);
+    this.sendLength = ws ? wsHead + 4 + size : this.frameLength;
+    this.variants = Math.max(1, Math.min(MAX_VARIANTS, Math.floor(PATTERN_BUDGET / this.sendLength)));
     // its own ArrayBuffer (not the pool), so the Int32Array view below starts aligned
     const total = this.variants * this.frameLength;
     this.all = Buffer.from(new ArrayBuffer((total + 3) & ~3), 0, total);
@@ -48,6 +62,28 @@ export class Pattern {
       const frame = this.all.subarray(v * this.frameLength, (v + 1) * this.frameLength);
       fill(frame, protocol, size, v);
       this.frames.push(frame);
+    }
+    this.handshake = null;
+    if (!ws) {
+      this.sent = this.all;
+      this.sentFrames = this.frames;
+      return;
+    }
+    this.handshake = Buffer.from(
+      'GET / HTTP/1.1\r\nHost: c10k\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: YzEway1sb2FkLWNsaWVudA==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    this.sent = Buffer.allocUnsafe(this.variants * this.sendLength);
+    this.sentFrames = [];
+    for (let v = 0; v < this.variants; v++) {
+      const echo = this.frames[v];
+      const out = this.sent.subarray(v * this.sendLength, (v + 1) * this.sendLength);
+      echo.copy(out, 0, 0, wsHead);
+      out[1] |= 0x80; // masked
+      const key = [(v * 37 + 11) & 0xff, (v * 73 + 5) & 0xff, (v * 151 + 3) & 0xff, (v * 29 + 1) & 0xff];
+      for (let k = 0; k < 4; k++) out[wsHead + k] = key[k];
+      for (let i = 0; i < size; i++) out[wsHead + 4 + i] = echo[wsHead + i] ^ key[i & 3];
+      this.sentFrames.push(out);
     }
   }
 
@@ -102,6 +138,20 @@ function fill(frame: Buffer, protocol: Protocol, size: number, v: number): void 
     // printable ASCII without CR or LF ('!'..'~'), then the terminator
     for (let i = 0; i < size - 1; i++) frame[i] = 0x21 + (next() % 94);
     frame[size - 1] = 0x0a;
+  } else if (protocol === 'websocket') {
+    // an unmasked text frame (what the server sends back) of printable ASCII
+    const h = size < 126 ? 2 : size < 65536 ? 4 : 10;
+    frame[0] = 0x81;
+    if (h === 2) frame[1] = size;
+    else if (h === 4) {
+      frame[1] = 126;
+      frame.writeUInt16BE(size, 2);
+    } else {
+      frame[1] = 127;
+      frame.writeUInt32BE(0, 2);
+      frame.writeUInt32BE(size, 6);
+    }
+    for (let i = 0; i < size; i++) frame[h + i] = 0x20 + (next() % 95);
   } else {
     frame.writeUInt32BE(size, 0);
     for (let i = 0; i < size; i++) frame[LENGTH_HEADER + i] = next() & 0xff;

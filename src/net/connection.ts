@@ -98,7 +98,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   constructor(core: ServerCore<In, Out>) {
     this.core = core;
     this.lastActive = core.now;
-    this.decoder = core.app.codec.decoder(core.limits);
+    this.decoder = core.app.codec.decoder(core.limits, this);
     if (core.trustedProxy !== null) this.flags |= PREFACE_PENDING;
   }
 
@@ -269,6 +269,8 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   endForShutdown(): void {
     if (this.state !== OPEN) return;
     this.closeReason ??= 'shutdown';
+    const goodbye = this.decoder.goodbye?.();
+    if (goodbye !== undefined) this.write(goodbye);
     this.end();
   }
 

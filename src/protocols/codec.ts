@@ -24,15 +24,33 @@ export interface Decoder<M> {
   push(chunk: Buffer, emit: (message: M) => void): void;
   /** Bytes held for an incomplete message (bounded by the codec's limits). */
   readonly buffered: number;
+  /**
+   * Optional: what to send before the server closes a quiet connection because it is stopping (a
+   * WebSocket's close frame with 1001, "going away"), or undefined for nothing.
+   */
+  goodbye?(): Uint8Array | undefined;
+}
+
+/**
+ * The connection a decoder serves, for protocols that answer by themselves (a WebSocket's handshake, pongs
+ * and close frames): raw writes that bypass encode(), and closing.
+ */
+export interface CodecPeer {
+  write(bytes: Uint8Array | string): boolean;
+  end(): void;
+  destroy(reason?: 'idle-timeout' | 'protocol-error'): void;
+  readonly closed: boolean;
+  data: unknown;
 }
 
 export interface Codec<In = unknown, Out = In> {
   readonly name: string;
   /**
    * A fresh decoder for one connection. `limits` are the server's (--max-message-bytes/-parts): where
-   * one is non-zero it replaces the codec's own bound of the same kind.
+   * one is non-zero it replaces the codec's own bound of the same kind. `peer` is the connection itself
+   * (most codecs ignore it; websocket answers the handshake, pings and closes through it).
    */
-  decoder(limits?: CodecLimits): Decoder<In>;
+  decoder(limits?: CodecLimits, peer?: CodecPeer): Decoder<In>;
   /** Bytes for one outgoing message. May return the message itself when it already is bytes. */
   encode(message: Out): Buffer | string;
   /**

@@ -6,6 +6,7 @@ import { memoryLogger, type ServeOptions, type ServerHandle, serve } from '../..
 import { readProcNetTcp } from '../../src/inspect/proc-net-tcp.ts';
 import { encodeProxyHeader } from '../../src/protocols/proxy.ts';
 import { eventually, prng, randomBytes, sleep, TestClient } from '../helpers/client.ts';
+import { websocketCases } from './websocket-cases.ts';
 
 export interface ConformanceTarget {
   /** e.g. 'reactor (node)'. */
@@ -454,6 +455,8 @@ export function conformance(target: ConformanceTarget): void {
         await stop(server);
       }
     });
+
+    websocketCases(target);
   });
 }
 

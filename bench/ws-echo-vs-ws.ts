@@ -1,0 +1,154 @@
+// bench/ws-echo-vs-ws.ts — c10k's WebSocket echo (ws-echo on the syscall reactor) against a plain `ws`
+// echo server (bench/plain-ws-echo.ts), messages per second per core of server CPU, in one run. Both
+// servers serve at the same time, pinned to CPU 0, each under its own closed-loop load (same connections,
+// same 64-byte text messages) pinned to CPU 1, so whatever slows the shared machine slows both. The load is
+// bench/c/ws_load.c (built here with cc: a JavaScript client costs about what the server does per message,
+// and two of them on one core leave both servers mostly idle, where per-wakeup costs hide the per-message
+// ones), or `c10k load --protocol websocket` with --load c10k or without a compiler. The window is measured on the servers' side: once every connection of both
+// is up and echoing, each server's message count (c10k: --status; ws: its own counter) and CPU ticks are
+// read at the start and the end of the window: msgs/s per core = messages / CPU seconds.
+//   node bench/ws-echo-vs-ws.ts [--connections 10000] [--seconds 6] [--size 64] [--load c|c10k] [-- serve args]
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { HZ, treeTicks, waitPort } from './lib/yardstick.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    connections: { type: 'string', default: '10000' },
+    seconds: { type: 'string', default: '6' },
+    size: { type: 'string', default: '64' },
+    load: { type: 'string', default: 'c' },
+  },
+});
+const conns = Number(values.connections);
+const seconds = Number(values.seconds);
+const size = Number(values.size);
+for (const [name, n] of [
+  ['connections', conns],
+  ['seconds', seconds],
+  ['size', size],
+] as const) {
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(
+      `bench/ws-echo-vs-ws.ts: --${name} must be a whole number, at least 1 (got ${values[name]})`,
+    );
+    process.exit(2);
+  }
+}
+const bin = new URL('../bin/c10k.ts', import.meta.url).pathname;
+
+/** The C load, built into a temporary directory, or null (with why) when there is no compiler. */
+function buildCLoad(): string | null {
+  if (values.load !== 'c') return null;
+  const out = join(mkdtempSync(join(tmpdir(), 'c10k-ws-load-')), 'ws_load');
+  try {
+    execFileSync('cc', ['-O2', '-o', out, new URL('./c/ws_load.c', import.meta.url).pathname], {
+      stdio: 'pipe',
+    });
+    return out;
+  } catch (error) {
+    console.log(`no C load (${(error as Error).message.split('\n')[0]}): using c10k load instead`);
+    return null;
+  }
+}
+const cLoad = buildCLoad();
+const plainWs = new URL('./plain-ws-echo.ts', import.meta.url).pathname;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// below the ephemeral range (32768+), where a client's source port could already hold the number
+const base = 20000 + Math.floor(Math.random() * 10000);
+const servers = [
+  {
+    name: `c10k ws-echo (syscall reactor${positionals.length > 0 ? ` ${positionals.join(' ')}` : ''})`,
+    port: base,
+    statsUrl: `http://127.0.0.1:${base + 2}/status`,
+    argv: [bin, 'serve', '--app', 'ws-echo', '--port', String(base), '--log-level', 'warn', ...positionals],
+    statsArgs: ['--status', `127.0.0.1:${base + 2}`],
+  },
+  {
+    name: 'ws 8 (plain echo server)',
+    port: base + 1,
+    statsUrl: `http://127.0.0.1:${base + 3}/`,
+    argv: [plainWs, String(base + 1), String(base + 3)],
+    statsArgs: [],
+  },
+];
+
+async function counts(url: string): Promise<{ messages: number; active: number }> {
+  const j = (await (await fetch(url)).json()) as {
+    totals?: { messagesIn: number; active: number };
+    messagesIn?: number;
+    active?: number;
+  };
+  const t = j.totals ?? j;
+  return { messages: t.messagesIn!, active: t.active! };
+}
+
+const children = servers.map((s) =>
+  spawn('taskset', ['-c', '0', process.execPath, ...s.argv, ...s.statsArgs], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+  }),
+);
+const loads: ReturnType<typeof spawn>[] = [];
+try {
+  await Promise.all(servers.map((s) => waitPort(s.port)));
+  await sleep(500);
+  // each load runs long enough to cover the connect phase of both and the window
+  const duration = seconds + 20;
+  for (const s of servers) {
+    const argv = cLoad
+      ? [cLoad, String(s.port), String(conns), String(size), String(duration)]
+      : [process.execPath, bin, 'load', '--port', String(s.port), '--protocol', 'websocket']
+          .concat(['--connections', String(conns), '--size', String(size)])
+          .concat(['--duration', `${duration}s`, '--json']);
+    loads.push(
+      spawn('taskset', ['-c', '1', ...argv], { stdio: ['ignore', 'ignore', 'inherit'], detached: true }),
+    );
+  }
+  // wait until both hold every connection and are echoing
+  const started = Date.now();
+  for (;;) {
+    const c = await Promise.all(servers.map((s) => counts(s.statsUrl)));
+    if (c.every((x) => x.active >= conns)) break;
+    if (Date.now() - started > 60_000)
+      throw new Error(`connections did not all open: ${c.map((x) => x.active).join(', ')}`);
+    await sleep(250);
+  }
+  await sleep(2000); // both loads past their connect phase and warm
+  const m0 = await Promise.all(servers.map((s) => counts(s.statsUrl)));
+  const t0 = children.map((c) => treeTicks(c.pid!));
+  const w0 = performance.now();
+  await sleep(seconds * 1000);
+  const m1 = await Promise.all(servers.map((s) => counts(s.statsUrl)));
+  const t1 = children.map((c) => treeTicks(c.pid!));
+  const wall = (performance.now() - w0) / 1000;
+  console.log(
+    `${conns.toLocaleString('en-US')} connections each, ${size}-byte text messages, closed loop (${cLoad ? 'C ws_load' : 'c10k load'}), ${seconds} s window; both servers on CPU 0, both loads on CPU 1`,
+  );
+  const perCore: number[] = [];
+  servers.forEach((s, i) => {
+    const msgs = m1[i].messages - m0[i].messages;
+    const cpu = (t1[i] - t0[i]) / HZ;
+    perCore.push(msgs / cpu);
+    console.log(
+      `${s.name.padEnd(32)} ${Math.round(msgs / wall)
+        .toLocaleString('en-US')
+        .padStart(9)} msgs/s  CPU ${((cpu / wall) * 100).toFixed(0).padStart(3)}% of a core  ${Math.round(
+        msgs / cpu,
+      )
+        .toLocaleString('en-US')
+        .padStart(9)} msgs/s per core  ${((cpu * 1e6) / msgs).toFixed(2)} us/msg  (${m1[i].active} open)`,
+    );
+  });
+  console.log(`c10k / ws, messages per second per core: ${(perCore[0] / perCore[1]).toFixed(2)}x`);
+} finally {
+  for (const p of [...loads, ...children]) {
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {}
+  }
+}
