@@ -203,6 +203,8 @@ export class HttpDecoder implements Decoder<HttpRequest> {
       this.lineLen = 0;
     }
     if (this.end > this.start && this.src[this.end - 1] === CR) this.end--;
+    // The checks above allow one byte for a CR; a line ended by a bare LF must not use it.
+    if (this.end - this.start > max) this.lineTooLong(state);
     return nl + 1;
   }
 
