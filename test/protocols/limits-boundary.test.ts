@@ -243,6 +243,13 @@ test('http: maxRequestLineBytes at the limit and one past, CRLF and bare LF', ()
   }
 });
 
+test('http: a partial request line is held up to the limit and a CR, and refused one byte past, before its LF', () => {
+  const decode = httpDecode({ maxRequestLineBytes: 40 });
+  const requestLine = `GET /${'p'.repeat(40 - 'GET / HTTP/1.1'.length)} HTTP/1.1`;
+  acceptsEverySplit('request line', decode, b(`${requestLine}\r`), []);
+  refusesEverySplit('request line', decode, b(`${requestLine}\r\r`), status(414, 'request line'));
+});
+
 test('http: maxHeaderBytes at the limit and one past (request line and field lines, each with its CRLF)', () => {
   const M = 64;
   const decode = httpDecode({ maxHeaderBytes: M });
@@ -349,6 +356,9 @@ test('proxy v1: a header line of 107 bytes (CRLF included) is read, 108 refused'
     rest: 'hello',
   });
   refusesEverySplit('v1', decode, b(`${v1(108)}hello`), /v1 header longer than 107 bytes/);
+  // 107 bytes without their LF cannot be a header: refused without waiting for more.
+  acceptsEverySplit('v1 partial', decode, b(v1(107).slice(0, 106)), { header: undefined, rest: '' });
+  refusesEverySplit('v1 partial', decode, b(`${v1(108)}`.slice(0, 107)), /v1 header longer than 107 bytes/);
 });
 
 test('proxy v2: maxV2Length at the limit and one past, refused from the fixed header alone', () => {
