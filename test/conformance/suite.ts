@@ -92,6 +92,24 @@ export function conformance(target: ConformanceTarget): void {
       }
     });
 
+    test('large messages: each bigger than a read buffer (64 KiB) comes back whole; a stall fails at once', async () => {
+      // An edge-triggered reactor must read until EAGAIN: one that stops after a buffer's worth is told
+      // nothing more by the kernel and leaves the rest in the socket. The watch below names that within
+      // seconds instead of waiting for a timeout.
+      const { server } = await start(target);
+      try {
+        const random = prng(11);
+        const sizes = [65_537, 256 << 10, (1 << 20) + 3, 3 << 20];
+        const sessions = Array.from({ length: 4 }, (_, i) => {
+          const messages = sizes.map((n) => randomBytes(random, n + i));
+          return () => echoWatched(server.port, messages);
+        });
+        await runLimited(sessions, Math.min(4, target.concurrency));
+      } finally {
+        await stop(server);
+      }
+    });
+
     test('framing: lines split at arbitrary chunk boundaries come back whole', async () => {
       const { server } = await start(target, { app: 'line-echo' });
       try {
@@ -455,6 +473,50 @@ export function conformance(target: ConformanceTarget): void {
       }
     });
   });
+}
+
+/**
+ * echoSession, but a stall is named at once: no byte back for STALL_MS while the server's side of the
+ * connection holds the same unread bytes in its receive queue means the server stopped reading.
+ */
+async function echoWatched(port: number, messages: Buffer[]): Promise<void> {
+  const STALL_MS = 3000;
+  const client = await TestClient.open(port, '127.0.0.1', 20_000);
+  try {
+    const clientPort = client.socket.localPort;
+    let total = 0;
+    for (const m of messages) {
+      client.write(m);
+      total += m.length;
+      // /proc/net/tcp is read only once the echo stops moving (it may list many sockets on a busy box).
+      let last = { received: client.received, unread: -1, since: Date.now() };
+      while (client.received < total) {
+        if (client.closed)
+          assert.fail(`the server closed the connection after ${client.received} of ${total} bytes`);
+        await sleep(client.received === last.received ? 200 : 20);
+        if (client.received !== last.received) {
+          last = { received: client.received, unread: -1, since: Date.now() };
+          continue;
+        }
+        const row = readProcNetTcp({ port }).rows.find(
+          (r) => r.localPort === port && r.remotePort === clientPort,
+        );
+        const unread = row?.rxQueue ?? 0;
+        if (unread === 0 || unread !== last.unread)
+          last = { received: client.received, unread, since: Date.now() };
+        else if (Date.now() - last.since >= STALL_MS) {
+          assert.fail(
+            `the server stopped reading: ${unread} bytes of a ${m.length}-byte message sit unread in its socket ` +
+              `and nothing came back for ${STALL_MS} ms (${client.received} of ${total} bytes echoed); an ` +
+              'edge-triggered reactor must read until EAGAIN',
+          );
+        }
+      }
+    }
+    assert.ok(client.data().equals(Buffer.concat(messages)), 'echoed bytes differ from the bytes sent');
+  } finally {
+    client.close();
+  }
 }
 
 async function echoLines(port: number, lines: string[]): Promise<void> {
