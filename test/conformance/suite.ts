@@ -195,17 +195,22 @@ export function conformance(target: ConformanceTarget): void {
     });
 
     test('idle timeout: a silent client is closed, a chatty one is not', async () => {
-      // 1 s: the chatty client's 100 ms rhythm keeps well inside it even when a busy machine stalls us.
+      // The chatty client speaks every 100 ms or so; the bound on it is the gaps it really left, so a busy
+      // machine that stalls this process past the timeout makes it idle, not the server wrong.
       const { server } = await start(target, { idleTimeout: 1000 });
       try {
         const silent = await TestClient.open(server.port);
         const chatty = target.concurrency > 1 ? await TestClient.open(server.port) : undefined;
         const started = Date.now();
         let sent = 0;
-        while (!silent.closed && Date.now() - started < 6000) {
-          if (chatty) {
+        let lastWrite = Date.now();
+        let worstGap = 0;
+        while (!silent.closed && Date.now() - started < 20_000) {
+          if (chatty && !chatty.closed) {
+            worstGap = Math.max(worstGap, Date.now() - lastWrite);
+            lastWrite = Date.now();
             chatty.write('.');
-            await chatty.waitFor(++sent);
+            await chatty.waitFor(++sent, 20_000).catch(() => {});
           }
           await sleep(100);
         }
@@ -215,7 +220,11 @@ export function conformance(target: ConformanceTarget): void {
         // connection may be closed up to a tick early, never sooner.
         assert.ok(waited >= 700, `closed after ${waited} ms, well before the timeout`);
         if (chatty) {
-          assert.ok(!chatty.closed, 'the chatty client was closed');
+          // Closed only if it really left a gap of the timeout, less the coarse clock's tick.
+          assert.ok(
+            !chatty.closed || worstGap >= 750,
+            `the chatty client was closed, though it spoke at most ${worstGap} ms apart (idle timeout 1000 ms)`,
+          );
           chatty.close();
         }
         await eventually(
