@@ -7,6 +7,7 @@ import { PROTOCOLS } from '../load/pattern.ts';
 import { progressLine, reportJSON, reportText } from '../load/report.ts';
 import { runLoad } from '../load/run.ts';
 import { ENGINES, type LoadOptions } from '../load/stats.ts';
+import { connectionFdCap } from '../net/fd-cap.ts';
 import { bytes, duration, integer, oneOf, parse, UsageError } from './args.ts';
 
 /**
@@ -91,7 +92,9 @@ export async function parseLoadArgs(argv: string[]): Promise<LoadOptions | 'help
   if (nSources > 254) throw new UsageError(`${connections} connections need more than 254 source addresses`);
   const processes = Math.min(
     connections,
-    integer('processes', v.processes, 1, 256) ?? Math.ceil(connections / CONNECTIONS_PER_PROCESS),
+    integer('processes', v.processes, 1, 256) ??
+      // Each worker inherits this process's open-files limit: under a lowered one, more of them.
+      Math.ceil(connections / Math.min(CONNECTIONS_PER_PROCESS, connectionFdCap())),
   );
   const engine = oneOf('engine', v.engine, ENGINES) ?? (await defaultEngine());
   if (engine === 'sys' && (await defaultEngine()) !== 'sys') {
