@@ -103,8 +103,9 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
         const probe = await server.probe(true);
         const p99 = percentile(normal.rtts.slice(quietCount), 99);
         // A server that blocks or spins on its slow readers stalls the echo clients for seconds; a shared
-        // CI box adds tens of ms of its own, so the bound is relative to the quiet p99 with a floor.
-        const p99Bound = Math.max(250, 5 * quietP99);
+        // box adds hundreds of ms of its own (304 ms against a quiet 54 ms beside two CPU burners), so the
+        // bound is relative to the quiet p99, with a floor well under the stall it is there to catch.
+        const p99Bound = Math.max(1000, 10 * quietP99);
         t.diagnostic(
           `${SLOW} slow readers cut in ${cutMs} ms; RSS ${(baseline / MiB).toFixed(0)} MiB -> peak ${(peak / MiB).toFixed(0)} MiB (bound ${(bound / MiB).toFixed(0)} MiB = baseline + ${SLOW} x (${MAX_WRITE_BUFFER / 1024} + 64) KiB); after GC: heap ${(probe.heapUsed / MiB).toFixed(1)} MiB, buffers ${(probe.arrayBuffers / MiB).toFixed(1)} MiB; 10 echo clients: ${normal.rtts.length} round trips, p99 ${p99.toFixed(2)} ms while the slow readers were cut (${quietP99.toFixed(2)} ms before them)`,
         );
