@@ -96,8 +96,9 @@ export function conformance(target: ConformanceTarget): void {
       // An edge-triggered reactor must read until EAGAIN: one that stops after a buffer's worth is told
       // nothing more by the kernel and leaves the rest in the socket. The watch below names that within
       // seconds (5 s without progress) instead of waiting for a timeout; a short drain then, as a server
-      // that stopped reading never goes quiet.
-      const { server } = await start(target, { drainTimeout: 2000 });
+      // that stopped reading never goes quiet. A 3 MiB echo may queue faster than this busy process reads
+      // it: a write buffer big enough that it is not cut as a slow consumer.
+      const { server } = await start(target, { drainTimeout: 2000, maxWriteBuffer: 64 << 20 });
       try {
         const random = prng(11);
         const sizes = [3 << 20, 65_537, (1 << 20) + 3, 256 << 10]; // the biggest first: a burst
