@@ -199,7 +199,6 @@ export class HttpDecoder implements Decoder<HttpRequest> {
   private takeLine(chunk: Buffer, at: number, max: number, state: number): number {
     const nl = chunk.indexOf(LF, at);
     if (this.lineLen === 0 && nl !== -1) {
-      if (nl - at > max + 1) this.lineTooLong(state);
       this.src = chunk;
       this.start = at;
       this.end = nl;
@@ -214,6 +213,8 @@ export class HttpDecoder implements Decoder<HttpRequest> {
       this.lineLen = 0;
     }
     if (this.end > this.start && this.src[this.end - 1] === CR) this.end--;
+    // A partial line may hold one byte more than max, for a CR; the line itself may not.
+    if (this.end - this.start > max) this.lineTooLong(state);
     return nl + 1;
   }
 

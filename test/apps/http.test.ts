@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { createHttpApp } from '../../src/apps/http.ts';
 import { memoryLogger, serve } from '../../src/index.ts';
 import type { ServerHandle } from '../../src/models/types.ts';
+import { missingNow } from '../peers/helpers.ts';
 import { Client, type HttpReply, httpResponse } from './client.ts';
 
 const run = promisify(execFile);
@@ -105,10 +106,9 @@ for (const [name, input, status] of [
 }
 
 test('wrk smoke test', async (t) => {
-  try {
-    await run('sh', ['-c', 'command -v wrk']);
-  } catch {
-    t.skip('wrk not installed');
+  const why = missingNow('wrk', 'wrk');
+  if (why) {
+    t.skip(why);
     return;
   }
   const { stdout } = await run(

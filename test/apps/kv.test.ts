@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { createKv } from '../../src/apps/kv.ts';
 import { memoryLogger, serve } from '../../src/index.ts';
 import type { ServerHandle } from '../../src/models/types.ts';
+import { missingNow } from '../peers/helpers.ts';
 import { Client, command, respValues } from './client.ts';
 
 const run = promisify(execFile);
@@ -147,10 +148,9 @@ test('a protocol error answers, closes that connection only', async () => {
 });
 
 test('redis-benchmark smoke test', async (t) => {
-  try {
-    await run('sh', ['-c', 'command -v redis-benchmark']);
-  } catch {
-    t.skip('redis-benchmark not installed');
+  const why = missingNow('redis-benchmark', 'redis-tools');
+  if (why) {
+    t.skip(why);
     return;
   }
   const { stdout } = await run(

@@ -40,7 +40,7 @@ export class LineClient {
   }
 
   /** The next unconsumed line (the first one equal to / matching `match`, skipping others). */
-  async next(match?: string | RegExp, timeoutMs = 5000): Promise<string> {
+  async next(match?: string | RegExp, timeoutMs = 15_000): Promise<string> {
     const ok = (l: string) =>
       match === undefined || (typeof match === 'string' ? l === match : match.test(l));
     let found: string | undefined;
@@ -67,7 +67,7 @@ export class LineClient {
   }
 
   /** Resolve once any line received so far (consumed or not) satisfies `test`. */
-  async waitFor(test: (line: string) => boolean, timeoutMs = 5000): Promise<string> {
+  async waitFor(test: (line: string) => boolean, timeoutMs = 15_000): Promise<string> {
     let from = 0;
     let found: string | undefined;
     await this.until(
@@ -86,7 +86,7 @@ export class LineClient {
     return found!;
   }
 
-  waitLines(n: number, timeoutMs = 5000): Promise<void> {
+  waitLines(n: number, timeoutMs = 15_000): Promise<void> {
     return this.until(() => this.lines.length >= n, timeoutMs, `${n} lines (have ${this.lines.length})`);
   }
 

@@ -9,7 +9,8 @@ import { after, describe, test } from 'node:test';
 import { memoryLogger, type ServerHandle, serve } from '../../src/index.ts';
 import { encodeProxyHeader } from '../../src/protocols/proxy.ts';
 import { eventually, sleep } from '../helpers/client.ts';
-import { cpuSeconds, type Fleet, sources, startFleet, startServerChild } from './helpers.ts';
+import { cpuBesideSpinner, idleAgainstSpinner } from '../helpers/cpu.ts';
+import { type Fleet, sources, startFleet, startServerChild } from './helpers.ts';
 
 const cleanup: (() => void)[] = [];
 after(() => {
@@ -29,13 +30,6 @@ async function totals(fleets: Fleet[]) {
     unanswered: a.unanswered + s.unanswered,
     closedByServer: a.closedByServer + s.closedByServer,
   }));
-}
-
-/** CPU the server process used over `ms`, as a fraction of one core. */
-async function cpuShare(pid: number, ms = 1000): Promise<number> {
-  const before = cpuSeconds(pid);
-  await sleep(ms);
-  return (cpuSeconds(pid) - before) / (ms / 1000);
 }
 
 describe('open-files limit', { concurrency: false, timeout: 120_000 }, () => {
@@ -77,9 +71,10 @@ describe('open-files limit', { concurrency: false, timeout: 120_000 }, () => {
       assert.equal(queued.closedByServer, 0);
       assert.equal(failed, 0);
       // Capped and idle, the server sleeps: the listening socket is not watched, nothing is ready.
-      const idle = await cpuShare(server.pid);
-      t.diagnostic(`server CPU while capped and idle: ${(idle * 100).toFixed(1)}% of a core`);
-      assert.ok(idle < 0.1, `server CPU ${idle} of a core while capped`);
+      const cpu = await cpuBesideSpinner(server.pid);
+      const [idle, why] = idleAgainstSpinner(cpu, 0.1);
+      t.diagnostic(`server CPU while capped and idle: ${why}`);
+      assert.ok(idle, `the capped server spins: ${why}`);
       // The held connections still echo.
       await Promise.all(fleets.map((f) => f.ping('!', 0)));
       await eventually(
@@ -137,8 +132,9 @@ describe('open-files limit', { concurrency: false, timeout: 120_000 }, () => {
       assert.equal(after.stats.rejected, 1200 - held);
       assert.equal(after.stats.closed.error, 0);
       assert.ok(!JSON.stringify(after.log).includes('EMFILE'), JSON.stringify(after.log));
-      const idle = await cpuShare(server.pid);
-      assert.ok(idle < 0.1, `server CPU ${idle} of a core while capped`);
+      const cpu = await cpuBesideSpinner(server.pid);
+      const [idle, why] = idleAgainstSpinner(cpu, 0.1);
+      assert.ok(idle, `the capped server spins: ${why}`);
       // Below the mark it takes clients again.
       await fleet.close(100);
       await eventually(async () => (await server.probe()).stats.active === held - 100, 5000, 'closes seen');
@@ -146,7 +142,7 @@ describe('open-files limit', { concurrency: false, timeout: 120_000 }, () => {
       assert.equal(more.opened, 50);
       await eventually(async () => (await server.probe()).stats.active === held - 50, 5000, '50 more held');
       t.diagnostic(
-        `held ${held} of 1,200 under ulimit -n 1000; ${1200 - held} closed as fd-limit; CPU ${(idle * 100).toFixed(1)}%`,
+        `held ${held} of 1,200 under ulimit -n 1000; ${1200 - held} closed as fd-limit; CPU ${(cpu.share * 100).toFixed(1)}%`,
       );
     } finally {
       fleet.kill();

@@ -103,8 +103,9 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
         const probe = await server.probe(true);
         const p99 = percentile(normal.rtts.slice(quietCount), 99);
         // A server that blocks or spins on its slow readers stalls the echo clients for seconds; a shared
-        // CI box adds tens of ms of its own, so the bound is relative to the quiet p99 with a floor.
-        const p99Bound = Math.max(250, 5 * quietP99);
+        // box adds hundreds of ms of its own (304 ms against a quiet 54 ms beside two CPU burners), so the
+        // bound is relative to the quiet p99, with a floor well under the stall it is there to catch.
+        const p99Bound = Math.max(1000, 10 * quietP99);
         t.diagnostic(
           `${SLOW} slow readers cut in ${cutMs} ms; RSS ${(baseline / MiB).toFixed(0)} MiB -> peak ${(peak / MiB).toFixed(0)} MiB (bound ${(bound / MiB).toFixed(0)} MiB = baseline + ${SLOW} x (${MAX_WRITE_BUFFER / 1024} + 64) KiB); after GC: heap ${(probe.heapUsed / MiB).toFixed(1)} MiB, buffers ${(probe.arrayBuffers / MiB).toFixed(1)} MiB; 10 echo clients: ${normal.rtts.length} round trips, p99 ${p99.toFixed(2)} ms while the slow readers were cut (${quietP99.toFixed(2)} ms before them)`,
         );
@@ -113,7 +114,7 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
         assert.ok(peak < bound, `peak RSS ${peak} over the bound ${bound}`);
         assert.ok(probe.arrayBuffers < 16 * MiB, `write queues not freed: ${probe.arrayBuffers} bytes`);
         assert.equal(normal.closed(), 0, 'an echo client was closed');
-        assert.ok(normal.rtts.length > 100, `only ${normal.rtts.length} round trips`);
+        assert.ok(normal.rtts.length > quietCount, `no round trip while the slow readers were cut`);
         assert.ok(p99 < p99Bound, `echo p99 ${p99} ms while the slow readers were cut, over ${p99Bound} ms`);
         await eventually(
           async () => (await server.probe()).stats.active === 0,
@@ -157,8 +158,19 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
         const stalled = await Promise.all(Array.from({ length: 100 }, open));
         for (const s of stalled) s.write('GET / HTTP/1.1 and then noth');
         const drips = await Promise.all(Array.from({ length: 100 }, open));
+        // A byte every 100 ms, 50 at most: were each byte to restart the partial timer, all 50 would go
+        // out (and the partial timeout would cut the dripper only after the last one).
+        const dripped = new Map<Socket, number>(drips.map((s) => [s, 0]));
+        const dripsAtClose: number[] = [];
+        for (const s of drips) s.once('close', () => dripsAtClose.push(dripped.get(s)!));
+        let rounds = 0;
         const drip = setInterval(() => {
-          for (const s of drips) if (!s.destroyed) s.write('.');
+          if (++rounds > 50) return;
+          for (const s of drips)
+            if (!s.destroyed) {
+              s.write('.');
+              dripped.set(s, dripped.get(s)! + 1);
+            }
         }, 100);
         const silent = await Promise.all(Array.from({ length: 100 }, open));
         const closedAt = (s: Socket) =>
@@ -181,11 +193,15 @@ describe('slow and silent peers', { concurrency: false, timeout: 120_000 }, () =
         );
         assert.equal(stats.closed['partial-timeout'], 200);
         assert.equal(stats.closed['idle-timeout'], 100);
-        // Were each byte to restart the timer, the drippers would stay open as long as they drip.
-        assert.ok(worst(partialMs[1]) < 4000, 'a byte now and then does not extend the partial timeout');
+        // Were each byte to restart the timer, the drippers would stay open as long as they drip. Counted in
+        // drips, not ms: a 400 ms timeout is ~4 of them, and a busy box slows the drips and timers alike.
+        assert.ok(
+          Math.max(...dripsAtClose) <= 20,
+          `a dripper sent ${Math.max(...dripsAtClose)} bytes, 100 ms apart, before a 400 ms partial timeout cut it`,
+        );
         assert.ok(Math.min(...idleMs) >= 800, 'a silent client was closed well before its idle timeout');
         assert.equal(good.closed(), 0);
-        assert.ok(good.rtts.length > 20, `only ${good.rtts.length} round trips`);
+        assert.ok(good.rtts.length >= 5, `only ${good.rtts.length} round trips`);
       } finally {
         for (const s of sockets) s.destroy();
         await server.close();

@@ -2,14 +2,15 @@
 // /usr/bin/chromium, installed by .ci/run). Tests skip with the reason when there is none.
 import { existsSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
+import { peerMissing } from './peer.ts';
 
 export const CHROMIUM = process.env.C10K_CHROMIUM ?? '/usr/bin/chromium';
 
-/** Why a browser test cannot run here, or null when it can. */
+/** Why a browser test cannot run here, or null when it can; under CI a missing Chromium throws. */
 export function browserUnavailable(): string | null {
   return existsSync(CHROMIUM)
     ? null
-    : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set C10K_CHROMIUM)`;
+    : peerMissing(`no Chromium at ${CHROMIUM} (apt-get install chromium, or set C10K_CHROMIUM)`) || null;
 }
 
 /** Launch headless Chromium with the flags this closed-network machine needs (playwright gives it a fresh

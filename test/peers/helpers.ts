@@ -5,11 +5,24 @@ import { type ChildProcess, execFile, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { exited, startServe } from '../helpers/cli.ts';
+import { peerMissing, skipWithoutPeer } from '../helpers/peer.ts';
 
 const execFileP = promisify(execFile);
 
-/** false, or the reason to skip: '<binary> not installed (apt-get install <package>)'. */
+/**
+ * false, or the reason to skip: '<binary> not installed (apt-get install <package>)'. For a test's `skip`
+ * option; under CI a missing binary fails the run (test/helpers/peer.ts).
+ */
 export function missing(binary: string, aptPackage: string): string | false {
+  return skipWithoutPeer(absent(binary, aptPackage));
+}
+
+/** The same check inside a test: the reason to call t.skip() with, or false; under CI it throws. */
+export function missingNow(binary: string, aptPackage: string): string | false {
+  return peerMissing(absent(binary, aptPackage));
+}
+
+function absent(binary: string, aptPackage: string): string | false {
   const found = spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
   return found ? false : `${binary} not installed (apt-get install ${aptPackage})`;
 }
