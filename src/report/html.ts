@@ -95,7 +95,7 @@ export function reportHtml(
           points: multiplexers
             .filter((r) => r.multiplexer === name)
             .map((r) => [r.idle, r.serverCpuUsPerMsg] as [number, number | null]),
-        })),
+        })).filter((series) => series.points.length > 0), // results without a row for it (an older run)
         { title: 'One busy client beside N idle: server CPU per message', yLabel: 'µs', yLog: true },
       ),
     );

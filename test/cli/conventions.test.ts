@@ -113,7 +113,7 @@ test('unknown model, backend, multiplexer or app: a usage error (exit 2), in the
   await usage(
     'serve',
     ['--app', 'echo', '--model', 'nope'],
-    /--model needs one of iterative, .*multi-reactor, got 'nope'/,
+    /--model needs one of iterative, .*multi-reactor, proactor, multi-proactor, got 'nope'/,
   );
   await usage(
     'serve',
@@ -139,7 +139,7 @@ test('unknown model, backend, multiplexer or app: a usage error (exit 2), in the
   await usage(
     'load',
     ['--protocol', 'http', '-p', '1'],
-    /--protocol needs one of raw, line, length, got 'http'/,
+    /--protocol needs one of raw, line, length, websocket, got 'http'/,
   );
   await usage('load', ['--engine', 'uring', '-p', '1'], /--engine needs one of sys, node, got 'uring'/);
   // options that contradict each other, caught by the library, are usage errors too
