@@ -25,7 +25,8 @@ writes results.json and a self-contained report.html (charts) to --out; prints a
                          kernel settings are checked first (named, never set); each rung holds its
                          connections idle (--hold), times inspect --json, then every connection echoes
                          one verified message (default 10000,100000,1000000; --connections also works)
-  --hold T               ladder: idle hold at each rung (default 10s)
+  --hold T               ladder: idle hold at each rung (default 10s); a rung stops, recorded as
+                         ENOMEM, when MemAvailable falls under 2 GiB
   --echo-rate R          ladder: echoes/s the box is expected to manage at least; each connection
                          sends one message, and one not echoed within 3 x connections / R
                          counts as unanswered (default 20000)
@@ -64,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
       size: integer('size', v.size, 1, 1 << 20) ?? 64,
       backend: 'syscall',
       inspect: true,
+      minAvailableBytes: 2 * 2 ** 30,
       outDir: v.out ?? 'report',
     });
   }

@@ -7,7 +7,14 @@ import { test } from 'node:test';
 import { readLimits } from '../../src/report/ladder/plan.ts';
 import { runLadder, runRung } from '../../src/report/ladder/run.ts';
 
-const base = { holdMs: 300, echoRate: 20_000, size: 64, backend: 'syscall' as const, inspect: true };
+const base = {
+  holdMs: 300,
+  echoRate: 20_000,
+  size: 64,
+  backend: 'syscall' as const,
+  inspect: true,
+  minAvailableBytes: 0,
+};
 
 function children(): number[] {
   // ps itself is a child while it runs: leave it out
@@ -49,4 +56,10 @@ test('a rung the kernel check blocks starts nothing and names the setting', asyn
   assert.equal(r.status, 'blocked');
   assert.equal(r.established, 0);
   assert.match(r.reason, /fs\.file-max \(ENFILE\).*sysctl -w fs\.file-max=\d+/);
+});
+
+test('a rung that would take the box under its free-memory floor stops and is recorded as ENOMEM', async () => {
+  const r = await runRung(2000, { ...base, rungs: [2000], minAvailableBytes: 2 ** 50 });
+  assert.notEqual(r.status, 'ok');
+  assert.match(r.reason, /^ENOMEM: MemAvailable/);
 });

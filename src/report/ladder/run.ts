@@ -31,6 +31,8 @@ export interface LadderOptions {
   echoRate: number;
   size: number;
   backend: 'syscall' | 'node';
+  /** A rung stops (recorded as ENOMEM) when MemAvailable falls under this. */
+  minAvailableBytes: number;
   /** Time `c10k inspect --port P --json` at each rung. */
   inspect: boolean;
   onLine?(line: string): void;
@@ -93,7 +95,8 @@ function timeInspect(port: number): Promise<{ ms: number; sockets: number | null
         const j = JSON.parse(out);
         sockets = Array.isArray(j.sockets) ? j.sockets.length : (j.connections ?? null);
       } catch {}
-      resolve({ ms, sockets, ...(code === 0 ? {} : { error: err.trim() || `exit ${code}` }) });
+      const why = code === null ? 'killed after 60 s' : err.trim() || `exit ${code}`;
+      resolve({ ms, sockets, ...(code === 0 ? {} : { error: why }) });
     });
   });
 }
@@ -167,6 +170,7 @@ export async function runRung(
     r.reason = server;
     return r;
   }
+  let guard: NodeJS.Timeout | undefined;
   try {
     await sleep(1000); // the workers' start-up garbage settles
     const base = treeUsage(server.pid!).rssBytes;
@@ -195,7 +199,19 @@ export async function runRung(
     };
     const selfBase = process.memoryUsage.rss();
     let said = 0;
+    // the guard: the rung gives up before the box runs out of memory (other work shares it)
+    const abort = new AbortController();
+    let lowMemory = '';
+    guard = setInterval(() => {
+      const avail = readKernelMemory().memAvailableBytes;
+      if (avail < o.minAvailableBytes && !abort.signal.aborted) {
+        lowMemory = `ENOMEM: MemAvailable ${(avail / 2 ** 30).toFixed(1)} GiB, under the ${(o.minAvailableBytes / 2 ** 30).toFixed(1)} GiB the ladder keeps free`;
+        o.onLine?.(`  ${n}: ${lowMemory}; stopping the rung`);
+        abort.abort();
+      }
+    }, 250);
     const result = await runLoad(options, {
+      signal: abort.signal,
       onProgress: (c, phase) => {
         if (phase !== 'connecting' || r.connectMs > 0 || performance.now() - said < 5000) return;
         said = performance.now();
@@ -208,7 +224,10 @@ export async function runRung(
         o.onLine?.(
           `  ${n}: ${c.established} established in ${(connectMs / 1000).toFixed(1)} s; holding idle`,
         );
-        await sleep(o.holdMs);
+        await Promise.race([
+          sleep(o.holdMs),
+          new Promise((r) => abort.signal.addEventListener('abort', r, { once: true })),
+        ]);
         const held = treeUsage(server.pid!).rssBytes;
         const kernel1 = readKernelMemory();
         r.serverHeldBytes = held;
@@ -223,7 +242,7 @@ export async function runRung(
             ? null
             : Math.round((kernel1.tcpSlabBytes - kernel0.tcpSlabBytes) / Math.max(1, c.established));
         r.memAvailableHeldBytes = kernel1.memAvailableBytes;
-        if (o.inspect) {
+        if (o.inspect && !abort.signal.aborted) {
           const i = await timeInspect(port);
           r.inspectMs = Math.round(i.ms);
           r.inspectSockets = i.sockets;
@@ -234,6 +253,7 @@ export async function runRung(
         );
       },
     });
+    clearInterval(guard);
     const s = result.stats;
     r.failed = Object.fromEntries(Object.entries(s.failed).filter(([, v]) => v > 0));
     r.otherCodes = s.otherCodes;
@@ -246,13 +266,14 @@ export async function runRung(
     }
     if (r.echoed < n || r.mismatches > 0) {
       r.status = r.echoed > 0 ? 'partial' : 'failed';
-      r.reason = reasonOf(r) || 'not every connection echoed';
+      r.reason = [lowMemory, reasonOf(r)].filter(Boolean).join('; ') || 'not every connection echoed';
     }
   } catch (error) {
     r.status = 'failed';
     const msg = (error as Error).message;
     r.reason = /ENOMEM|Cannot allocate/.test(msg) ? `ENOMEM: ${msg}` : msg.split('\n')[0];
   } finally {
+    clearInterval(guard);
     await stopGroup(server, 10_000);
   }
   r.totalMs = Math.round(performance.now() - t0);
