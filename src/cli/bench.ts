@@ -1,6 +1,7 @@
 // c10k bench: the models' showdown. `npm start` runs it with the defaults.
 
 import { runBench } from '../report/bench.ts';
+import { runLadderCommand } from '../report/ladder/report.ts';
 import { BENCH_MODELS, pickModels } from '../report/models.ts';
 import { duration, integer, parse, UsageError } from './args.ts';
 
@@ -19,6 +20,16 @@ writes results.json and a self-contained report.html (charts) to --out; prints a
                          connections (default 100,1000,10000; 'none' skips it)
   --out DIR              where results.json and report.html go (default report/)
   --quick                a short run: 1 s per step
+  --ladder [LIST]        instead: the C1M climb, one multi-reactor server per rung sized from the
+                         open-files limit, the load over processes and sources 127.0.0.2..; the
+                         kernel settings are checked first (named, never set); each rung holds its
+                         connections idle (--hold), times inspect --json, then every connection echoes
+                         one verified message (default 10000,100000,1000000; --connections also works)
+  --hold T               ladder: idle hold at each rung (default 10s); a rung stops, recorded as
+                         ENOMEM, when MemAvailable falls under 2 GiB
+  --echo-rate R          ladder: echoes/s the box is expected to manage at least; each connection
+                         sends one message, and one not echoed within 3 x connections / R
+                         counts as unanswered (default 20000)
   -h, --help             this text
 `;
 
@@ -31,6 +42,9 @@ const OPTIONS = {
   idle: { type: 'string' },
   out: { type: 'string' },
   quick: { type: 'boolean' },
+  ladder: { type: 'boolean' },
+  hold: { type: 'string' },
+  'echo-rate': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -39,6 +53,21 @@ export async function run(argv: string[]): Promise<number> {
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
+  }
+  if (v.ladder) {
+    const rungs = (v.connections ?? '10000,100000,1000000')
+      .split(',')
+      .map((c) => integer('connections', c.trim(), 1, 10_000_000)!);
+    return runLadderCommand({
+      rungs,
+      holdMs: duration('hold', v.hold, 0) ?? 10_000,
+      echoRate: integer('echo-rate', v['echo-rate'], 1, 10_000_000) ?? 20_000,
+      size: integer('size', v.size, 1, 1 << 20) ?? 64,
+      backend: 'syscall',
+      inspect: true,
+      minAvailableBytes: 2 * 2 ** 30,
+      outDir: v.out ?? 'report',
+    });
   }
   let models: ReturnType<typeof pickModels>;
   try {

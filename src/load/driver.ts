@@ -81,6 +81,8 @@ export abstract class Driver<H> {
   private runStart = 0;
   private dueTotal = 0;
   private connectDone: (() => void) | null = null;
+  /** options.once: live connections whose echo came back. */
+  private answeredOnce = 0;
 
   constructor(options: LoadOptions, slice: Slice, pattern: Pattern) {
     this.options = options;
@@ -152,6 +154,7 @@ export abstract class Driver<H> {
     if (this.options.hold) return;
     const timeout = this.options.timeout ?? DEFAULT_TIMEOUT_MS;
     for (const c of this.live) {
+      if (c.answered) this.stats.answered++;
       if (c.state === 1 && c.busy && (!c.answered || now - c.t0 >= timeout)) this.stats.unanswered++;
     }
   }
@@ -363,9 +366,11 @@ export abstract class Driver<H> {
     c.busy = false;
     if (!this.measuring) return;
     const now = perf.now();
+    if (!c.answered && this.options.once && ++this.answeredOnce === this.live.length) this.stopEarly();
     c.answered = true;
     this.stats.messages++;
     this.stats.latency.record((now - c.t0) * 1000);
+    if (this.options.once) return;
     if (this.rate === 0) this.sendNext(c, now);
     else if (c.seq < c.due) {
       this.sendNext(c, this.runStart + ((c.seq * this.live.length + c.slot) * 1000) / this.rate);

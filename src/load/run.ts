@@ -30,6 +30,9 @@ export interface LoadHooks {
   onProgress?(counters: Counters, phase: Phase): void;
   /** Stop early (e.g. on SIGINT): the run ends as if its duration were over. */
   signal?: AbortSignal;
+  /** Called once every connection is up (or has failed), before the measured phase; the phase waits for
+   * it (the ladder measures memory and holds the connections idle here). */
+  onConnected?(counters: Counters, connectPhaseMs: number): Promise<void>;
 }
 
 export interface LoadResult {
@@ -66,6 +69,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
     const t0 = performance.now();
     await engine.connect();
     const connectPhaseMs = performance.now() - t0;
+    await hooks.onConnected?.(countersOf(engine.stats), connectPhaseMs);
     phase = 'running';
     await engine.run();
     phase = 'closing';
@@ -133,6 +137,11 @@ async function runForked(options: LoadOptions, hooks: LoadHooks): Promise<LoadRe
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await until(() => connected === slices.length);
+    if (hooks.onConnected) {
+      const sum = newCounters();
+      for (const c of latest) addCounters(sum, c);
+      await hooks.onConnected(sum, connectPhaseMs);
+    }
     phase = 'running';
     for (const w of workers) w.send({ type: 'run' } satisfies ToWorker);
     await until(() => results.every((r) => r !== null));

@@ -31,6 +31,9 @@ export interface LoadOptions {
   processes: number;
   /** Open the connections and keep them idle for `duration`: no messages. */
   hold: boolean;
+  /** Closed loop, one message per connection: the run ends once every connection has its echo back
+   * (`duration` is then the deadline). The ladder's check that each of a million connections echoes. */
+  once?: boolean;
   engine: EngineName;
   /** A message waiting longer than this (ms) for its echo at the end of the run counts its connection
    * as unanswered, as does one that got no echo in the whole run (default DEFAULT_TIMEOUT_MS). */
@@ -65,6 +68,8 @@ export interface Counters {
   /** Open connections whose message got no echo in the whole run, or had waited longer than the
    * timeout when the run ended (wrk's timeouts). */
   unanswered: number;
+  /** Connections live at the start of the run that got at least one whole echo in it. */
+  answered: number;
   messages: number;
   bytesSent: number;
   bytesReceived: number;
@@ -96,6 +101,7 @@ export function newCounters(): Counters {
     closedByServer: 0,
     open: 0,
     unanswered: 0,
+    answered: 0,
     messages: 0,
     bytesSent: 0,
     bytesReceived: 0,
@@ -120,6 +126,7 @@ export function countersOf(s: Counters): Counters {
     closedByServer: s.closedByServer,
     open: s.open,
     unanswered: s.unanswered,
+    answered: s.answered,
     messages: s.messages,
     bytesSent: s.bytesSent,
     bytesReceived: s.bytesReceived,
@@ -162,6 +169,7 @@ export function addCounters(into: Counters, from: Counters): void {
   into.closedByServer += from.closedByServer;
   into.open += from.open;
   into.unanswered += from.unanswered;
+  into.answered += from.answered ?? 0;
   into.messages += from.messages;
   into.bytesSent += from.bytesSent;
   into.bytesReceived += from.bytesReceived;

@@ -38,6 +38,8 @@ export function reportHtml(
   results: StepResult[],
   multiplexers: MultiplexerResult[],
   meta: BenchMeta,
+  /** Extra sections (the C1M ladder), already HTML. */
+  extra = '',
 ): string {
   const charts = [
     lineChart(
@@ -153,6 +155,7 @@ cannot watch descriptors above 1023 at all: the reactor turns those clients away
 <tbody>${muxRows}</tbody></table>`
     : ''
 }
+${extra}
 </body></html>
 `;
 }

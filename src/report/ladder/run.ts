@@ -1,0 +1,312 @@
+// c10k bench --ladder: climb 10K -> 100K -> 1M concurrent connections on one box. Each rung starts a
+// multi-reactor server sized from the open-files limit, connects the load over processes and source
+// addresses 127.0.0.2.., holds every connection idle, measures memory (server above its workers' idle
+// baseline, load processes, kernel slab), times `c10k inspect --json`, then has every connection echo
+// a verified message (open loop, paced), closes, and stops. A rung that cannot be reached is recorded
+// with its reason, and the climb stops there.
+import { spawn } from 'node:child_process';
+import { runLoad } from '../../load/run.ts';
+import { failedTotal, type LoadOptions } from '../../load/stats.ts';
+import { siblingModulePath } from '../../module-path.ts';
+import { treeUsage } from '../process-tree.ts';
+import { freePort, startServer, stopGroup } from '../server-process.ts';
+import {
+  type Blocker,
+  kernelBlockers,
+  type Limits,
+  type Plan,
+  planRung,
+  readKernelMemory,
+  readLimits,
+} from './plan.ts';
+
+const BIN = siblingModulePath('../../../bin/c10k.ts', import.meta.url);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface LadderOptions {
+  rungs: number[];
+  /** Idle hold once every connection is up, ms. */
+  holdMs: number;
+  /** First echoes a second the box is expected to manage: the echo window is 1.5 x n / echoRate. */
+  echoRate: number;
+  size: number;
+  backend: 'syscall' | 'node';
+  /** A rung stops (recorded as ENOMEM) when MemAvailable falls under this. */
+  minAvailableBytes: number;
+  /** Time `c10k inspect --port P --json` at each rung. */
+  inspect: boolean;
+  onLine?(line: string): void;
+}
+
+export interface RungResult {
+  connections: number;
+  status: 'ok' | 'blocked' | 'partial' | 'failed';
+  reason: string;
+  plan: Plan;
+  blockers: Blocker[];
+  established: number;
+  failed: Record<string, number>;
+  otherCodes: Record<string, number>;
+  /** Connections that echoed at least one message, every byte verified. */
+  echoed: number;
+  mismatches: number;
+  connectMs: number;
+  connectsPerSec: number;
+  echoP50Us: number | null;
+  echoP99Us: number | null;
+  serverIdleBaselineBytes: number;
+  serverHeldBytes: number;
+  serverBytesPerConn: number;
+  loadBytes: number;
+  loadBytesPerConn: number;
+  kernelSlabBytesPerConn: number;
+  kernelTcpSlabBytesPerConn: number | null;
+  memAvailableBeforeBytes: number;
+  memAvailableHeldBytes: number;
+  inspectMs: number | null;
+  inspectSockets: number | null;
+  totalMs: number;
+}
+
+/** RSS of the load: its forked processes, or this process's growth since `selfBase` when it runs here. */
+function loadRss(serverPid: number, selfBase: number): number {
+  const all = treeUsage(process.pid).rssBytes;
+  const server = treeUsage(serverPid).rssBytes;
+  return Math.max(0, all - server - selfBase);
+}
+
+/**
+ * The server's idle RSS once every worker runs and the sum has settled (changed under 1% over a
+ * second): the port accepts as soon as the first worker listens, and 60 workers take a while to start
+ * on a busy 2-core box; a baseline taken before they are all up would charge their start-up to the
+ * connections. Gives up waiting after 60 s (the figure is then what it was).
+ */
+async function idleBaseline(pid: number, processes: number): Promise<number> {
+  const until = performance.now() + 60_000;
+  let last = treeUsage(pid);
+  while (performance.now() < until) {
+    await sleep(1000);
+    const now = treeUsage(pid);
+    if (now.processes >= processes && Math.abs(now.rssBytes - last.rssBytes) < last.rssBytes / 100)
+      return now.rssBytes;
+    last = now;
+  }
+  return last.rssBytes;
+}
+
+/** Runs `c10k inspect --port P --json`; its wall time and how many sockets it listed. */
+function timeInspect(port: number): Promise<{ ms: number; sockets: number | null; error?: string }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [BIN, 'inspect', '--port', String(port), '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err = (err + d).slice(-500)));
+    const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (code) => {
+      clearTimeout(kill);
+      const ms = performance.now() - t0;
+      let sockets: number | null = null;
+      try {
+        const j = JSON.parse(out);
+        sockets = Array.isArray(j.sockets) ? j.sockets.length : (j.connections ?? null);
+      } catch {}
+      const why = code === null ? 'killed after 60 s' : err.trim() || `exit ${code}`;
+      resolve({ ms, sockets, ...(code === 0 ? {} : { error: why }) });
+    });
+  });
+}
+
+function reasonOf(r: RungResult): string {
+  const f = r.otherCodes;
+  const codes = Object.entries(f)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const parts: string[] = [];
+  if (r.failed.addrNotAvailable) parts.push(`ports (EADDRNOTAVAIL ${r.failed.addrNotAvailable})`);
+  if (r.failed.timeout) parts.push(`accept queue (connect timeout ${r.failed.timeout})`);
+  if (r.failed.refused) parts.push(`refused ${r.failed.refused}`);
+  if (r.failed.reset) parts.push(`reset ${r.failed.reset}`);
+  if (codes) parts.push(codes);
+  if (r.established - r.echoed > 0) parts.push(`${r.established - r.echoed} unanswered`);
+  if (r.mismatches) parts.push(`${r.mismatches} mismatches`);
+  return parts.join('; ');
+}
+
+export async function runRung(
+  n: number,
+  o: LadderOptions,
+  limits: Limits = readLimits(),
+): Promise<RungResult> {
+  const t0 = performance.now();
+  const plan = planRung(n, limits);
+  const blockers = kernelBlockers(n, limits);
+  const r: RungResult = {
+    connections: n,
+    status: 'ok',
+    reason: '',
+    plan,
+    blockers,
+    established: 0,
+    failed: {},
+    otherCodes: {},
+    echoed: 0,
+    mismatches: 0,
+    connectMs: 0,
+    connectsPerSec: 0,
+    echoP50Us: null,
+    echoP99Us: null,
+    serverIdleBaselineBytes: 0,
+    serverHeldBytes: 0,
+    serverBytesPerConn: 0,
+    loadBytes: 0,
+    loadBytesPerConn: 0,
+    kernelSlabBytesPerConn: 0,
+    kernelTcpSlabBytesPerConn: null,
+    memAvailableBeforeBytes: limits.memAvailableBytes,
+    memAvailableHeldBytes: 0,
+    inspectMs: null,
+    inspectSockets: null,
+    totalMs: 0,
+  };
+  if (blockers.length > 0) {
+    r.status = 'blocked';
+    r.reason = blockers
+      .map((b) => `${b.setting} (${b.reason}): have ${b.have}, need ${b.need}: ${b.fix}`)
+      .join('; ');
+    return r;
+  }
+  const port = await freePort();
+  const server = await startServer(
+    ['--model', 'multi-reactor', '--workers', String(plan.workers), '--backend', o.backend],
+    port,
+  );
+  if (typeof server === 'string') {
+    r.status = 'failed';
+    r.reason = server;
+    return r;
+  }
+  let guard: NodeJS.Timeout | undefined;
+  try {
+    const base = await idleBaseline(server.pid!, plan.workers + 1);
+    const kernel0 = readKernelMemory();
+    r.serverIdleBaselineBytes = base;
+    // every connection sends one message at once; the phase ends when each has its echo back, at the
+    // latest after 3 x n / echoRate (the deadline: a connection still waiting then is unanswered)
+    const durationMs = Math.max(5000, Math.ceil((n / o.echoRate) * 3000));
+    const options: LoadOptions = {
+      host: '127.0.0.1',
+      port,
+      connections: n,
+      connectRate: 0,
+      maxConnecting: 500,
+      connectTimeout: 30_000,
+      duration: durationMs,
+      size: o.size,
+      rate: 0,
+      protocol: 'raw',
+      sources: Array.from({ length: plan.sources }, (_, i) => `127.0.0.${i + 2}`),
+      processes: plan.loadProcesses,
+      hold: false,
+      once: true,
+      engine: 'sys',
+      timeout: durationMs,
+    };
+    const selfBase = process.memoryUsage.rss();
+    let said = 0;
+    // the guard: the rung gives up before the box runs out of memory (other work shares it)
+    const abort = new AbortController();
+    let lowMemory = '';
+    guard = setInterval(() => {
+      const avail = readKernelMemory().memAvailableBytes;
+      if (avail < o.minAvailableBytes && !abort.signal.aborted) {
+        lowMemory = `ENOMEM: MemAvailable ${(avail / 2 ** 30).toFixed(1)} GiB, under the ${(o.minAvailableBytes / 2 ** 30).toFixed(1)} GiB the ladder keeps free`;
+        o.onLine?.(`  ${n}: ${lowMemory}; stopping the rung`);
+        abort.abort();
+      }
+    }, 250);
+    const result = await runLoad(options, {
+      signal: abort.signal,
+      onProgress: (c, phase) => {
+        if (phase !== 'connecting' || r.connectMs > 0 || performance.now() - said < 5000) return;
+        said = performance.now();
+        o.onLine?.(`  ${n}: ${c.established} established, ${failedTotal(c)} failed so far`);
+      },
+      onConnected: async (c, connectMs) => {
+        r.connectMs = Math.round(connectMs);
+        r.established = c.established;
+        r.connectsPerSec = Math.round(c.established / (connectMs / 1000));
+        o.onLine?.(
+          `  ${n}: ${c.established} established in ${(connectMs / 1000).toFixed(1)} s; holding idle`,
+        );
+        await Promise.race([
+          sleep(o.holdMs),
+          new Promise((r) => abort.signal.addEventListener('abort', r, { once: true })),
+        ]);
+        const held = treeUsage(server.pid!).rssBytes;
+        const kernel1 = readKernelMemory();
+        r.serverHeldBytes = held;
+        r.serverBytesPerConn = Math.round((held - base) / Math.max(1, c.established));
+        r.loadBytes = loadRss(server.pid!, selfBase);
+        r.loadBytesPerConn = Math.round(r.loadBytes / Math.max(1, c.established));
+        r.kernelSlabBytesPerConn = Math.round(
+          (kernel1.slabBytes - kernel0.slabBytes) / Math.max(1, c.established),
+        );
+        r.kernelTcpSlabBytesPerConn =
+          kernel1.tcpSlabBytes === null || kernel0.tcpSlabBytes === null
+            ? null
+            : Math.round((kernel1.tcpSlabBytes - kernel0.tcpSlabBytes) / Math.max(1, c.established));
+        r.memAvailableHeldBytes = kernel1.memAvailableBytes;
+        if (o.inspect && !abort.signal.aborted) {
+          const i = await timeInspect(port);
+          r.inspectMs = Math.round(i.ms);
+          r.inspectSockets = i.sockets;
+          if (i.error) o.onLine?.(`  inspect: ${i.error}`);
+        }
+        o.onLine?.(
+          `  ${n}: every connection echoes one message (deadline ${(durationMs / 1000).toFixed(0)} s)`,
+        );
+      },
+    });
+    clearInterval(guard);
+    const s = result.stats;
+    r.failed = Object.fromEntries(Object.entries(s.failed).filter(([, v]) => v > 0));
+    r.otherCodes = s.otherCodes;
+    r.established = s.established;
+    r.echoed = s.answered;
+    r.mismatches = s.mismatches;
+    if (s.latency.count > 0) {
+      r.echoP50Us = s.latency.percentile(50);
+      r.echoP99Us = s.latency.percentile(99);
+    }
+    if (r.echoed < n || r.mismatches > 0) {
+      r.status = r.echoed > 0 ? 'partial' : 'failed';
+      r.reason = [lowMemory, reasonOf(r)].filter(Boolean).join('; ') || 'not every connection echoed';
+    }
+  } catch (error) {
+    r.status = 'failed';
+    const msg = (error as Error).message;
+    r.reason = /ENOMEM|Cannot allocate/.test(msg) ? `ENOMEM: ${msg}` : msg.split('\n')[0];
+  } finally {
+    clearInterval(guard);
+    await stopGroup(server, 10_000);
+  }
+  r.totalMs = Math.round(performance.now() - t0);
+  return r;
+}
+
+/** Climbs the rungs in order; stops at the first that is not reached whole. */
+export async function runLadder(o: LadderOptions): Promise<RungResult[]> {
+  const out: RungResult[] = [];
+  for (const n of o.rungs) {
+    o.onLine?.(`rung ${n.toLocaleString('en-US')}: ${JSON.stringify(planRung(n, readLimits()))}`);
+    const r = await runRung(n, o);
+    out.push(r);
+    o.onLine?.(`rung ${n.toLocaleString('en-US')}: ${r.status}${r.reason ? ` (${r.reason})` : ''}`);
+    if (r.status !== 'ok') break;
+  }
+  return out;
+}
