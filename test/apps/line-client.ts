@@ -1,6 +1,7 @@
 // A line-oriented test client (chat and other line apps): every received line is kept in order; next()
 // consumes them one by one, waitFor() looks at all of them without consuming.
 import { connect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 
 export class LineClient {
   readonly socket: Socket;
@@ -31,6 +32,17 @@ export class LineClient {
       const socket = connect({ port, host: '127.0.0.1', noDelay: true, ...options }, () =>
         resolve(new LineClient(socket)),
       );
+      socket.once('error', reject);
+    });
+  }
+
+  /** The same over TLS: resolves once the handshake is done (`options` say which CA to trust). */
+  static openTls(port: number, options: ConnectionOptions = {}): Promise<LineClient> {
+    return new Promise((resolve, reject) => {
+      const socket = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ...options }, () => {
+        socket.setNoDelay(true);
+        resolve(new LineClient(socket));
+      });
       socket.once('error', reject);
     });
   }

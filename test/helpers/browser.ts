@@ -14,8 +14,8 @@ export function browserUnavailable(): string | null {
 }
 
 /** Launch headless Chromium with the flags this closed-network machine needs (playwright gives it a fresh
- * profile of its own). */
-export async function launchBrowser(): Promise<Browser> {
+ * profile of its own), plus `extraArgs`. */
+export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -27,6 +27,7 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }
