@@ -66,7 +66,7 @@ test('inspect --watch redraws as the accept queue fills, and Ctrl-C ends it with
   timeout: 60_000,
 }, async () => {
   const before = clients.length;
-  const w = inspectWatch(['--port', String(raw.port), '--watch', '--interval', '200']);
+  const w = inspectWatch(['--port', String(raw.port), '--watch', '--interval', '200ms']);
   try {
     const frames = () => w.output().split(CLEAR).slice(1);
     await w.until((o) => o.split(CLEAR).length > 1 && /accept queue 0\b/.test(o), 'an empty accept queue');
@@ -88,7 +88,7 @@ test('inspect --watch redraws as the accept queue fills, and Ctrl-C ends it with
 test('inspect --watch --json prints one object per refresh that follows the kernel', {
   timeout: 60_000,
 }, async () => {
-  const w = inspectWatch(['--port', String(raw.port), '--watch', '--json', '--interval', '200']);
+  const w = inspectWatch(['--port', String(raw.port), '--watch', '--json', '--interval', '200ms']);
   const objects = () =>
     w
       .output()

@@ -230,14 +230,17 @@ test('http: maxRequestLineBytes at the limit and one past, CRLF and bare LF', ()
   const target = (n: number) => `/${'p'.repeat(n - 'GET / HTTP/1.1'.length)}`;
   for (const eol of ['\r\n', '\n']) {
     const name = JSON.stringify(eol);
-    acceptsEverySplit(name, decode, b(`GET /a HTTP/1.1${eol}${eol}${requestLine(M)}${eol}${eol}`), [
-      'GET /a  []',
-      `GET ${target(M)}  []`,
-    ]);
+    const host = `Host: h${eol}`; // HTTP/1.1 requires it (RFC 9112 §3.2); not part of the request line
+    acceptsEverySplit(
+      name,
+      decode,
+      b(`GET /a HTTP/1.1${eol}${host}${eol}${requestLine(M)}${eol}${host}${eol}`),
+      ['GET /a host=h []', `GET ${target(M)} host=h []`],
+    );
     refusesEverySplit(
       name,
       decode,
-      b(`GET /a HTTP/1.1${eol}${eol}${requestLine(M + 1)}${eol}${eol}`),
+      b(`GET /a HTTP/1.1${eol}${host}${eol}${requestLine(M + 1)}${eol}${host}${eol}`),
       status(414, 'request line longer than 40 bytes'),
     );
   }
@@ -283,12 +286,16 @@ test('http: maxHeaderBytes at the limit and one past (request line and field lin
 test('http: maxHeaders at the limit and one past', () => {
   const M = 3;
   const decode = httpDecode({ maxHeaders: M });
-  const fields = (n: number) => Array.from({ length: n }, (_, i) => `f${i}: ${i}\r\n`).join('');
-  const names = (n: number) => Array.from({ length: n }, (_, i) => `f${i}=${i}`).join(',');
-  acceptsEverySplit('fields', decode, b(`GET / HTTP/1.1\r\n${fields(M)}\r\nGET /2 HTTP/1.1\r\n\r\n`), [
-    `GET / ${names(M)} []`,
-    'GET /2  []',
-  ]);
+  // Host (required in HTTP/1.1) is the first of the M fields
+  const fields = (n: number) =>
+    `Host: h\r\n${Array.from({ length: n - 1 }, (_, i) => `f${i}: ${i}\r\n`).join('')}`;
+  const names = (n: number) => ['host=h', ...Array.from({ length: n - 1 }, (_, i) => `f${i}=${i}`)].join(',');
+  acceptsEverySplit(
+    'fields',
+    decode,
+    b(`GET / HTTP/1.1\r\n${fields(M)}\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n`),
+    [`GET / ${names(M)} []`, 'GET /2 host=h []'],
+  );
   refusesEverySplit(
     'fields',
     decode,
@@ -301,17 +308,19 @@ test('http: maxBodyBytes at the limit and one past, Content-Length and chunked',
   const M = 20;
   const decode = httpDecode({ maxBodyBytes: M });
   const body = (n: number) => 'b'.repeat(n);
-  const sized = (n: number) => `POST / HTTP/1.1\r\nContent-Length: ${n}\r\n\r\n${body(n)}`;
-  acceptsEverySplit('content-length', decode, b(`${sized(M)}GET / HTTP/1.1\r\n\r\n`), [
-    `POST / content-length=${M} [${body(M)}]`,
-    'GET /  []',
+  const sized = (n: number) => `POST / HTTP/1.1\r\nHost: h\r\nContent-Length: ${n}\r\n\r\n${body(n)}`;
+  acceptsEverySplit('content-length', decode, b(`${sized(M)}GET / HTTP/1.1\r\nHost: h\r\n\r\n`), [
+    `POST / host=h,content-length=${M} [${body(M)}]`,
+    'GET / host=h []',
   ]);
   refusesEverySplit('content-length', decode, b(sized(M + 1)), status(413, 'body larger than 20 bytes'));
   // Refused from the headers alone.
   refusesEverySplit('content-length header', decode, b(sized(M + 1).slice(0, -(M + 1))), status(413, 'body'));
   const chunked = (n: number) =>
-    `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n${body(5)}\r\n${(n - 5).toString(16)}\r\n${body(n - 5)}\r\n0\r\n\r\n`;
-  acceptsEverySplit('chunked', decode, b(chunked(M)), [`POST / transfer-encoding=chunked [${body(M)}]`]);
+    `POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n${body(5)}\r\n${(n - 5).toString(16)}\r\n${body(n - 5)}\r\n0\r\n\r\n`;
+  acceptsEverySplit('chunked', decode, b(chunked(M)), [
+    `POST / host=h,transfer-encoding=chunked [${body(M)}]`,
+  ]);
   refusesEverySplit('chunked', decode, b(chunked(M + 1)), status(413, 'body larger than 20 bytes'));
 });
 
@@ -319,9 +328,9 @@ test('http: a chunk-size line at 1024 bytes and one past', () => {
   const decode = httpDecode({});
   const sizeLine = (n: number) => `3;e=${'x'.repeat(n - 4)}`; // n bytes
   const request = (n: number) =>
-    `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${sizeLine(n)}\r\nabc\r\n0\r\n\r\n`;
+    `POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${sizeLine(n)}\r\nabc\r\n0\r\n\r\n`;
   // 1024-byte lines split at every position are ~1,100 decodes each: cheap enough.
-  acceptsEverySplit('size line', decode, b(request(1024)), ['POST / transfer-encoding=chunked [abc]']);
+  acceptsEverySplit('size line', decode, b(request(1024)), ['POST / host=h,transfer-encoding=chunked [abc]']);
   refusesEverySplit('size line', decode, b(request(1025)), status(400, 'chunk size line too long'));
 });
 
