@@ -278,22 +278,14 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   /** Bytes arrived. `chunk` may be reused by the backend after this returns. */
   protected received(chunk: Buffer): void {
     if (this.state !== OPEN) return; // after end() or a protocol error, input is read and dropped
-    if (this.flag(TLS_ON)) {
-      this.receivedTls(chunk);
-      return;
-    }
-    this.decode(chunk);
-  }
-
-  /** Ciphertext arrived: count it (bytes in and out count what crosses the wire), then decrypt. */
-  private receivedTls(chunk: Buffer): void {
+    // Bytes in count what crosses the wire: ciphertext under TLS, not the plaintext it decrypts to.
     const n = chunk.length;
     this.bytesIn += n;
     const core = this.core;
     core.stats.bytesIn += n;
     if (this.lastActive !== core.now) this.touch();
     if (this.flag(PREFACE_PENDING)) {
-      // A PROXY header comes before the TLS handshake (the load balancer does not terminate TLS).
+      // A PROXY header comes first, before the TLS handshake too (the load balancer does not end TLS).
       const gate = (this.proxyGate ??= new ProxyGate());
       const rest = gate.pass(this, core, chunk);
       if (gate.done) {
@@ -303,25 +295,13 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       if (rest === null) return;
       chunk = rest;
     }
-    this.tlsSession!.input(chunk);
+    if (this.flag(TLS_ON)) this.tlsSession!.input(chunk);
+    else this.decode(chunk);
   }
 
+  /** Application bytes (plaintext, under TLS) to the codec and the app. */
   private decode(chunk: Buffer): void {
-    const n = chunk.length;
-    this.bytesIn += n;
     const core = this.core;
-    core.stats.bytesIn += n;
-    if (this.lastActive !== core.now) this.touch();
-    if (this.flag(PREFACE_PENDING)) {
-      const gate = (this.proxyGate ??= new ProxyGate());
-      const rest = gate.pass(this, core, chunk);
-      if (gate.done) {
-        this.flags &= ~PREFACE_PENDING;
-        this.proxyGate = null;
-      }
-      if (rest === null) return;
-      chunk = rest;
-    }
     this.sendsInRead = 0;
     this.flags |= READING;
     const outer = ConnectionBase.decoding; // a handler may feed another connection's bytes
