@@ -6,8 +6,8 @@
 // is the serving process's own (perf_hooks monitorEventLoopDelay): the supervisor's for worker models.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { type ServerHandle, workerLabel } from '../models/types.ts';
 import { CLOSE_REASONS } from '../net/connection-api.ts';
+import { type ServerHandle, workerLabel } from '../net/server-contract.ts';
 import type { ServerStats } from '../net/server-core.ts';
 import { type Endpoint, type EndpointAddress, sendText, startEndpoint } from './http-endpoint.ts';
 import { type StatusDoc, sharedStatus } from './status.ts';

@@ -2,7 +2,7 @@
 // server's own counters as JSON, in total and per worker, so the inspector can join them to what the
 // kernel sees. Per-worker figures come from handle.workerStats() where a model has workers (the
 // supervisor asks each over IPC); a single-process model is one worker: this process.
-import type { ServerHandle, WorkerStats } from '../models/types.ts';
+import type { ServerHandle, WorkerStats } from '../net/server-contract.ts';
 import type { ServerStats } from '../net/server-core.ts';
 import { type Endpoint, type EndpointAddress, sendJson, sendText, startEndpoint } from './http-endpoint.ts';
 

@@ -3,8 +3,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type App, isApp } from '../app.ts';
-import { ServeError, ServeOptionError } from '../models/types.ts';
 import { siblingModule } from '../module-path.ts';
+import { ServeError, ServeOptionError } from '../net/server-contract.ts';
 
 export const BUILTIN_APPS: Record<string, string> = {
   echo: siblingModule('./echo.ts', import.meta.url).href,

@@ -1,26 +1,18 @@
 // Opening a listening socket with src/sys for the models that own it themselves (iterative, prefork's
 // and process-per-connection's parent, thread-pool's acceptor, multi-reactor's 'shared' supervisor), with
-// the same one-line errors as the node backend's listen().
+// the one-line errors of src/net/listen.ts.
 import type { Logger } from '../log.ts';
+import { listenTcpSocket } from '../net/listen.ts';
 import * as sys from '../sys/index.ts';
 import { type ResolvedServeOptions, ServeError } from './types.ts';
 
 export function listenSocket(options: ResolvedServeOptions, nonBlocking: boolean, reusePort = false): number {
-  const { host, port, backlog } = options;
   try {
     sys.assertSyscallBackendAvailable();
   } catch (error) {
     throw new ServeError((error as Error).message);
   }
-  try {
-    return sys.listenTcp({ host, port, backlog, nonBlocking, reusePort });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new ServeError(`port ${port} is already in use on ${host}`);
-    if (code === 'EACCES') throw new ServeError(`no permission to listen on ${host}:${port}`);
-    if (code === 'EADDRNOTAVAIL') throw new ServeError(`address ${host} is not available here`);
-    throw new ServeError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
-  }
+  return listenTcpSocket(options, { nonBlocking, reusePort });
 }
 
 /** A listening socket in blocking mode: accept() waits for a client. */

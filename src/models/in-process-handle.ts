@@ -1,7 +1,7 @@
-// The ServerHandle of a model that serves in this process alone (reactor on either backend, iterative):
-// its one ServerCore is the stats, this process is the pid, and close() runs the model's stop once.
+// The ServerHandle of a model that serves in this process alone (reactor on either backend, proactor,
+// iterative): its one ServerCore is the stats, this process is the pid, and close() runs the model's stop once.
 import type { ServerCore } from '../net/server-core.ts';
-import type { Backend, ResolvedServeOptions, ServerHandle } from './types.ts';
+import type { Backend, ListenSpec, ResolvedServeOptions, ServerHandle } from './types.ts';
 
 export function inProcessHandle(
   model: string,
@@ -21,4 +21,30 @@ export function inProcessHandle(
     stats: async () => structuredClone(core.stats),
     close: () => (closing ??= stop()),
   };
+}
+
+/** A backend's event loop, as a model starts it: listen, serve, close; dispose() if it never listened. */
+export interface EventLoop {
+  readonly core: ServerCore;
+  listen(spec: ListenSpec): number | Promise<number>;
+  close(): Promise<void>;
+  dispose(): void;
+}
+
+/** Listen with `loop` (releasing it if that fails) and hand back its handle. */
+export async function serveLoop(
+  model: string,
+  backend: Backend,
+  options: ResolvedServeOptions,
+  loop: EventLoop,
+  spec: ListenSpec,
+): Promise<ServerHandle> {
+  let port: number;
+  try {
+    port = await loop.listen(spec);
+  } catch (error) {
+    loop.dispose();
+    throw error;
+  }
+  return inProcessHandle(model, backend, options, port, loop.core, () => loop.close());
 }

@@ -6,7 +6,6 @@
 // A crashed worker is replaced by the supervisor; the socket outlives it, so nothing queued is lost.
 // The socket carries SO_RCVTIMEO (ACCEPT_TICK_MS), so a worker blocked in accept() notices a drain order
 // without anyone shutting down the shared socket. node:net cannot block in accept(): no node backend.
-import { setSocketTimeout } from '../backends/blocking/connection.ts';
 import * as sys from '../sys/index.ts';
 import { listenBlocking } from './blocking-listen.ts';
 import { checkWorkerApp, Supervisor, supervisedHandle } from './supervisor.ts';
@@ -17,7 +16,7 @@ export const ACCEPT_TICK_MS = 200;
 export async function startPrefork(options: ResolvedServeOptions): Promise<ServerHandle> {
   checkWorkerApp(options, 'prefork', options.workers);
   const listenFd = listenBlocking(options);
-  setSocketTimeout(listenFd, 'recv', ACCEPT_TICK_MS);
+  sys.setSocketTimeout(listenFd, 'recv', ACCEPT_TICK_MS);
   options = { ...options, port: sys.getsockname(listenFd).port };
   const sup = new Supervisor(options, { role: 'prefork', count: options.workers, listenFd });
   await sup.start();

@@ -3,9 +3,20 @@
 // a SO_REUSEPORT socket per worker slot; shared: one inherited socket), each worker with its own ring.
 // Both need io_uring (Linux 6.0+): where the kernel lacks it they refuse to start with one line naming
 // what is missing and the models that do work.
-import { assertProactorAvailable, startProactor } from '../backends/uring/proactor.ts';
+import { assertProactorAvailable, BUFFERS, Proactor } from '../backends/uring/proactor.ts';
+import { serveLoop } from './in-process-handle.ts';
 import { startEventLoopWorkers } from './multi-reactor.ts';
-import type { ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
+import type { ListenSpec, ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
+
+/** One proactor in this process; `buffers`: the shared receive buffers (fewer in tests, to run them dry). */
+export async function startProactor(
+  options: ResolvedServeOptions,
+  spec: ListenSpec = {},
+  buffers = BUFFERS,
+): Promise<ServerHandle> {
+  const flags = assertProactorAvailable(options.model);
+  return serveLoop('proactor', 'syscall', options, new Proactor(options, flags, buffers), spec);
+}
 
 const NODE = 'the proactor is io_uring, which node:net does not use: run it on --backend syscall';
 

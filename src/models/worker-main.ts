@@ -9,7 +9,6 @@ import type { Socket } from 'node:net';
 import { loadApp } from '../apps/index.ts';
 import { BlockingConnection } from '../backends/blocking/connection.ts';
 import { NodeConnection } from '../backends/node/connection.ts';
-import { startNodeReactor } from '../backends/node/reactor.ts';
 import type { AppRuntime } from '../bus/runtime.ts';
 import { startAppRuntime } from '../bus/runtime.ts';
 import { coreOptions, ServerCore, type ServerStats } from '../net/server-core.ts';
@@ -52,7 +51,7 @@ async function start(role: string, wire: WireOptions, listen: ListenSpec): Promi
     runtime = await startAppRuntime(app, { logger, where: 'worker' });
     if (role === 'reactor') running = await startReactor(options, listen);
     else if (role === 'proactor') {
-      const { startProactor } = await import('../backends/uring/proactor.ts');
+      const { startProactor } = await import('./proactor.ts');
       running = await startProactor(options, listen);
     } else if (role === 'prefork') running = startPrefork(options, listen.fd!);
     else running = startConnectionChild(options);
@@ -69,9 +68,10 @@ async function start(role: string, wire: WireOptions, listen: ListenSpec): Promi
 }
 
 async function startReactor(options: ResolvedServeOptions, listen: ListenSpec): Promise<Running> {
-  if (options.backend === 'node') return startNodeReactor(options, listen);
-  const { startSyscallReactor } = await import('../backends/syscall/reactor.ts');
-  return startSyscallReactor(options, listen);
+  const { startNodeReactor, startSyscallReactor } = await import('./reactor.ts');
+  return options.backend === 'node'
+    ? startNodeReactor(options, listen)
+    : startSyscallReactor(options, listen);
 }
 
 /** Apache's prefork worker: loop { accept() on the inherited socket; serve that client to the end }. */

@@ -3,11 +3,11 @@
 // Every model and backend builds on it, so their behaviour and statistics are the same.
 import type { App } from '../app.ts';
 import type { Logger } from '../log.ts';
-import type { ResolvedServeOptions } from '../models/types.ts';
 import { parseCidrList } from '../protocols/cidr.ts';
 import type { ConnectionBase } from './connection.ts';
 import { CLOSE_REASONS, type CloseReason } from './connection-api.ts';
 import type { ConnectionLimits } from './limits.ts';
+import type { ResolvedServeOptions } from './server-contract.ts';
 import { TimeoutList } from './timeout-list.ts';
 import type { ResolvedTls } from './tls/config.ts';
 import { TlsContext } from './tls/context.ts';

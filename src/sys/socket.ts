@@ -7,7 +7,7 @@
 // `readPtr`/`writePtr` take a raw address so a partial write can resume at an offset without a
 // `subarray()` allocation. Setup calls throw SysError because failures there are real errors.
 // The `*Async` variants run the blocking call on a libuv pool thread (see epoll.ts for the caveats).
-import { SO_ERROR, SO_LINGER, SOL_SOCKET } from './constants.ts';
+import { SO_ERROR, SO_LINGER, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET } from './constants.ts';
 import { SysError } from './errno.ts';
 import { addressOf, bindSys, callAsync } from './libc.ts';
 import { decodeSockaddr, encodeSockaddrInto, SOCKADDR_STORAGE_SIZE, type SockAddr } from './sockaddr.ts';
@@ -39,6 +39,7 @@ const c = bindSys({
 const addrScratch = Buffer.alloc(SOCKADDR_STORAGE_SIZE);
 const lenScratch = Buffer.alloc(4);
 const optScratch = Buffer.alloc(8);
+const timeval = Buffer.alloc(16);
 
 // ---------------------------------------------------------------- hot path: result or -errno
 
@@ -215,6 +216,14 @@ export function setLinger(fd: number, on: boolean, seconds: number): void {
   optScratch.writeInt32LE(on ? 1 : 0, 0);
   optScratch.writeInt32LE(seconds, 4);
   const r = c.setsockopt(fd, SOL_SOCKET, SO_LINGER, optScratch, 8);
+  if (r < 0) throw new SysError('setsockopt', -r);
+}
+
+/** SO_RCVTIMEO / SO_SNDTIMEO (struct timeval) on a blocking socket: a blocked call returns EAGAIN after ms. */
+export function setSocketTimeout(fd: number, which: 'recv' | 'send', ms: number): void {
+  timeval.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+  timeval.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
+  const r = c.setsockopt(fd, SOL_SOCKET, which === 'recv' ? SO_RCVTIMEO : SO_SNDTIMEO, timeval, 16);
   if (r < 0) throw new SysError('setsockopt', -r);
 }
 

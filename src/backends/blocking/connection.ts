@@ -21,7 +21,6 @@ import { ConnectionBase } from '../../net/connection.ts';
 import type { CloseReason } from '../../net/connection-api.ts';
 import type { ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
-import { bindSys } from '../../sys/libc.ts';
 
 export type BlockingMode = 'pool' | 'thread';
 
@@ -30,21 +29,6 @@ export const READ_BUFFER_BYTES = 64 * 1024;
 export const THREAD_TICK_MS = 50;
 /** Coalesce queued chunks into one write() up to this size. */
 const COALESCE_BYTES = 256 * 1024;
-
-const SO_RCVTIMEO = 20;
-const SO_SNDTIMEO = 21;
-const c = bindSys({
-  setsockopt: 'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
-});
-const timeval = Buffer.alloc(16);
-
-/** SO_RCVTIMEO / SO_SNDTIMEO (struct timeval) on a blocking socket: a blocked call returns EAGAIN after ms. */
-export function setSocketTimeout(fd: number, which: 'recv' | 'send', ms: number): void {
-  timeval.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
-  timeval.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
-  const r = c.setsockopt(fd, sys.SOL_SOCKET, which === 'recv' ? SO_RCVTIMEO : SO_SNDTIMEO, timeval, 16);
-  if (r < 0) throw new sys.SysError('setsockopt', -r);
-}
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -85,8 +69,8 @@ export class BlockingConnection<In = unknown, Out = unknown> extends ConnectionB
       sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
       sys.setNonBlocking(fd, false);
       if (mode === 'thread') {
-        setSocketTimeout(fd, 'recv', THREAD_TICK_MS);
-        setSocketTimeout(fd, 'send', THREAD_TICK_MS);
+        sys.setSocketTimeout(fd, 'recv', THREAD_TICK_MS);
+        sys.setSocketTimeout(fd, 'send', THREAD_TICK_MS);
       }
     } catch {
       // the peer already left (ENOTCONN): the first read reports it

@@ -1,5 +1,6 @@
 import type { Server } from 'node:net';
-import { type ListenSpec, type ResolvedServeOptions, ServeError } from '../../models/types.ts';
+import { listenError } from '../../net/listen.ts';
+import type { ListenSpec, ResolvedServeOptions } from '../../net/server-contract.ts';
 
 /** server.listen() as a promise, with the errors a person can act on spelled out. */
 export function listen(server: Server, options: ResolvedServeOptions, spec: ListenSpec): Promise<number> {
@@ -7,11 +8,7 @@ export function listen(server: Server, options: ResolvedServeOptions, spec: List
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
-      if (error.code === 'EADDRINUSE') reject(new ServeError(`port ${port} is already in use on ${host}`));
-      else if (error.code === 'EACCES') reject(new ServeError(`no permission to listen on ${host}:${port}`));
-      else if (error.code === 'EADDRNOTAVAIL')
-        reject(new ServeError(`address ${host} is not available here`));
-      else reject(new ServeError(`cannot listen on ${host}:${port}: ${error.message}`));
+      reject(listenError(error, options));
     };
     const onListening = () => {
       server.off('error', onError);

@@ -2,9 +2,9 @@
 // per-process descriptor cap, select's FD_SETSIZE), client addresses, and pausing: while accepting is
 // paused the listening socket is not watched, so new clients wait in the kernel's accept queue (or go to
 // another worker sharing the port) instead of being accepted and dropped.
-import type { ListenSpec, ResolvedServeOptions } from '../../models/types.ts';
-import { ServeError } from '../../models/types.ts';
 import { connectionFdCap } from '../../net/fd-cap.ts';
+import { listenTcpSocket } from '../../net/listen.ts';
+import type { ListenSpec, ResolvedServeOptions } from '../../net/server-contract.ts';
 import type { ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { SysConnection } from './connection.ts';
@@ -40,20 +40,11 @@ export class Acceptor<In = unknown, Out = unknown> {
 
   /** Open (or adopt) the listening socket and watch it; the port. */
   listen(spec: ListenSpec, options: ResolvedServeOptions): number {
-    const { host, port, backlog } = options;
     if (spec.fd !== undefined) {
       this.fd = spec.fd;
       sys.setNonBlocking(this.fd);
     } else {
-      try {
-        this.fd = sys.listenTcp({ host, port, backlog, reusePort: spec.reusePort ?? false });
-      } catch (error) {
-        const code = (error as sys.SysError).code;
-        if (code === 'EADDRINUSE') throw new ServeError(`port ${port} is already in use on ${host}`);
-        if (code === 'EADDRNOTAVAIL') throw new ServeError(`address ${host} is not available here`);
-        if (code === 'EACCES') throw new ServeError(`no permission to listen on ${host}:${port}`);
-        throw new ServeError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
-      }
+      this.fd = listenTcpSocket(options, { nonBlocking: true, reusePort: spec.reusePort ?? false });
     }
     const local = sys.getsockname(this.fd);
     this.localAddress = local.address;

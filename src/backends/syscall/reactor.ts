@@ -23,8 +23,7 @@
 // (on this VM most of it), and the code between two calls runs cold; one app handler between each read
 // and its write ran the whole handler path cold per message, a batch runs it warm: 3-4% less CPU per echoed
 // message here (bench/pair.ts, --read-batch 32 against 1). A batch of 1 is the interleaved textbook loop.
-import { inProcessHandle } from '../../models/in-process-handle.ts';
-import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
+import type { ListenSpec, ResolvedServeOptions } from '../../net/server-contract.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { Acceptor } from './acceptor.ts';
@@ -326,20 +325,4 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     this.mux.close();
     this.loopDone?.();
   }
-}
-
-export async function startSyscallReactor(
-  options: ResolvedServeOptions,
-  spec: ListenSpec = {},
-): Promise<ServerHandle> {
-  sys.assertSyscallBackendAvailable();
-  const reactor = new SyscallReactor(options);
-  let port: number;
-  try {
-    port = reactor.listen(spec);
-  } catch (error) {
-    reactor.dispose();
-    throw error;
-  }
-  return inProcessHandle('reactor', 'syscall', options, port, reactor.core, () => reactor.close());
 }

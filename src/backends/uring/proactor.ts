@@ -38,10 +38,13 @@
 //   IORING_CQ_EVENTFD_DISABLED flag) is read on a libuv pool thread and the turn returns: Node sleeps in its
 //   own poll until a completion is pending. Idle, it never spins. Anything that must interrupt that sleep
 //   (a write from a timer, a close, shutdown) writes the eventfd itself.
-import { inProcessHandle } from '../../models/in-process-handle.ts';
-import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
-import { ModelUnavailableError, ServeError } from '../../models/types.ts';
 import { connectionFdCap } from '../../net/fd-cap.ts';
+import { listenTcpSocket } from '../../net/listen.ts';
+import {
+  type ListenSpec,
+  ModelUnavailableError,
+  type ResolvedServeOptions,
+} from '../../net/server-contract.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { bindLibc, callAsync } from '../../sys/libc.ts';
@@ -154,17 +157,12 @@ export class Proactor<In = unknown, Out = unknown> {
   }
 
   listen(spec: ListenSpec): number {
-    const { host, port, backlog } = this.options;
     if (spec.fd !== undefined) this.listenFd = spec.fd;
     else {
-      try {
-        this.listenFd = sys.listenTcp({ host, port, backlog, reusePort: spec.reusePort ?? false });
-      } catch (error) {
-        const code = (error as sys.SysError).code;
-        if (code === 'EADDRINUSE') throw new ServeError(`port ${port} is already in use on ${host}`);
-        if (code === 'EADDRNOTAVAIL') throw new ServeError(`address ${host} is not available here`);
-        throw new ServeError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
-      }
+      this.listenFd = listenTcpSocket(this.options, {
+        nonBlocking: true,
+        reusePort: spec.reusePort ?? false,
+      });
     }
     sys.setNonBlocking(this.listenFd); // drained with accept4 on close
     const local = sys.getsockname(this.listenFd);
@@ -600,21 +598,4 @@ export class Proactor<In = unknown, Out = unknown> {
     sys.close(this.efd);
     this.loopDone?.();
   }
-}
-
-export async function startProactor(
-  options: ResolvedServeOptions,
-  spec: ListenSpec = {},
-  buffers = BUFFERS,
-): Promise<ServerHandle> {
-  const flags = assertProactorAvailable(options.model);
-  const proactor = new Proactor(options, flags, buffers);
-  let port: number;
-  try {
-    port = proactor.listen(spec);
-  } catch (error) {
-    proactor.dispose();
-    throw error;
-  }
-  return inProcessHandle('proactor', 'syscall', options, port, proactor.core, () => proactor.close());
 }
