@@ -11,90 +11,60 @@
 //   connection in the kernel's queue, so beyond maxChildren accepted sockets wait, paused, in the parent.
 // The parent is the hub of the app's bus, as a supervisor is: what one child publishes reaches the others
 // (chat rooms work, each member in a process of its own).
-import type { ChildProcess } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { listen } from '../backends/node/listen.ts';
-import { BusHub, ipcBusSender } from '../bus/bus.ts';
-import { emptyStats, type ServerStats } from '../net/server-core.ts';
+import type { ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
-import { StatsAsker } from './stats-asker.ts';
-import { checkWorkerApp, exitDeadline, forkWorker, forwardLog } from './supervisor.ts';
+import { checkWorkerApp } from './supervisor.ts';
 import type { ModelDefinition, ResolvedServeOptions, ServerHandle, WorkerStats } from './types.ts';
-import { addStats, type FromWorker, type ToWorker, toWire } from './worker-protocol.ts';
-
-interface Child {
-  proc: ChildProcess;
-  final: ServerStats | null;
-  exited: Promise<void>;
-  /** Set once the child has reported its final counters: it must be gone soon after. */
-  exitDeadline?: NodeJS.Timeout;
-}
+import { type ProcessWorker, spawnProcess, WorkerFleet } from './worker-fleet.ts';
+import { toWire } from './worker-protocol.ts';
 
 /** The children and their counters: shared by both backends. */
 class Children {
-  readonly live = new Set<Child>();
-  readonly parent = emptyStats(); // refusals at accept, and the counters of children that are gone
+  /** The counters of children that are gone, and the parent's own refusals at accept. */
+  readonly parent: ServerStats;
+  readonly fleet: WorkerFleet<ProcessWorker>;
   private readonly options: ResolvedServeOptions;
   private waiters: (() => void)[] = [];
-  private readonly asker = new StatsAsker<Child>();
-  /** The app's bus between the children (each client's process), as a supervisor relays it between
-   * workers; with --bus, to other servers too. */
-  readonly hub: BusHub;
 
   constructor(options: ResolvedServeOptions) {
     this.options = options;
-    this.hub = new BusHub({ url: options.bus, logger: options.logger });
+    // A child serves one client and is never replaced: the fleet's start is never called.
+    this.fleet = new WorkerFleet('connection child', options, () => Promise.resolve());
+    this.parent = this.fleet.retired;
+  }
+
+  get live(): Set<ProcessWorker> {
+    return this.fleet.workers;
   }
 
   /** Fork a child for one connection; `fd` goes to its stdio[4] (syscall). */
-  spawn(fd: number | undefined): Child {
-    const proc = forkWorker(fd);
-    let onExit!: () => void;
-    const child: Child = { proc, final: null, exited: new Promise((r) => (onExit = r)) };
-    this.live.add(child);
-    const member = this.hub.joinVia(
-      ipcBusSender(() => proc, this.options.logger, `connection child ${proc.pid}`),
+  spawn(fd: number | undefined): ProcessWorker {
+    const child = spawnProcess(
+      this.fleet,
+      0,
+      fd,
+      (c, m) => {
+        if (m.t === 'fatal') this.options.logger.error(`connection child ${c.id}: ${m.message}`);
+      },
+      (c, code, signal) => {
+        if (c.final === null && (code !== 0 || signal))
+          this.options.logger.warn(`connection child ${c.id} died (${signal ?? `code ${code}`})`);
+        for (const wake of this.waiters.splice(0)) wake();
+      },
     );
-    proc.on('message', (m: FromWorker) => {
-      if (forwardLog(this.options.logger, m)) return;
-      if (m.t === 'bus') {
-        member.receive(m);
-        return;
-      }
-      if (m.t === 'final') {
-        child.final = m.stats;
-        addStats(this.parent, m.stats);
-        child.exitDeadline = exitDeadline(
-          proc,
-          this.options.logger,
-          `connection child ${proc.pid}`,
-          this.options.exitGrace,
-        );
-      } else if (m.t === 'stats') this.asker.answered(m.id, m.stats);
-      else if (m.t === 'fatal') this.options.logger.error(`connection child ${proc.pid}: ${m.message}`);
-    });
-    proc.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE') this.options.logger.error(`connection child: ${error.message}`); // EPIPE: it just exited
-    });
-    proc.on('exit', (code, signal) => {
-      clearTimeout(child.exitDeadline);
-      this.live.delete(child);
-      member.leave();
-      if (child.final === null && (code !== 0 || signal))
-        this.options.logger.warn(`connection child ${proc.pid} died (${signal ?? `code ${code}`})`);
-      onExit();
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-    this.send(child, { t: 'start', role: 'connection', options: toWire(this.options), listen: {} });
+    child.ready = true; // it can be asked for its counters at once (it sends no 'ready')
+    child.send({ t: 'start', role: 'connection', options: toWire(this.options), listen: {} });
     return child;
   }
 
-  send(child: Child, message: ToWorker | { t: 'socket' }, handle?: Socket): void {
-    if (!child.proc.connected) return;
+  /** Hand a child its client's socket (node). */
+  sendSocket(child: ProcessWorker, socket: Socket): void {
+    if (!child.child.connected) return;
     try {
-      if (handle) child.proc.send(message, handle);
-      else child.proc.send(message);
+      child.child.send({ t: 'socket' }, socket);
     } catch {
       // the child is gone; its 'exit' does the bookkeeping
     }
@@ -105,56 +75,14 @@ class Children {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  async stats(): Promise<ServerStats> {
-    const live = [...this.live];
-    const answers = await Promise.all(live.map((c) => this.ask(c)));
-    const total = structuredClone(this.parent);
-    live.forEach((c, i) => {
-      const s = answers[i];
-      if (c.final === null && s) addStats(total, s);
-    });
-    return total;
+  stats(): Promise<ServerStats> {
+    return this.fleet.stats();
   }
 
   /** Each live child is a worker serving its one client (one that has reported its final counters is
    * leaving: its counts are in the parent's already). */
   async workerStats(): Promise<WorkerStats[]> {
-    const live = [...this.live].filter((c) => c.final === null);
-    const answers = await Promise.all(live.map((c) => this.ask(c)));
-    return live.flatMap((c, i) => {
-      const stats = answers[i];
-      return stats && c.final === null ? [{ pid: c.proc.pid ?? 0, stats }] : [];
-    });
-  }
-
-  private ask(child: Child): Promise<ServerStats | null> {
-    return this.asker.ask(
-      child,
-      (m) => {
-        if (!child.proc.connected) return false;
-        this.send(child, m);
-        return true;
-      },
-      child.exited,
-    );
-  }
-
-  /** Tell every child to drain and wait for all of them; kill those still there past the drain timeout. */
-  async drain(): Promise<void> {
-    for (const c of this.live) this.send(c, { t: 'drain' });
-    const all = Promise.all([...this.live].map((c) => c.exited));
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.options.drainTimeout + this.options.exitGrace);
-    });
-    const outcome = await Promise.race([all, late]);
-    clearTimeout(timer);
-    if (outcome !== 'late') return;
-    for (const c of this.live) {
-      this.options.logger.warn(`connection child ${c.proc.pid} still there after the drain timeout: killed`);
-      c.proc.kill('SIGKILL');
-    }
-    await all;
+    return (await this.fleet.workerStats()).map(({ worker, stats }) => ({ pid: worker.id, stats }));
   }
 }
 
@@ -182,7 +110,7 @@ async function startSyscall(options: ResolvedServeOptions): Promise<ServerHandle
       // stdio[4] synchronously, so the parent's copy is closed right away: the child alone owns it.
       try {
         const child = children.spawn(fd);
-        if (stopping) children.send(child, { t: 'drain' });
+        if (stopping) child.send({ t: 'drain' });
       } finally {
         sys.close(fd);
       }
@@ -197,7 +125,7 @@ async function startSyscall(options: ResolvedServeOptions): Promise<ServerHandle
     for (const fd of queued) {
       while (children.live.size >= options.maxChildren) await children.slotFree();
       try {
-        children.send(children.spawn(fd), { t: 'drain' });
+        children.spawn(fd).send({ t: 'drain' });
       } finally {
         sys.close(fd);
       }
@@ -214,8 +142,8 @@ async function startNode(options: ResolvedServeOptions): Promise<ServerHandle> {
   const handOff = (socket: Socket) => {
     const child = children.spawn(undefined);
     // keepOpen false (the default): once sent, the parent's handle is closed; the child owns the socket.
-    children.send(child, { t: 'socket' }, socket);
-    if (stopping) children.send(child, { t: 'drain' });
+    children.sendSocket(child, socket);
+    if (stopping) child.send({ t: 'drain' });
     child.exited.then(() => {
       const next = waiting.shift();
       if (next) handOff(next);
@@ -259,16 +187,16 @@ function handle(
     backend: options.backend,
     host: options.host,
     port,
-    pids: () => [process.pid, ...[...children.live].map((c) => c.proc.pid ?? 0)],
+    pids: () => [process.pid, ...[...children.live].map((c) => c.id)],
     stats: () => children.stats(),
     workerStats: () => children.workerStats(),
     close: () =>
       (closing ??= (async () => {
         const stopped = stopAccepting();
-        await children.drain();
+        await children.fleet.drain();
         await stopped;
-        await children.drain(); // any child forked as accepting stopped
-        children.hub.close();
+        await children.fleet.drain(); // any child forked as accepting stopped
+        children.fleet.hub.close();
       })()),
   };
 }

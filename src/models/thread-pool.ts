@@ -8,90 +8,102 @@
 // when the client is done. Descriptors still queued when the server closes are closed by the acceptor.
 // node:net sockets cannot move to another thread: no node backend.
 import { Worker } from 'node:worker_threads';
-import { BusHub } from '../bus/bus.ts';
 import { busAcknowledger, threadBusSender } from '../bus/thread-bus.ts';
 import { siblingModule } from '../module-path.ts';
 import { emptyStats, type ServerStats } from '../net/server-core.ts';
+import type { ResolvedTls } from '../net/tls/config.ts';
 import * as sys from '../sys/index.ts';
 import { acceptOne, listenBlocking, takeQueued } from './blocking-listen.ts';
-import { StatsAsker } from './stats-asker.ts';
-import { checkWorkerApp, forwardLog, RestartBackoff } from './supervisor.ts';
+import { checkWorkerApp } from './supervisor.ts';
 import type { FromThread, ToThread } from './thread-worker.ts';
-import { type ModelDefinition, type ResolvedServeOptions, ServeError, type ServerHandle } from './types.ts';
+import {
+  type ModelDefinition,
+  type ResolvedServeOptions,
+  ServeError,
+  type ServerHandle,
+  type WorkerStats,
+} from './types.ts';
+import { type FleetWorker, forwardLog, WorkerFleet } from './worker-fleet.ts';
 import { addStats, type FromWorker, toWire } from './worker-protocol.ts';
 
 const THREAD_MAIN = siblingModule('./thread-worker.ts', import.meta.url);
 
-interface Thread {
+interface Thread extends FleetWorker {
   worker: Worker;
-  /** worker.threadId, kept (it reads -1 once the thread has exited). */
-  id: number;
   /** The descriptor this thread serves (it owns it), or -1 while it is idle. */
   fd: number;
-  startedAt: number;
-  exited: boolean;
-  /** Its counters as of its last finished client. */
-  lastKnown: ServerStats;
-  final: ServerStats | null;
+  /** Its final counters arrived, or it exited. */
   finished: Promise<void>;
+  send(message: ToThread): boolean;
 }
 
-export async function startThreadPool(options: ResolvedServeOptions): Promise<ServerHandle> {
-  checkWorkerApp(options, 'thread-pool', options.workers);
-  const listenFd = listenBlocking(options);
-  const port = sys.getsockname(listenFd).port;
-  const capacity = options.workers;
-  const queue: number[] = [];
-  const parent = emptyStats(); // refusals at accept
-  const asker = new StatsAsker<Thread>();
-  let wakeAcceptor: (() => void) | null = null;
-  let stopping = false;
-  let wakeClose: (() => void) | null = null;
-  const idle = () => {
-    if (wakeClose && queue.length === 0 && threads.every((t) => t.fd < 0 || t.exited)) wakeClose();
-  };
+class ThreadPool {
+  readonly port: number;
+  private readonly options: ResolvedServeOptions;
+  private readonly listenFd: number;
+  /** Connected descriptors waiting for an idle thread, at most `workers` of them. */
+  private readonly queue: number[] = [];
+  /** Refusals at accept, and the clients of threads that died or of the queue at close. */
+  readonly parent = emptyStats();
+  readonly fleet: WorkerFleet<Thread>;
+  private wakeAcceptor: (() => void) | null = null;
+  private wakeClose: (() => void) | null = null;
+  private stopping = false;
+  private acceptor: Promise<void> = Promise.resolve();
 
-  const post = (t: Thread, m: ToThread) => t.worker.postMessage(m);
-  const dispatch = () => {
-    for (const t of threads) {
-      if (queue.length === 0) break;
-      if (t.fd >= 0 || t.final || t.exited) continue;
-      t.fd = queue.shift()!;
-      post(t, { t: 'serve', fd: t.fd }); // ownership passes to the thread
-    }
-    if (queue.length < capacity && wakeAcceptor) {
-      const wake = wakeAcceptor;
-      wakeAcceptor = null;
-      wake();
-    }
-  };
+  constructor(options: ResolvedServeOptions, listenFd: number) {
+    this.options = options;
+    this.listenFd = listenFd;
+    this.port = sys.getsockname(listenFd).port;
+    this.fleet = new WorkerFleet('thread', options, (slot) =>
+      this.startThread(slot).then(() => {
+        this.dispatch();
+        this.idle();
+      }),
+    );
+  }
 
-  const threads: Thread[] = [];
-  /** Counters of threads that died, as last known (their client that was cut counted as an error). */
-  const retired = emptyStats();
-  let running = false;
-  const backoff = new RestartBackoff(options.restartDelay, options.restartDelayMax);
-  /** The app's bus between the threads (and, with --bus, other servers): this thread relays. */
-  const hub = new BusHub({ url: options.bus, logger: options.logger });
+  async start(): Promise<void> {
+    try {
+      await Promise.all(Array.from({ length: this.options.workers }, (_, slot) => this.startThread(slot)));
+    } catch (error) {
+      this.fleet.stop();
+      await Promise.all([...this.fleet.workers].map((t) => t.worker.terminate()));
+      sys.close(this.listenFd);
+      throw error;
+    }
+    this.acceptor = this.acceptLoop();
+  }
+
   /** Start a thread in `slot`; resolves when it is ready to serve. */
-  const startThread = (slot: number): Promise<void> => {
-    const worker = new Worker(THREAD_MAIN, { workerData: { options: { ...toWire(options), port } } });
+  private startThread(slot: number): Promise<void> {
+    const { options, fleet } = this;
+    const worker = new Worker(THREAD_MAIN, {
+      workerData: { options: { ...toWire(options), port: this.port } },
+    });
     let onFinished!: () => void;
-    const finished = new Promise<void>((r) => (onFinished = r));
     const t: Thread = {
       worker,
-      id: worker.threadId,
-      fd: -1,
+      id: worker.threadId, // kept: it reads -1 once the thread has exited
+      slot,
       startedAt: Date.now(),
-      exited: false,
-      lastKnown: emptyStats(),
+      ready: false,
+      retiring: false,
       final: null,
-      finished,
+      lastKnown: emptyStats(),
+      fd: -1,
+      exited: new Promise((resolve) => worker.once('exit', () => resolve())),
+      finished: new Promise((resolve) => (onFinished = resolve)),
+      send: (m) => {
+        worker.postMessage(m);
+        return true;
+      },
+      kill: () => void worker.terminate(),
     };
-    threads[slot] = t;
+    fleet.workers.add(t);
     return new Promise<void>((resolve, reject) => {
       const sender = threadBusSender((m) => worker.postMessage(m), options.logger, `thread ${t.id}`);
-      const member = hub.joinVia(sender.send);
+      const member = fleet.hub.joinVia(sender.send);
       const acknowledge = busAcknowledger((ack) => worker.postMessage(ack));
       worker.on('message', (m: FromThread) => {
         if (forwardLog(options.logger, m as FromWorker)) return;
@@ -99,16 +111,18 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
           member.receive(m);
           acknowledge(m);
         } else if (m.t === 'bus-ack') sender.ack(m.bytes);
-        else if (m.t === 'ready') resolve();
-        else if (m.t === 'done') {
-          t.lastKnown = m.stats;
+        else if (m.t === 'ready') {
+          t.ready = true;
+          resolve();
+        } else if (m.t === 'done') {
+          t.lastKnown = m.stats; // its counters as of its last finished client
           t.fd = -1;
-          dispatch();
-          idle();
+          this.dispatch();
+          this.idle();
         } else if (m.t === 'fatal') reject(new ServeError(m.message));
-        else if (m.t === 'stats') asker.answered(m.id, m.stats);
+        else if (m.t === 'stats') fleet.answered(m.id, m.stats);
         else if (m.t === 'final') {
-          t.final = m.stats;
+          fleet.finished(t, m.stats);
           onFinished();
         }
       });
@@ -117,131 +131,134 @@ export async function startThreadPool(options: ResolvedServeOptions): Promise<Se
         reject(new ServeError(error.message));
       });
       worker.on('exit', (code) => {
-        t.exited = true;
         member.leave();
+        fleet.left(t);
         onFinished();
-        if (!running || t.final !== null || stopping || threads[slot] !== t) return;
-        replace(slot, t, code);
+        if (!t.ready) reject(new ServeError(`thread ${t.id} exited while starting (code ${code})`));
+        else if (t.final === null && !this.stopping) this.died(t, code);
       });
     });
-  };
+  }
+
   /**
    * A thread died while serving (an app that exits, or throws outside any handler): its client's
    * descriptor, which only it would have closed, is closed here, counted as an error, and a new
    * thread takes its place, so the pool keeps its size.
    */
-  const replace = (slot: number, dead: Thread, code: number) => {
-    addStats(retired, { ...dead.lastKnown, active: 0 });
+  private died(dead: Thread, code: number): void {
     if (dead.fd >= 0) {
       sys.close(dead.fd);
-      retired.accepted++; // registered by the dead thread after its last report
-      retired.closed.error++;
+      this.parent.accepted++; // registered by the dead thread after its last report
+      this.parent.closed.error++;
       dead.fd = -1;
     }
-    const delay = backoff.next(dead.startedAt);
-    options.logger.warn(`thread ${dead.id} died (code ${code}): replacing it in ${delay} ms`);
-    setTimeout(() => {
-      if (stopping) return;
-      startThread(slot).then(
-        () => {
-          dispatch();
-          idle();
-        },
-        (error) => options.logger.error(`replacement thread failed: ${(error as Error).message}`),
-      );
-    }, delay).unref();
-  };
-  try {
-    await Promise.all(Array.from({ length: options.workers }, (_, slot) => startThread(slot)));
-    running = true;
-  } catch (error) {
-    await Promise.all(threads.map((t) => t.worker.terminate()));
-    sys.close(listenFd);
-    throw error;
+    this.fleet.replace(dead, `code ${code}`);
   }
 
-  const acceptor = (async () => {
-    while (!stopping) {
-      if (queue.length >= capacity) {
-        await new Promise<void>((resolve) => (wakeAcceptor = resolve)); // full: leave clients in the kernel
+  /** Hand queued descriptors to idle threads; wake the acceptor when the queue has room. */
+  private dispatch(): void {
+    for (const t of this.fleet.workers) {
+      if (this.queue.length === 0) break;
+      if (t.fd >= 0 || t.final || !t.ready) continue;
+      t.fd = this.queue.shift()!;
+      t.send({ t: 'serve', fd: t.fd }); // ownership passes to the thread
+    }
+    if (this.queue.length < this.options.workers && this.wakeAcceptor) {
+      const wake = this.wakeAcceptor;
+      this.wakeAcceptor = null;
+      wake();
+    }
+  }
+
+  /** Closing: resolve the wait once nothing is queued and no thread serves a client. */
+  private idle(): void {
+    if (this.wakeClose && this.queue.length === 0 && [...this.fleet.workers].every((t) => t.fd < 0)) {
+      this.wakeClose();
+    }
+  }
+
+  private async acceptLoop(): Promise<void> {
+    const { options, queue } = this;
+    while (!this.stopping) {
+      if (queue.length >= options.workers) {
+        await new Promise<void>((resolve) => (this.wakeAcceptor = resolve)); // full: leave clients in the kernel
         continue;
       }
-      const fd = await acceptOne(listenFd, options.logger, () => stopping);
+      const fd = await acceptOne(this.listenFd, options.logger, () => this.stopping);
       if (fd < 0) continue;
-      const held = threads.filter((t) => t.fd >= 0).length + queue.length;
+      const held = [...this.fleet.workers].filter((t) => t.fd >= 0).length + queue.length;
       if (held >= options.maxConnections) {
         sys.close(fd);
-        parent.rejected++;
-        parent.closed['max-connections']++;
+        this.parent.rejected++;
+        this.parent.closed['max-connections']++;
         continue;
       }
       queue.push(fd);
-      dispatch();
+      this.dispatch();
     }
-  })();
+  }
 
-  /** Each thread's counters (its last reported ones if it does not answer in time). */
-  const threadStats = (): Promise<ServerStats[]> =>
-    Promise.all(
-      threads.map((t) => {
-        if (t.final || t.exited) return t.final ?? t.lastKnown;
-        const asked = asker.ask(t, (m) => {
-          post(t, m);
-          return true;
-        });
-        return asked.then((s) => s ?? t.lastKnown);
-      }),
-    );
-  const stats = async (): Promise<ServerStats> =>
-    (await threadStats()).reduce(
-      (total, s) => addStats(total, s),
-      addStats(structuredClone(parent), retired),
-    );
+  async stats(): Promise<ServerStats> {
+    return addStats(await this.fleet.stats(), this.parent);
+  }
 
+  async workerStats(): Promise<WorkerStats[]> {
+    const answers = await this.fleet.workerStats();
+    return answers.map(({ worker, stats }) => ({ pid: process.pid, thread: worker.id, stats }));
+  }
+
+  /** Each thread holds its own TLS context: it takes the re-read certificate for its next clients. */
+  reloadTls(tls: ResolvedTls): void {
+    for (const t of this.fleet.workers) t.worker.postMessage({ t: 'tls-reload', tls });
+  }
+
+  async close(): Promise<void> {
+    const { fleet, queue, listenFd } = this;
+    // Stop accepting, but serve (within the drain timeout) what the kernel has already queued.
+    this.stopping = true;
+    fleet.stop();
+    for (const t of fleet.workers) t.send({ t: 'drain' });
+    queue.push(...takeQueued(listenFd));
+    sys.shutdown(listenFd, sys.SHUT_RD); // wakes the pool thread blocked in accept()
+    this.wakeAcceptor?.();
+    await this.acceptor;
+    this.dispatch();
+    const allIdle = new Promise<void>((resolve) => (this.wakeClose = resolve));
+    this.idle();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      allIdle,
+      new Promise((r) => (timer = setTimeout(r, this.options.drainTimeout + this.options.exitGrace))),
+    ]);
+    clearTimeout(timer);
+    for (const fd of queue.splice(0)) {
+      sys.close(fd); // never reached a thread in time: the acceptor still owns it
+      this.parent.closed.shutdown++;
+    }
+    const threads = [...fleet.workers];
+    for (const t of threads) t.send({ t: 'finish' });
+    await Promise.all(threads.map((t) => t.finished));
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+    fleet.hub.close();
+    sys.close(listenFd);
+  }
+}
+
+export async function startThreadPool(options: ResolvedServeOptions): Promise<ServerHandle> {
+  checkWorkerApp(options, 'thread-pool', options.workers);
+  const pool = new ThreadPool(options, listenBlocking(options));
+  await pool.start();
   let closing: Promise<void> | null = null;
   return {
     model: 'thread-pool',
     backend: 'syscall',
     host: options.host,
-    port,
+    port: pool.port,
     pids: () => [process.pid],
-    stats,
-    // Each thread holds its own TLS context: it takes the re-read certificate for its next clients.
-    reloadTls: (tls) => {
-      for (const t of threads) if (!t.exited) t.worker.postMessage({ t: 'tls-reload', tls });
-    },
-    workerStats: async () => {
-      const answers = await threadStats();
-      return threads.map((t, i) => ({ pid: process.pid, thread: t.id, stats: answers[i] }));
-    },
-    close: () =>
-      (closing ??= (async () => {
-        // Stop accepting, but serve (within the drain timeout) what the kernel has already queued.
-        stopping = true;
-        for (const t of threads) post(t, { t: 'drain' });
-        queue.push(...takeQueued(listenFd));
-        sys.shutdown(listenFd, sys.SHUT_RD); // wakes the pool thread blocked in accept()
-        wakeAcceptor?.();
-        await acceptor;
-        dispatch();
-        const allIdle = new Promise<void>((resolve) => (wakeClose = resolve));
-        idle();
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          allIdle,
-          new Promise((r) => (timer = setTimeout(r, options.drainTimeout + options.exitGrace))),
-        ]);
-        clearTimeout(timer);
-        for (const fd of queue.splice(0)) {
-          sys.close(fd); // never reached a thread in time: the acceptor still owns it
-          parent.closed.shutdown++;
-        }
-        for (const t of threads) post(t, { t: 'finish' });
-        await Promise.all(threads.map((t) => t.finished));
-        await Promise.all(threads.map((t) => t.worker.terminate()));
-        hub.close();
-        sys.close(listenFd);
-      })()),
+    stats: () => pool.stats(),
+    reloadTls: (tls) => pool.reloadTls(tls),
+    workerStats: () => pool.workerStats(),
+    close: () => (closing ??= pool.close()),
   };
 }
 

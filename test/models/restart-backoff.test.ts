@@ -2,8 +2,8 @@
 // after a stable run; the options that set it (and the exit grace) are checked when the server starts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RestartBackoff } from '../../src/models/supervisor.ts';
 import { ServeError } from '../../src/models/types.ts';
+import { RestartBackoff } from '../../src/models/worker-fleet.ts';
 import { resolveServeOptions } from '../../src/serve.ts';
 
 test('restart backoff: doubles per crash in a row, capped, and a run of twice the cap resets it', () => {
