@@ -1,8 +1,8 @@
 // Socket inodes held by a process, read fast: with 100,000 connections a refresh reads 100,000 fd links,
-// and through node:fs that is ~3.3 us each (a Dir entry object, a path string, a link string, their
-// garbage). Here libc does the work through koffi: getdents64 fills one buffer with fd names,
+// and through node:fs each costs a Dir entry object, a path string, a link string and their garbage.
+// Here libc does the work through koffi: getdents64 fills one buffer with fd names,
 // readlinkat(dirfd, name) writes "socket:[INODE]" into a reused buffer and the inode is parsed from the
-// bytes, so nothing is allocated per fd (~1 us each). Same contract as proc-process.ts scanSocketFds,
+// bytes, so nothing is allocated per fd (figures: docs/performance.md). Same contract as proc-process.ts scanSocketFds,
 // which remains the fallback where koffi or these libc functions are unavailable.
 import { closeSync, openSync } from 'node:fs';
 import { type FdScan, type ScanLimits, scanSocketFds as scanWithNodeFs } from './proc-process.ts';

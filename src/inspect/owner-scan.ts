@@ -1,5 +1,5 @@
 // Reading owners' fd tables on two threads. With 100,000 connections a refresh reads 100,000 fd links
-// (~4 us each, mostly in the kernel) and dumps 100,000 sockets: a worker thread starts on the fd tables
+// (mostly kernel time) and dumps 100,000 sockets: a worker thread starts on the fd tables
 // while this thread dumps the sockets, then this thread joins in. The pids are handed out through a
 // shared counter, one at a time, so whichever thread is free takes the next. Where no worker can run,
 // this thread reads them all; if the worker dies, this thread reads what it had not returned.

@@ -2,7 +2,7 @@
 // Sockets come from sock_diag when it works (kernel-side port filter, listener backlog, socket memory)
 // and from /proc/net/tcp otherwise; owners come from /proc/*/fd (socket inodes), because a server is
 // whoever holds the listening socket: ours or not, one process or a tree of workers. Reading fd links is
-// most of a refresh (~4 us each): owners.ts picks whose fd tables to read, owner-scan.ts reads them on a
+// most of a refresh (docs/performance.md): owners.ts picks whose fd tables to read, owner-scan.ts reads them on a
 // worker thread while this thread dumps the sockets.
 import { fastFdScanAvailable } from './fd-scan.ts';
 import type { DiagSocket, SkMemInfo } from './inet-diag.ts';

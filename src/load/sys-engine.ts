@@ -20,7 +20,7 @@ import type { LoadOptions, Slice } from './stats.ts';
 const perf = performance;
 const READ_SIZE = 64 * 1024;
 // Edge-triggered: a level-triggered epoll re-polls every reported socket on the next epoll_wait
-// (tcp_poll/sock_poll, ~8% of echo_load's CPU in a perf profile); with EPOLLET a socket is reported
+// (tcp_poll/sock_poll: docs/performance.md); with EPOLLET a socket is reported
 // once per arrival, and the reader drains it.
 const IN = sys.EPOLLIN | sys.EPOLLET;
 const OUT = sys.EPOLLOUT | sys.EPOLLET;

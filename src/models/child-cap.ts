@@ -1,11 +1,11 @@
 // How many connection children process-per-connection may run at once by default: as many as half the
 // memory available can hold, at what one child costs, and never more than CHILD_CEILING. Each child is a
-// whole Node process (V8 heap, the app, koffi): 256 of them took 4.0 GB, whatever the machine had.
+// whole Node process (V8 heap, the app, koffi): a fixed 256 of them could take more than the machine had.
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 
-/** What one connection child costs: its proportional set size (PSS) serving one echo client, ~30 MiB
- * measured (see the README's "Defaults and timeouts"), rounded up for a heap that grows under load. */
+/** What one connection child costs: its proportional set size (PSS) serving one echo client, as measured
+ * (docs/performance.md), rounded up for a heap that grows under load. */
 export const CHILD_BYTES = 32 * 1024 * 1024;
 /** The children's share of the memory available. */
 export const CHILD_MEMORY_SHARE = 0.5;

@@ -271,7 +271,7 @@ function forkWorker(stdioFd: number | undefined): ChildProcess {
   return fork(WORKER_MAIN, [], {
     execArgv: [],
     // V8's compile cache (keyed by source) spares each new worker the stripping and compiling of every
-    // module: a connection child starts in ~60 ms instead of ~300 ms.
+    // module, which is most of a connection child's start-up (docs/performance.md).
     env: { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? COMPILE_CACHE },
     serialization: 'advanced',
     stdio: stdio as ('ignore' | 'inherit' | 'ipc' | number)[],

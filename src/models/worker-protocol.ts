@@ -6,7 +6,7 @@ import type { BusMessage } from '../bus/bus.ts';
 import type { LogFields, Logger, LogLevel } from '../log.ts';
 import { siblingModulePath } from '../module-path.ts';
 import { CLOSE_REASONS } from '../net/connection-api.ts';
-import { emptyStats, type ServerStats } from '../net/server-core.ts';
+import type { ServerStats } from '../net/server-core.ts';
 import type { ListenSpec, ResolvedServeOptions } from './types.ts';
 
 export const WORKER_MAIN = siblingModulePath('./worker-main.ts', import.meta.url);
@@ -67,11 +67,4 @@ export function addStats(a: ServerStats, b: ServerStats): ServerStats {
   a.tlsHandshaking += b.tlsHandshaking ?? 0;
   for (const reason of CLOSE_REASONS) a.closed[reason] += b.closed[reason] ?? 0;
   return a;
-}
-
-export function sumStats(all: Iterable<ServerStats>, startedAt = Date.now()): ServerStats {
-  const total = emptyStats();
-  total.startedAt = startedAt;
-  for (const s of all) addStats(total, s);
-  return total;
 }

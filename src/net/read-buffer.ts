@@ -2,9 +2,9 @@
 // node backend, whose reads are handled one by one; one per ready socket of a batch for the syscall
 // reactor). Each read lands in a slot and is handled before that slot is read into again, so a message is
 // a view of it, valid while it is being handled (codecs and the async-handler backlog copy what they
-// keep). Views are cached per slot and length: creating one costs an allocation per read, as much as a
-// tenth of the CPU per echoed message here. The memory is only touched as reads need it (a small message
-// dirties one page of its slot), so idle it costs nothing.
+// keep). Views are cached per slot and length: creating one costs an allocation per read, a share of the
+// CPU per echoed message worth saving (docs/performance.md). The memory is only touched as reads need it
+// (a small message dirties one page of its slot), so idle it costs nothing.
 const MAX_CACHED_VIEWS = 4096;
 
 export class ReadBuffer {

@@ -197,11 +197,6 @@ export class ServerCore<In = unknown, Out = unknown> {
     return ++this.ids;
   }
 
-  /** May one more connection be accepted? If not, the caller closes it and calls reject(). */
-  admits(): boolean {
-    return this.connections.size < this.maxConnections && !this.draining;
-  }
-
   /**
    * Why one more connection from `address` would be refused ('shutdown', 'max-connections',
    * 'per-ip-limit'), or null to take it. The caller closes a refused one and calls reject(reason).

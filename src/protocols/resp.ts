@@ -53,7 +53,7 @@ export class RespDecoder implements Decoder<Buffer[]> {
   private readonly spans: number[] = [];
   private argsLeft = 0;
   // Arguments that outlive a chunk are not kept as one object each (65,535 empty arguments would cost
-  // ~13 MB of objects): they go end to end into `store`, each as its length (a varint) and its bytes, so
+  // megabytes of objects): they go end to end into `store`, each as its length (a varint) and its bytes, so
   // an empty one costs 1 byte. A bulk that arrives in pieces is assembled in place after them, at bulkAt.
   private store: Buffer | null = null;
   private storeLen = 0; // bytes of whole arguments in store

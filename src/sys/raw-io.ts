@@ -1,11 +1,10 @@
 // raw-io.ts — the two calls an echo costs per message, at their cheapest: receive into and send from raw
 // addresses, as recvfrom(2)/sendto(2) made as direct system calls (see bindSys in libc.ts).
 //
-// Why it is shaped this way (measured by the load generator against the C echo server, 1000 connections):
+// Why it is shaped this way (what each saves: docs/performance.md):
 //  - in a multi-threaded process (Node is one) glibc's read()/write() wrap the system call in pthread
-//    cancellation bookkeeping (~50 ns a message); a direct system call (bindSys) has none;
-//  - recvfrom/sendto skip the VFS layer read/write cross (fdget_pos, rw_verify_area, fsnotify): ~3.5% of
-//    the CPU per message;
+//    cancellation bookkeeping; a direct system call (bindSys) has none;
+//  - recvfrom/sendto skip the VFS layer's read/write path (fdget_pos, rw_verify_area, fsnotify);
 //  - raw addresses as pointer-sized integers need no Buffer marshalling in koffi.
 // Both return the byte count, or -errno from the call itself. sendRaw passes MSG_NOSIGNAL (a reset peer gives -EPIPE, never SIGPIPE).
 import { MSG_NOSIGNAL } from './constants.ts';

@@ -1,6 +1,6 @@
 // node:net's lean read path for accepted sockets. By default node:net reads each chunk into a fresh
-// 64 KiB allocation, trims it and pushes it through the Readable stream to 'data' listeners: about a sixth
-// of the CPU per echoed message here (bench/reactor-ratio.ts). node:net has a second path, the `onread:
+// 64 KiB allocation, trims it and pushes it through the Readable stream to 'data' listeners: a large share
+// of the CPU per echoed message (docs/performance.md). node:net has a second path, the `onread:
 // { buffer, callback }` option: reads land in one buffer the caller owns and go straight to the callback,
 // no allocation and no stream. It is public for sockets node:net connects but not for those a net.Server
 // accepts, so this switches an accepted socket, still paused (pauseOnConnect), onto it the way

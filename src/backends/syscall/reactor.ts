@@ -8,8 +8,8 @@
 //   descriptor in the set so the wait ends at once when Node has I/O of its own (IPC, signals, pool
 //   completions); only timers can be that late. Not shorter: a sleep whose timeout comes before the
 //   kernel's next tick (4 ms at HZ=250) makes it reprogram the timer hardware on the way to sleep and
-//   again on wake-up (each a VM exit on a virtual machine): with 1 ms, 1.31x the C reference's CPU per
-//   message at 150,000 messages/s here, against 1.19x with 5 ms (bench/reactor-ratio.ts --rate).
+//   again on wake-up (each a VM exit on a virtual machine), which costs CPU per message (figures:
+//   docs/performance.md).
 // - Idle: still nothing, the wait is parked on a libuv pool thread (waitAsync(-1)) and the turn returns;
 //   Node sleeps in its own poll until the kernel reports one of our descriptors or something of Node's
 //   happens. Idle, we never spin: 10,000 idle connections cost nothing but the sweep timer.
@@ -19,10 +19,10 @@
 // Ready sockets are served in batches of up to --read-batch (32), in three phases, as Redis does (it
 // writes its replies just before it waits again): read each socket once into a slot of its own, hand
 // every read to the app, then send the replies the app made (a connection's first small write of the
-// batch is deferred; see write-batch.ts). Why: every system call evicts much of what the CPU had cached
-// (on this VM most of it), and the code between two calls runs cold; one app handler between each read
-// and its write ran the whole handler path cold per message, a batch runs it warm: 3-4% less CPU per echoed
-// message here (bench/pair.ts, --read-batch 32 against 1). A batch of 1 is the interleaved textbook loop.
+// batch is deferred; see write-batch.ts). Why: every system call evicts much of what the CPU had cached,
+// and the code between two calls runs cold; one app handler between each read and its write ran the whole
+// handler path cold per message, a batch runs it warm (less CPU per echoed message: docs/performance.md).
+// A batch of 1 is the interleaved textbook loop.
 import type { ListenSpec, ResolvedServeOptions } from '../../net/server-contract.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
@@ -40,9 +40,6 @@ const READ_BUFFER_BYTES = 64 * 1024;
 /** Edge-triggered reads per connection per turn before others get their turn (passes over the read
  * queue: a connection is read once per batch). */
 const EDGE_READS = 16;
-
-/** Descriptors kept free for the process's own files; accepting pauses before them (see Acceptor.fdCap). */
-export { FD_RESERVE } from '../../net/fd-cap.ts';
 
 /** The longest our loop blocks Node's, in ms, when a turn finds nothing ready: at least a kernel tick
  * (see the top comment). */

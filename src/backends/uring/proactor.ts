@@ -68,8 +68,8 @@ const BUFFER_GROUP = 0;
 const SYNC_WAIT_MS = 5;
 /**
  * A busy turn makes up to TURN_ROUNDS rounds of submit-and-collect, within TURN_BUDGET_MS, before it
- * yields to Node: each yield costs a loop iteration of Node's (its own epoll_wait among it). Measured
- * against one round a turn (bench/pair.ts, 1,000 connections): no difference beyond the noise (b/a 1.008).
+ * yields to Node: each yield costs a loop iteration of Node's (its own epoll_wait among it). Against one
+ * round a turn it made no difference beyond the noise (docs/performance.md).
  */
 const TURN_ROUNDS = 8;
 const TURN_BUDGET_MS = 1;
