@@ -71,7 +71,7 @@ export class Supervisor {
       if (first === 1) await this.spawn(0);
       await Promise.all(Array.from({ length: this.spec.count - first }, (_, i) => this.spawn(first + i)));
     } catch (error) {
-      this.fleet.closing = true;
+      this.fleet.stop();
       for (const w of this.fleet.workers) w.kill();
       await Promise.all([...this.fleet.workers].map((w) => w.exited));
       this.closeListeners();
