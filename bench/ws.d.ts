@@ -3,10 +3,14 @@
 declare module 'ws' {
   import type { EventEmitter } from 'node:events';
   export class WebSocket extends EventEmitter {
-    constructor(url: string, options?: { perMessageDeflate?: boolean | { threshold?: number } });
+    constructor(
+      url: string,
+      options?: { perMessageDeflate?: boolean | { threshold?: number; clientNoContextTakeover?: boolean } },
+    );
     readonly extensions: string;
     send(data: unknown, options?: { binary?: boolean }): void;
     close(): void;
+    terminate(): void;
   }
   export class WebSocketServer extends EventEmitter {
     constructor(options: { host?: string; port?: number; backlog?: number; perMessageDeflate?: boolean });

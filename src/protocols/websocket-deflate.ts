@@ -103,6 +103,9 @@ export function inflate(
   try {
     out = inflateRawSync(input, {
       finishFlush: constants.Z_SYNC_FLUSH,
+      // zlib's output chunk, sized to the likely result rather than 64 KiB a message (garbage the
+      // allocator keeps until a GC); a larger result takes more chunks
+      chunkSize: Math.min(Math.max(1024, data.length * 4), 64 * 1024),
       maxOutputLength: Math.max(1, maxBytes),
       ...(session.window !== null ? { dictionary: session.window } : {}),
     });
@@ -114,11 +117,18 @@ export function inflate(
   return out;
 }
 
-/** The last WINDOW bytes of window + out, in a buffer of its own (the app may keep `out`). */
+/**
+ * The last WINDOW bytes of window + out, in memory of its own and of exactly that size (the app may keep
+ * `out`, a view of zlib's 64 KiB output chunk; a pooled Buffer would pin a shared slab).
+ */
 function slide(window: Buffer | null, out: Buffer): Buffer {
-  if (out.length >= WINDOW) return Buffer.from(out.subarray(out.length - WINDOW));
+  if (out.length >= WINDOW) {
+    const next = Buffer.allocUnsafeSlow(WINDOW);
+    out.copy(next, 0, out.length - WINDOW);
+    return next;
+  }
   const keep = window === null ? 0 : Math.min(window.length, WINDOW - out.length);
-  const next = Buffer.allocUnsafe(keep + out.length);
+  const next = Buffer.allocUnsafeSlow(keep + out.length);
   if (keep > 0) window!.copy(next, 0, window!.length - keep);
   out.copy(next, keep);
   return next;
@@ -128,6 +138,7 @@ function slide(window: Buffer | null, out: Buffer): Buffer {
 export function deflate(session: DeflateSession, payload: Uint8Array, level: number): Buffer {
   const out = deflateRawSync(payload, {
     finishFlush: constants.Z_SYNC_FLUSH,
+    chunkSize: Math.min(Math.max(1024, payload.length + 64), 64 * 1024),
     windowBits: session.serverBits,
     level,
   });
