@@ -1,7 +1,7 @@
 // permessage-deflate (RFC 7692): negotiation from the client's offers, compressed messages in (whole,
 // fragmented, split at every point, with and without the client's context), refusals with their close
 // codes, compressed messages out, and real peers: the `ws` client (context takeover, as browsers) and
-// Node's built-in WebSocket against a running server on both backends.
+// Node's built-in WebSocket against a running server on both backends, and Chromium.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { constants, createDeflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib';
@@ -17,6 +17,7 @@ import {
   websocket,
 } from '../../src/protocols/websocket.ts';
 import { negotiateDeflate } from '../../src/protocols/websocket-deflate.ts';
+import { browserUnavailable, launchBrowser } from '../helpers/browser.ts';
 import { FakePeer, maskedFrame as m, run, splits, upgradeRequest } from './ws-harness.ts';
 
 const RSV1 = 4; // maskedFrame's rsv argument: bit 0x40 of the first byte
@@ -307,3 +308,48 @@ for (const backend of ['syscall', 'node'] as const) {
     }
   });
 }
+
+test('Chromium: a page compresses with its context, the server inflates and answers compressed', async (t) => {
+  const why = browserUnavailable();
+  if (why) {
+    t.skip(why);
+    return;
+  }
+  const app = defineApp<WsMessage, WsMessage | string | Uint8Array>({
+    protocol: websocket({ perMessageDeflate: { threshold: 64 } }),
+    message(conn, message) {
+      conn.send(message);
+    },
+  });
+  const server = await serve({ app, port: 0, logger: memoryLogger() });
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    // repeated lines: the browser's later messages refer back to its earlier ones (its window)
+    const script = `(async () => {
+      const ws = new WebSocket('ws://127.0.0.1:${server.port}/');
+      await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+      const results = [];
+      for (let i = 0; i < 20; i++) {
+        const text = 'line ' + (i % 4) + ': ' + 'the same words again and again, ✓ '.repeat(1 + (i % 5) * 40);
+        const got = await new Promise((resolve) => { ws.onmessage = (e) => resolve(e.data); ws.send(text); });
+        results.push(got === text);
+      }
+      const extensions = ws.extensions;
+      ws.close();
+      return { extensions, ok: results.every(Boolean), n: results.length };
+    })()`;
+    const r = (await page.evaluate(script)) as { extensions: string; ok: boolean; n: number };
+    assert.match(r.extensions, /permessage-deflate/);
+    assert.deepEqual([r.ok, r.n], [true, 20]);
+    const stats = await server.stats();
+    // 20 messages of up to ~6 KB each way; compressed, a small fraction crosses the wire
+    assert.ok(
+      stats.bytesIn < 20_000 && stats.bytesOut < 20_000,
+      `${stats.bytesIn} in, ${stats.bytesOut} out`,
+    );
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
