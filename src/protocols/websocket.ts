@@ -620,7 +620,8 @@ class WsDecoder implements Decoder<unknown> {
   /** A compressed message's payload inflated (permessage-deflate), or a close with why not. */
   private inflate(data: Buffer): Buffer {
     const out = inflate(this.session()!, data, this.s.maxMessage);
-    if (out === 'too-big') fail(CLOSE_TOO_BIG, `message larger than ${this.s.maxMessage} bytes`);
+    if (out === 'too-big')
+      fail(CLOSE_TOO_BIG, `message larger than ${this.s.maxMessage} bytes once inflated`);
     if (out === 'invalid') fail(CLOSE_INVALID_DATA, 'invalid compressed data');
     return out;
   }

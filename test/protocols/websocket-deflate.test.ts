@@ -206,15 +206,16 @@ describe('permessage-deflate: compressed messages in', () => {
       },
     );
     assert.equal(past.closeCode, 1009);
-    // a zip bomb is cut at the limit, not inflated whole
-    const bomb = run(
-      [upgradeRequest(OFFER), m(OP_BINARY, squeeze(Buffer.alloc(50_000_000)), true, undefined, RSV1)],
-      {
-        ...ON,
-        maxMessageBytes: limit,
-      },
-    );
-    assert.equal(bomb.closeCode, 1009);
+    // a zip bomb: 48,608 compressed bytes (under a 64 KiB limit) that would inflate to 50 MB, refused by
+    // the inflation's own limit
+    const bomb = squeeze(Buffer.alloc(50_000_000));
+    assert.ok(bomb.length < 64 * 1024);
+    const cut = run([upgradeRequest(OFFER), m(OP_BINARY, bomb, true, undefined, RSV1)], {
+      ...ON,
+      maxMessageBytes: 64 * 1024,
+    });
+    assert.equal(cut.closeCode, 1009);
+    assert.match(cut.error!.message, /message larger than 65536 bytes once inflated/);
   });
 });
 
