@@ -10,7 +10,7 @@ import { length } from '../src/protocols/length.ts';
 import { line } from '../src/protocols/line.ts';
 import { encodeProxyHeader, type ProxyHeader, ProxyPreface } from '../src/protocols/proxy.ts';
 import { respCodec } from '../src/protocols/resp.ts';
-import { websocketTarget } from './fuzz-websocket.ts';
+import { websocketDeflateTarget, websocketTarget } from './fuzz-websocket.ts';
 
 /** mulberry32: tiny, fast, good enough for fuzzing; the same seed gives the same run. */
 export class Rng {
@@ -207,7 +207,7 @@ export const TARGETS: FuzzTarget[] = [
   },
 ];
 
-TARGETS.push(websocketTarget);
+TARGETS.push(websocketTarget, websocketDeflateTarget);
 
 const HUGE = ['99999999999', '4294967295', '-1', '18446744073709551616', 'ffffffff', '65535', '1048577'];
 

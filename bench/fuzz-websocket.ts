@@ -2,6 +2,7 @@
 // pings, pongs, a close), masked as a client sends them. Its decoder gets a peer that keeps nothing (the
 // codec's own answers: 101, pongs, close replies). Every refusal must carry what the connection sends
 // before closing: a close frame with a status code, or, during the handshake, an HTTP error response.
+import { constants, deflateRawSync } from 'node:zlib';
 import type { Codec, CodecPeer, ProtocolError } from '../src/protocols/codec.ts';
 import {
   maskedFrame,
@@ -27,8 +28,12 @@ const nullPeer = (): CodecPeer => ({
   data: undefined,
 });
 
-function wsCodec(): Codec<unknown, unknown> {
-  const codec = websocket({ maxMessageBytes: MAX_MESSAGE, maxHandshakeBytes: MAX_HANDSHAKE });
+function wsCodec(perMessageDeflate = false): Codec<unknown, unknown> {
+  const codec = websocket({
+    maxMessageBytes: MAX_MESSAGE,
+    maxHandshakeBytes: MAX_HANDSHAKE,
+    perMessageDeflate,
+  });
   return { ...codec, decoder: () => codec.decoder(undefined, nullPeer()) } as Codec<unknown, unknown>;
 }
 
@@ -39,12 +44,21 @@ function payload(rng: Rng, text: boolean): Buffer {
   return rng.bytes(rng.int(rng.int(8) === 0 ? 400 : 40));
 }
 
-function frames(rng: Rng): Buffer {
+/** A payload compressed alone, its tail stripped (as a permessage-deflate client sends it). */
+function squeeze(payload: Buffer): Buffer {
+  const out = deflateRawSync(payload, { finishFlush: constants.Z_SYNC_FLUSH });
+  return out.subarray(0, out.length - 4);
+}
+
+function frames(rng: Rng, deflate = false): Buffer {
   const key = rng.bytes(4);
+  const offer = !deflate
+    ? ''
+    : `Sec-WebSocket-Extensions: permessage-deflate${rng.int(2) ? '; client_no_context_takeover' : ''}\r\n`;
   const out: Buffer[] = [
     Buffer.from(
       `GET /${rng.token(rng.int(10))} HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${offer}\r\n`,
     ),
   ];
   for (let i = 1 + rng.int(4); i > 0; i--) {
@@ -57,6 +71,13 @@ function frames(rng: Rng): Buffer {
       out.push(maskedFrame(OP_TEXT, whole.subarray(0, cut), false, key));
       if (rng.int(2)) out.push(maskedFrame(OP_PING, 'p', true, key));
       out.push(maskedFrame(OP_CONTINUATION, whole.subarray(cut), true, key));
+    } else if (deflate && kind === 2) {
+      // a compressed message (RSV1 on its first frame), whole or in two fragments
+      const text = rng.int(2) === 0;
+      const z = squeeze(payload(rng, text));
+      const cut = rng.int(2) ? z.length : rng.int(z.length + 1);
+      out.push(maskedFrame(text ? OP_TEXT : OP_BINARY, z.subarray(0, cut), cut === z.length, key, 4));
+      if (cut < z.length) out.push(maskedFrame(OP_CONTINUATION, z.subarray(cut), true, key));
     } else {
       const text = rng.int(2) === 0;
       out.push(maskedFrame(text ? OP_TEXT : OP_BINARY, payload(rng, text), true, key));
@@ -78,12 +99,24 @@ function refusal(error: ProtocolError): string | null {
   return [1002, 1007, 1009].includes(code) ? null : `close code ${code}`;
 }
 
+const normalize = (messages: unknown[]) =>
+  messages.map((m) => (m instanceof WsMessage ? { binary: m.binary, data: m.data } : m));
+
 export const websocketTarget: FuzzTarget = {
   name: 'websocket',
   codec: wsCodec(),
   bound: MAX_HANDSHAKE + MAX_MESSAGE + 10 + 14 + 1,
   valid: frames,
   refusal,
-  normalize: (messages) =>
-    messages.map((m) => (m instanceof WsMessage ? { binary: m.binary, data: m.data } : m)),
+  normalize,
+};
+
+/** The same with permessage-deflate agreed: compressed messages mixed in (a bomb is cut at the limit). */
+export const websocketDeflateTarget: FuzzTarget = {
+  name: 'websocket-deflate',
+  codec: wsCodec(true),
+  bound: MAX_HANDSHAKE + MAX_MESSAGE + 10 + 14 + 1,
+  valid: (rng) => frames(rng, true),
+  refusal,
+  normalize,
 };

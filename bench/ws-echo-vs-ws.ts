@@ -4,12 +4,19 @@
 // same 64-byte text messages) pinned to CPU 1, so whatever slows the shared machine slows both. The load is
 // bench/c/ws_load.c (built here with cc: a JavaScript client costs about what the server does per message,
 // and two of them on one core leave both servers mostly idle, where per-wakeup costs hide the per-message
-// ones), or `c10k load --protocol websocket` with --load c10k or without a compiler. The window is measured on the servers' side: once every connection of both
-// is up and echoing, each server's message count (c10k: --status; ws: its own counter) and CPU ticks are
-// read at the start and the end of the window: msgs/s per core = messages / CPU seconds.
-//   node bench/ws-echo-vs-ws.ts [--connections 10000] [--seconds 6] [--size 64] [--load c|c10k] [-- serve args]
+// ones), or `c10k load --protocol websocket` with --load c10k or without a compiler. The windows are
+// measured on the servers' side: once every connection of both is up and echoing, each server's message
+// count (c10k: --status; ws: its own counter) and CPU ticks (user and system apart) are read at the start
+// and the end of each of --rounds windows: msgs/s per core = messages / CPU seconds; the median of the
+// rounds' ratios is the figure. Printed beside it, so a reader can judge the run: each load's CPU (a load
+// that is busy all the time, not the server, may be what sets the pace), the servers' share of CPU 0, the
+// ratio c10k would reach if it spent no user time at all (ws's CPU per message over c10k's system CPU
+// per message: what the kernel charges bounds the figure), and TCP segments sent per echoed message on
+// the whole machine (2 when every acknowledgement rides on a reply; more when the kernel sends pure ACKs,
+// which it does when messages queue past the delayed-ACK timeout, 40 ms and up: 10,000 in flight do).
+//   node bench/ws-echo-vs-ws.ts [--connections 10000] [--seconds 4] [--rounds 3] [--size 64] [--load c|c10k] [-- serve args]
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,17 +26,20 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     connections: { type: 'string', default: '10000' },
-    seconds: { type: 'string', default: '6' },
+    seconds: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' },
     size: { type: 'string', default: '64' },
     load: { type: 'string', default: 'c' },
   },
 });
 const conns = Number(values.connections);
 const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
 const size = Number(values.size);
 for (const [name, n] of [
   ['connections', conns],
   ['seconds', seconds],
+  ['rounds', rounds],
   ['size', size],
 ] as const) {
   if (!Number.isInteger(n) || n < 1) {
@@ -87,6 +97,40 @@ async function counts(url: string): Promise<{ messages: number; active: number }
   return { messages: t.messagesIn!, active: t.active! };
 }
 
+/** utime and stime (clock ticks) of a process and its descendants, apart. */
+function treeTimes(pid: number): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      user += Number(fields[11]);
+      sys += Number(fields[12]);
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const list = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        if (list) stack.push(...list.split(' ').map(Number));
+      }
+    } catch {}
+  }
+  return { user, sys };
+}
+
+/** TCP segments this machine has sent (/proc/net/snmp OutSegs), or -1. */
+function tcpOutSegs(): number {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Tcp:'));
+    const names = lines[0]!.split(' ');
+    return Number(lines[1]!.split(' ')[names.indexOf('OutSegs')]);
+  } catch {
+    return -1;
+  }
+}
+
 const children = servers.map((s) =>
   spawn('taskset', ['-c', '0', process.execPath, ...s.argv, ...s.statsArgs], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -98,7 +142,7 @@ try {
   await Promise.all(servers.map((s) => waitPort(s.port)));
   await sleep(500);
   // each load runs long enough to cover the connect phase of both and the window
-  const duration = seconds + 20;
+  const duration = rounds * seconds + 20;
   for (const s of servers) {
     const argv = cLoad
       ? [cLoad, String(s.port), String(conns), String(size), String(duration)]
@@ -119,32 +163,63 @@ try {
     await sleep(250);
   }
   await sleep(2000); // both loads past their connect phase and warm
-  const m0 = await Promise.all(servers.map((s) => counts(s.statsUrl)));
-  const t0 = children.map((c) => treeTicks(c.pid!));
-  const w0 = performance.now();
-  await sleep(seconds * 1000);
-  const m1 = await Promise.all(servers.map((s) => counts(s.statsUrl)));
-  const t1 = children.map((c) => treeTicks(c.pid!));
-  const wall = (performance.now() - w0) / 1000;
   console.log(
-    `${conns.toLocaleString('en-US')} connections each, ${size}-byte text messages, closed loop (${cLoad ? 'C ws_load' : 'c10k load'}), ${seconds} s window; both servers on CPU 0, both loads on CPU 1`,
+    `${conns.toLocaleString('en-US')} connections each, ${size}-byte text messages, closed loop (${cLoad ? 'C ws_load' : 'c10k load'}), ${rounds} x ${seconds} s windows; both servers on CPU 0, both loads on CPU 1`,
   );
-  const perCore: number[] = [];
-  servers.forEach((s, i) => {
-    const msgs = m1[i].messages - m0[i].messages;
-    const cpu = (t1[i] - t0[i]) / HZ;
-    perCore.push(msgs / cpu);
+  const ratios: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const m0 = await Promise.all(servers.map((s) => counts(s.statsUrl)));
+    const t0 = children.map((c) => treeTimes(c.pid!));
+    const l0 = loads.map((l) => treeTicks(l.pid!));
+    const segs0 = tcpOutSegs();
+    const w0 = performance.now();
+    await sleep(seconds * 1000);
+    const m1 = await Promise.all(servers.map((s) => counts(s.statsUrl)));
+    const t1 = children.map((c) => treeTimes(c.pid!));
+    const l1 = loads.map((l) => treeTicks(l.pid!));
+    const segs1 = tcpOutSegs();
+    const wall = (performance.now() - w0) / 1000;
+    const pct = (ticks: number) => `${((ticks / HZ / wall) * 100).toFixed(0).padStart(3)}%`;
+    console.log(`round ${round}:`);
+    const perCore: number[] = [];
+    const sysPerMsg: number[] = [];
+    let allMsgs = 0;
+    servers.forEach((s, i) => {
+      const msgs = m1[i]!.messages - m0[i]!.messages;
+      allMsgs += msgs;
+      const user = t1[i]!.user - t0[i]!.user;
+      const sys = t1[i]!.sys - t0[i]!.sys;
+      const cpu = (user + sys) / HZ;
+      perCore.push(msgs / cpu);
+      sysPerMsg.push((sys * 1e6) / HZ / msgs);
+      console.log(
+        `  ${s.name.padEnd(32)} ${Math.round(msgs / wall)
+          .toLocaleString('en-US')
+          .padStart(9)} msgs/s  CPU ${pct(user + sys)} (user ${pct(user)}, system ${pct(sys)})  ${Math.round(
+          msgs / cpu,
+        )
+          .toLocaleString('en-US')
+          .padStart(9)} msgs/s per core  ${((cpu * 1e6) / msgs).toFixed(2)} us/msg (system ${(
+          (sys * 1e6) / HZ / msgs
+        ).toFixed(2)})  load CPU ${pct(l1[i]! - l0[i]!)}  (${m1[i]!.active} open)`,
+      );
+    });
+    const ratio = perCore[0]! / perCore[1]!;
+    ratios.push(ratio);
+    // c10k's system time alone against ws's whole time: the ratio c10k would reach with no user time at all
+    const ceiling = (1e6 / perCore[1]! / sysPerMsg[0]!).toFixed(2);
+    const segs =
+      segs0 >= 0 && segs1 >= 0
+        ? ` TCP segments sent per echoed message, whole machine: ${((segs1 - segs0) / allMsgs).toFixed(2)};`
+        : '';
     console.log(
-      `${s.name.padEnd(32)} ${Math.round(msgs / wall)
-        .toLocaleString('en-US')
-        .padStart(9)} msgs/s  CPU ${((cpu / wall) * 100).toFixed(0).padStart(3)}% of a core  ${Math.round(
-        msgs / cpu,
-      )
-        .toLocaleString('en-US')
-        .padStart(9)} msgs/s per core  ${((cpu * 1e6) / msgs).toFixed(2)} us/msg  (${m1[i].active} open)`,
+      `  c10k / ws, messages per second per core: ${ratio.toFixed(2)}x (${ceiling}x if c10k spent no user time);${segs}`,
     );
-  });
-  console.log(`c10k / ws, messages per second per core: ${(perCore[0] / perCore[1]).toFixed(2)}x`);
+  }
+  ratios.sort((a, b) => a - b);
+  console.log(
+    `c10k / ws, messages per second per core: ${ratios[(ratios.length - 1) >> 1]!.toFixed(2)}x (median of ${rounds}; ${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+  );
 } finally {
   for (const p of [...loads, ...children]) {
     try {

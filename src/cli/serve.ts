@@ -102,6 +102,8 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
                            is closed (default: never)
   --ws-max-message B       largest WebSocket message, all fragments together (default 1m): a larger
                            one is refused with close code 1009
+  --ws-deflate             offer permessage-deflate to WebSocket clients that ask (default off):
+                           up to 32 KiB per connection whose client compresses (see README)
   --bus redis://HOST:PORT  share the app's bus (chat rooms, ...) with every server on this Redis
                            (pub/sub); without it the bus spans this server's workers
   --log-level LEVEL        ${LOG_LEVELS.join(', ')} (default info)
@@ -146,6 +148,7 @@ const OPTIONS = {
   'no-tls-session-tickets': { type: 'boolean' },
   'ws-ping': { type: 'string' },
   'ws-max-message': { type: 'string' },
+  'ws-deflate': { type: 'boolean' },
   status: { type: 'string' },
   metrics: { type: 'string' },
   token: { type: 'string' },
@@ -235,6 +238,7 @@ export async function run(argv: string[]): Promise<number> {
   const wsMax = bytes('ws-max-message', v['ws-max-message'], 1);
   if (wsPing !== undefined) process.env.C10K_WS_PING = String(wsPing);
   if (wsMax !== undefined) process.env.C10K_WS_MAX_MESSAGE = String(wsMax);
+  if (v['ws-deflate']) process.env.C10K_WS_DEFLATE = '1';
   const adminArgs = parseAdminArgs({ status: v.status, metrics: v.metrics, token: v.token });
   const server = await serve({
     app,

@@ -169,7 +169,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     if (this.state !== OPEN) return false;
     this.messagesOut++;
     this.core.stats.messagesOut++;
-    return this.write(this.core.app.codec.encode(message) as Buffer | string);
+    return this.write(this.core.app.codec.encode(message, this) as Buffer | string);
   }
 
   write(bytes: Uint8Array | string): boolean {

@@ -51,8 +51,11 @@ export interface Codec<In = unknown, Out = In> {
    * (most codecs ignore it; websocket answers the handshake, pings and closes through it).
    */
   decoder(limits?: CodecLimits, peer?: CodecPeer): Decoder<In>;
-  /** Bytes for one outgoing message. May return the message itself when it already is bytes. */
-  encode(message: Out): Buffer | string;
+  /**
+   * Bytes for one outgoing message. May return the message itself when it already is bytes. `peer` is the
+   * connection it goes to (websocket: whether that client agreed to compression).
+   */
+  encode(message: Out, peer?: CodecPeer): Buffer | string;
   /**
    * An owned copy of a decoded message, for messages that must outlive the read buffer (async handlers).
    * Needed only when messages hold views of the chunk and are not Buffers themselves; Buffers are copied.

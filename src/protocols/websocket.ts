@@ -8,9 +8,11 @@
 // message() returns: a buffer handed out is never written again). Text is checked as UTF-8 fragment by
 // fragment, so a bad sequence fails fast and a code point split across fragments passes. Every refusal is
 // a ProtocolError whose reply is the close frame (or the HTTP response) that says why: the connection
-// sends it and closes, the others go on. permessage-deflate is not offered (a client asking for it gets
-// plain frames, as RFC 6455 allows). Frames and close codes are in websocket-frames.ts, the handshake's
-// fast path in websocket-handshake.ts.
+// sends it and closes, the others go on. permessage-deflate is negotiated only when enabled
+// (perMessageDeflate, --ws-deflate; otherwise a client asking for it gets plain frames, as RFC 6455
+// allows); a compressed message is inflated whole, then checked and emitted like any other (a copy, not a
+// view). Frames and close codes are in websocket-frames.ts, the handshake's fast path in
+// websocket-handshake.ts, permessage-deflate in websocket-deflate.ts.
 
 import { isUtf8 } from 'node:buffer';
 import {
@@ -22,6 +24,13 @@ import {
   ProtocolError,
 } from './codec.ts';
 import { HttpDecoder, type HttpHeaders, type HttpRequest, response } from './http.ts';
+import {
+  type DeflateOptions,
+  type DeflateSession,
+  deflate,
+  inflate,
+  negotiateDeflate,
+} from './websocket-deflate.ts';
 import {
   CLOSE_GOING_AWAY,
   CLOSE_INVALID_DATA,
@@ -44,6 +53,7 @@ import {
 } from './websocket-frames.ts';
 import { acceptKey, FastRequest, fastUpgrade, response101 } from './websocket-handshake.ts';
 
+export type { DeflateOptions } from './websocket-deflate.ts';
 export * from './websocket-frames.ts';
 export { acceptKey } from './websocket-handshake.ts';
 
@@ -113,6 +123,12 @@ export interface WebSocketOptions {
   /** Largest upgrade request head (default 8 KiB): 431. */
   maxHandshakeBytes?: number;
   /**
+   * Offer permessage-deflate (RFC 7692) to clients that ask (default: on when $C10K_WS_DEFLATE is 1).
+   * Memory: nothing per connection until its client sends a compressed message, then up to 32 KiB (the
+   * client's window) unless it offered client_no_context_takeover; our messages are compressed each alone.
+   */
+  perMessageDeflate?: boolean | DeflateOptions;
+  /**
    * Ping each open WebSocket this often (ms; default $C10K_WS_PING or 0 = never); one that has not
    * answered by the next ping is closed ('idle-timeout').
    */
@@ -175,6 +191,8 @@ const GET = Buffer.from('GET ');
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
 interface Settings {
+  /** permessage-deflate when enabled: its options, and each negotiated connection's session. */
+  deflate: { threshold: number; level: number; sessions: WeakMap<WsPeer, DeflateSession> } | null;
   maxMessage: number;
   maxFrame: number;
   maxHandshake: number;
@@ -236,6 +254,8 @@ class Partial {
   msgLen = 0;
   /** Opcode of the message in progress (text/binary) or 0; how much of it is UTF-8-checked. */
   msgOp = 0;
+  /** The message in progress is compressed (permessage-deflate: RSV1 on its first frame). */
+  deflated = false;
   checked = 0;
   /** A control frame's payload split across reads. */
   ctl: Buffer | null = null;
@@ -467,6 +487,13 @@ class WsDecoder implements Decoder<unknown> {
       'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
       `sec-websocket-accept: ${acceptKey(Buffer.from(key, 'latin1'), 0)}\r\n`;
     if (wsReq.protocol !== '') head101 += `sec-websocket-protocol: ${wsReq.protocol}\r\n`;
+    const deflate = this.s.deflate;
+    const offers = deflate === null ? [] : h.getAll('sec-websocket-extensions');
+    const agreed = offers.length === 0 ? null : negotiateDeflate(offers);
+    if (agreed !== null) {
+      deflate!.sessions.set(this.peer, agreed.session);
+      head101 += `sec-websocket-extensions: ${agreed.response}\r\n`;
+    }
     this.peer.write(head101 + '\r\n');
     return this.upgraded(next, wsReq);
   }
@@ -522,6 +549,13 @@ class WsDecoder implements Decoder<unknown> {
         // The common case: a whole unfragmented message in this read. Unmask in place, emit a view.
         const start = at;
         at += len;
+        if ((b0 & 0x40) !== 0) {
+          unmask(chunk, start, at, key, 0);
+          const out = this.inflate(chunk.subarray(start, at));
+          if (op === OP_TEXT && !isUtf8(out)) fail(CLOSE_INVALID_DATA, 'text is not valid UTF-8');
+          emit(SHARED.set(op === OP_BINARY, out, 0, out.length, 0));
+          continue;
+        }
         // the OR of every byte says whether the text is all ASCII (then it is UTF-8, no check needed)
         const high = unmaskOr(chunk, start, at, key);
         if (op === OP_TEXT && high >= 0x80 && !isUtf8(chunk.subarray(start, at)))
@@ -537,7 +571,10 @@ class WsDecoder implements Decoder<unknown> {
       this.q.done = 0;
       if (op >= 8) this.q.ctl = len > 0 ? Buffer.allocUnsafe(len) : EMPTY;
       else {
-        if (op !== 0) this.q.msgOp = op;
+        if (op !== 0) {
+          this.q.msgOp = op;
+          this.q.deflated = (b0 & 0x40) !== 0;
+        }
         this.grow(len);
       }
       if (len === 0) this.frameDone(emit);
@@ -546,8 +583,8 @@ class WsDecoder implements Decoder<unknown> {
 
   /** Refuse what the frame's first two bytes (and its length, once known, or -1) make invalid. */
   private check(b0: number, b1: number, len: number): void {
-    if ((b0 & 0x70) !== 0) fail(CLOSE_PROTOCOL_ERROR, 'reserved bits set (no extension was negotiated)');
     const op = b0 & 0x0f;
+    if ((b0 & 0x70) !== 0) this.checkReserved(b0, op);
     if ((b1 & 0x80) === 0) fail(CLOSE_PROTOCOL_ERROR, 'a client frame must be masked');
     if (op >= 8) {
       if (op > OP_PONG) fail(CLOSE_PROTOCOL_ERROR, `unknown opcode ${op}`);
@@ -566,6 +603,27 @@ class WsDecoder implements Decoder<unknown> {
     if (len > this.s.maxFrame) fail(CLOSE_TOO_BIG, `frame larger than ${this.s.maxFrame} bytes`);
     if ((part === null ? 0 : part.msgLen) + len > this.s.maxMessage)
       fail(CLOSE_TOO_BIG, `message larger than ${this.s.maxMessage} bytes`);
+  }
+
+  /** RSV1 marks a compressed message's first frame once permessage-deflate is agreed; else refused. */
+  private checkReserved(b0: number, op: number): void {
+    if ((b0 & 0x30) !== 0 || this.session() === undefined)
+      fail(CLOSE_PROTOCOL_ERROR, 'reserved bits set (no extension was negotiated for them)');
+    if (op === OP_CONTINUATION || op >= 8)
+      fail(CLOSE_PROTOCOL_ERROR, 'RSV1 is set only on the first frame of a data message');
+  }
+
+  private session(): DeflateSession | undefined {
+    return this.s.deflate?.sessions.get(this.peer);
+  }
+
+  /** A compressed message's payload inflated (permessage-deflate), or a close with why not. */
+  private inflate(data: Buffer): Buffer {
+    const out = inflate(this.session()!, data, this.s.maxMessage);
+    if (out === 'too-big')
+      fail(CLOSE_TOO_BIG, `message larger than ${this.s.maxMessage} bytes once inflated`);
+    if (out === 'invalid') fail(CLOSE_INVALID_DATA, 'invalid compressed data');
+    return out;
   }
 
   private grow(len: number): void {
@@ -607,6 +665,19 @@ class WsDecoder implements Decoder<unknown> {
     this.q.msgLen += this.q.done;
     this.q.done = 0;
     const msg = this.q.msg!;
+    if (this.q.deflated) {
+      // compressed: checked once inflated whole
+      if (!this.q.fin) return;
+      const out = this.inflate(msg.subarray(10, 10 + this.q.msgLen));
+      const binary = this.q.msgOp === OP_BINARY;
+      this.q.msg = null;
+      this.q.msgLen = 0;
+      this.q.msgOp = 0;
+      this.q.deflated = false;
+      if (!binary && !isUtf8(out)) fail(CLOSE_INVALID_DATA, 'text is not valid UTF-8');
+      emit(SHARED.set(binary, out, 0, out.length, 0));
+      return;
+    }
     if (this.q.msgOp === OP_TEXT) {
       // Check what is complete so far; a code point cut at the fragment's end waits for the next one.
       const end = 10 + this.q.msgLen;
@@ -674,6 +745,29 @@ function encodeMessage(m: WsMessage): Buffer {
   return frame(m.binary ? OP_BINARY : OP_TEXT, m.data);
 }
 
+/** A message to a client that agreed to permessage-deflate: compressed (RSV1) from the threshold up. */
+function encodeDeflated(
+  message: WsOut,
+  session: DeflateSession,
+  deflateSettings: { threshold: number; level: number },
+): Buffer {
+  const binary = message instanceof WsMessage ? message.binary : typeof message !== 'string';
+  const payload =
+    message instanceof WsMessage
+      ? message.data
+      : typeof message === 'string'
+        ? Buffer.from(message)
+        : message;
+  if (payload.length < deflateSettings.threshold) {
+    return message instanceof WsMessage
+      ? encodeMessage(message)
+      : frame(binary ? OP_BINARY : OP_TEXT, payload);
+  }
+  const out = frame(binary ? OP_BINARY : OP_TEXT, deflate(session, payload, deflateSettings.level));
+  out[0]! |= 0x40; // RSV1: compressed
+  return out;
+}
+
 export function websocket(options: WebSocketOptions = {}): Codec<WsIn, WsOut> {
   const maxMessage = options.maxMessageBytes ?? envInt('C10K_WS_MAX_MESSAGE', DEFAULT_MAX_MESSAGE_BYTES);
   const maxFrame = options.maxFrameBytes ?? maxMessage;
@@ -687,7 +781,16 @@ export function websocket(options: WebSocketOptions = {}): Codec<WsIn, WsOut> {
     if (!(Number.isSafeInteger(v) && v > 0)) throw new RangeError(`${name} out of range: ${v}`);
   }
   if (!(Number.isSafeInteger(ping) && ping >= 0)) throw new RangeError(`pingInterval out of range: ${ping}`);
+  const pmd = options.perMessageDeflate ?? process.env.C10K_WS_DEFLATE === '1';
+  const pmdOptions = typeof pmd === 'object' ? pmd : {};
+  const threshold = pmdOptions.threshold ?? 1024;
+  const level = pmdOptions.level ?? 1;
+  if (!(Number.isSafeInteger(threshold) && threshold >= 0))
+    throw new RangeError(`perMessageDeflate.threshold out of range: ${threshold}`);
+  if (!(Number.isInteger(level) && level >= 0 && level <= 9))
+    throw new RangeError(`perMessageDeflate.level out of range: ${level}`);
   const settings: Settings = {
+    deflate: pmd === false ? null : { threshold, level, sessions: new WeakMap() },
     maxMessage,
     maxFrame: Math.min(maxFrame, maxMessage),
     maxHandshake,
@@ -701,7 +804,12 @@ export function websocket(options: WebSocketOptions = {}): Codec<WsIn, WsOut> {
       if (peer === undefined) throw new TypeError('the websocket codec needs its connection (decoder(conn))');
       return new WsDecoder(peer, settings) as Decoder<WsIn>;
     },
-    encode: (message) => {
+    encode: (message, peer) => {
+      const deflate = settings.deflate;
+      if (deflate !== null && peer !== undefined) {
+        const session = deflate.sessions.get(peer);
+        if (session !== undefined) return encodeDeflated(message, session, deflate);
+      }
       if (message instanceof WsMessage) return encodeMessage(message);
       return frame(typeof message === 'string' ? OP_TEXT : OP_BINARY, message);
     },
