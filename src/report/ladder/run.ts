@@ -5,11 +5,13 @@
 // a verified message (open loop, paced), closes, and stops. A rung that cannot be reached is recorded
 // with its reason, and the climb stops there.
 import { spawn } from 'node:child_process';
+import { readCounterGroups } from '../../inspect/proc-netstat.ts';
 import { runLoad } from '../../load/run.ts';
 import { failedTotal, type LoadOptions } from '../../load/stats.ts';
 import { siblingModulePath } from '../../module-path.ts';
 import { treeUsage } from '../process-tree.ts';
 import { freePort, startServer, stopGroup } from '../server-process.ts';
+import { treeMemory } from './memory.ts';
 import {
   type Blocker,
   kernelBlockers,
@@ -54,9 +56,15 @@ export interface RungResult {
   connectsPerSec: number;
   echoP50Us: number | null;
   echoP99Us: number | null;
+  /** RSS sums of the server's processes (shared pages counted in each process). */
   serverIdleBaselineBytes: number;
   serverHeldBytes: number;
   serverBytesPerConn: number;
+  /** Private anonymous memory of the server's processes (JS heap, native allocations, buffers: what the
+   * workers allocated, counted once), idle and holding the connections; null where unreadable. */
+  serverIdleAnonBytes: number | null;
+  serverHeldAnonBytes: number | null;
+  serverAnonBytesPerConn: number | null;
   loadBytes: number;
   loadBytesPerConn: number;
   kernelSlabBytesPerConn: number;
@@ -66,6 +74,39 @@ export interface RungResult {
   inspectMs: number | null;
   inspectSockets: number | null;
   totalMs: number;
+  /** Where the rung's time went, ms (see PHASES). */
+  phasesMs: Partial<Record<Phase, number>>;
+  /** Machine-wide TCP counters that explain slow connects, their growth over the connect phase
+   * (ListenOverflows: an accept queue was full; TCPSynRetrans: a SYN resent, 1 s later at first). */
+  connectCounters: Record<string, number>;
+}
+
+/** The rung's phases in order: server start, its idle baseline, the load's processes starting and
+ * connecting (connectMs is the slowest process's own connect phase inside it), the idle hold, the memory
+ * reading, inspect --json, the echo, and stopping the server. */
+export const PHASES = ['server', 'baseline', 'connect', 'hold', 'memory', 'inspect', 'echo', 'stop'] as const;
+export type Phase = (typeof PHASES)[number];
+
+const CONNECT_COUNTERS = [
+  'ListenOverflows',
+  'ListenDrops',
+  'TCPSynRetrans',
+  'TCPReqQFullDrop',
+  'TCPReqQFullDoCookies',
+  'SyncookiesSent',
+  'TCPTimeouts',
+];
+
+function connectCounters(): Record<string, number> {
+  const g = readCounterGroups();
+  return Object.fromEntries(CONNECT_COUNTERS.map((k) => [k, g.TcpExt?.[k] ?? 0]));
+}
+
+/** "server 1.2 s, baseline 3.0 s, ...": the phases a rung went through. */
+export function formatPhases(p: RungResult['phasesMs']): string {
+  return PHASES.filter((k) => p[k] !== undefined)
+    .map((k) => `${k} ${(p[k]! / 1000).toFixed(1)} s`)
+    .join(', ');
 }
 
 /** RSS of the load: its forked processes, or this process's growth since `selfBase` when it runs here. */
@@ -162,6 +203,9 @@ export async function runRung(
     serverIdleBaselineBytes: 0,
     serverHeldBytes: 0,
     serverBytesPerConn: 0,
+    serverIdleAnonBytes: null,
+    serverHeldAnonBytes: null,
+    serverAnonBytesPerConn: null,
     loadBytes: 0,
     loadBytesPerConn: 0,
     kernelSlabBytesPerConn: 0,
@@ -171,6 +215,14 @@ export async function runRung(
     inspectMs: null,
     inspectSockets: null,
     totalMs: 0,
+    phasesMs: {},
+    connectCounters: {},
+  };
+  let mark = t0;
+  const lap = (k: Phase) => {
+    const now = performance.now();
+    r.phasesMs[k] = Math.round(now - mark);
+    mark = now;
   };
   if (blockers.length > 0) {
     r.status = 'blocked';
@@ -189,9 +241,12 @@ export async function runRung(
     r.reason = server;
     return r;
   }
+  lap('server');
   let guard: NodeJS.Timeout | undefined;
   try {
     const base = await idleBaseline(server.pid!, plan.workers + 1);
+    r.serverIdleAnonBytes = treeMemory(server.pid!).anonBytes;
+    lap('baseline');
     const kernel0 = readKernelMemory();
     r.serverIdleBaselineBytes = base;
     // every connection sends one message at once; the phase ends when each has its echo back, at the
@@ -228,6 +283,7 @@ export async function runRung(
         abort.abort();
       }
     }, 250);
+    const counters0 = connectCounters();
     const result = await runLoad(options, {
       signal: abort.signal,
       onProgress: (c, phase) => {
@@ -236,6 +292,9 @@ export async function runRung(
         o.onLine?.(`  ${n}: ${c.established} established, ${failedTotal(c)} failed so far`);
       },
       onConnected: async (c, connectMs) => {
+        lap('connect');
+        const counters1 = connectCounters();
+        for (const k of CONNECT_COUNTERS) r.connectCounters[k] = counters1[k] - counters0[k];
         r.connectMs = Math.round(connectMs);
         r.established = c.established;
         r.connectsPerSec = Math.round(c.established / (connectMs / 1000));
@@ -246,10 +305,16 @@ export async function runRung(
           sleep(o.holdMs),
           new Promise((r) => abort.signal.addEventListener('abort', r, { once: true })),
         ]);
+        lap('hold');
         const held = treeUsage(server.pid!).rssBytes;
         const kernel1 = readKernelMemory();
         r.serverHeldBytes = held;
         r.serverBytesPerConn = Math.round((held - base) / Math.max(1, c.established));
+        r.serverHeldAnonBytes = treeMemory(server.pid!).anonBytes;
+        if (r.serverHeldAnonBytes !== null && r.serverIdleAnonBytes !== null)
+          r.serverAnonBytesPerConn = Math.round(
+            (r.serverHeldAnonBytes - r.serverIdleAnonBytes) / Math.max(1, c.established),
+          );
         r.loadBytes = loadRss(server.pid!, selfBase);
         r.loadBytesPerConn = Math.round(r.loadBytes / Math.max(1, c.established));
         r.kernelSlabBytesPerConn = Math.round(
@@ -260,11 +325,13 @@ export async function runRung(
             ? null
             : Math.round((kernel1.tcpSlabBytes - kernel0.tcpSlabBytes) / Math.max(1, c.established));
         r.memAvailableHeldBytes = kernel1.memAvailableBytes;
+        lap('memory');
         if (o.inspect && !abort.signal.aborted) {
           const i = await timeInspect(port);
           r.inspectMs = Math.round(i.ms);
           r.inspectSockets = i.sockets;
           if (i.error) o.onLine?.(`  inspect: ${i.error}`);
+          lap('inspect');
         }
         o.onLine?.(
           `  ${n}: every connection echoes one message (deadline ${(durationMs / 1000).toFixed(0)} s)`,
@@ -272,6 +339,7 @@ export async function runRung(
       },
     });
     clearInterval(guard);
+    lap('echo');
     const s = result.stats;
     r.failed = Object.fromEntries(Object.entries(s.failed).filter(([, v]) => v > 0));
     r.otherCodes = s.otherCodes;
@@ -292,7 +360,9 @@ export async function runRung(
     r.reason = /ENOMEM|Cannot allocate/.test(msg) ? `ENOMEM: ${msg}` : msg.split('\n')[0];
   } finally {
     clearInterval(guard);
+    mark = performance.now();
     await stopGroup(server, 10_000);
+    lap('stop');
   }
   r.totalMs = Math.round(performance.now() - t0);
   return r;
@@ -306,6 +376,18 @@ export async function runLadder(o: LadderOptions): Promise<RungResult[]> {
     const r = await runRung(n, o);
     out.push(r);
     o.onLine?.(`rung ${n.toLocaleString('en-US')}: ${r.status}${r.reason ? ` (${r.reason})` : ''}`);
+    if (r.totalMs > 0) {
+      const counters = Object.entries(r.connectCounters)
+        .filter(([, v]) => v !== 0)
+        .map(([k, v]) => `${k} +${v}`);
+      o.onLine?.(
+        `  ${n}: ${(r.totalMs / 1000).toFixed(1)} s: ${formatPhases(r.phasesMs)}; while connecting: ${counters.join(', ') || 'no accept-queue overflow, no SYN resent'}`,
+      );
+      if (r.established > 0)
+        o.onLine?.(
+          `  ${n}: server memory per connection above the idle baseline: ${r.serverAnonBytesPerConn ?? '?'} B private (idle ${((r.serverIdleAnonBytes ?? 0) / 2 ** 20).toFixed(0)} MiB), ${r.serverBytesPerConn} B RSS (idle ${(r.serverIdleBaselineBytes / 2 ** 20).toFixed(0)} MiB)`,
+        );
+    }
     if (r.status !== 'ok') break;
   }
   return out;
