@@ -40,12 +40,21 @@ export interface ServerProcess extends ChildProcess {
   errorTail(): string;
 }
 
-/** Start `c10k serve --app echo` with `args` on `port`; the child once it accepts, or why it did not. */
-export async function startServer(args: string[], port: number): Promise<ServerProcess | string> {
+/**
+ * Start `c10k serve --app echo` with `args` on `port`; the child once it accepts, or why it did not.
+ * `nodeOptions` go to the server and its workers through NODE_OPTIONS.
+ */
+export async function startServer(
+  args: string[],
+  port: number,
+  nodeOptions = '',
+): Promise<ServerProcess | string> {
   const argv = [BIN, 'serve', '--app', 'echo', '--port', String(port), '--log-level', 'error', ...args];
+  const NODE_OPTIONS = [process.env.NODE_OPTIONS, nodeOptions].filter(Boolean).join(' ');
   const child = spawn(process.execPath, argv, {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
+    env: NODE_OPTIONS ? { ...process.env, NODE_OPTIONS } : process.env,
   }) as ServerProcess;
   let err = '';
   child.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));

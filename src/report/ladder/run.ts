@@ -22,6 +22,14 @@ import {
   readLimits,
 } from './plan.ts';
 
+/**
+ * The ladder's server workers run with small young-generation semi-spaces: under a burst of accepts V8
+ * grows them towards 16 MB each, memory bounded per worker whatever it holds, yet at 16,800 idle
+ * connections a worker ~370 B of every connection's share (measured at 100K: 905-932 B private per
+ * connection with V8's defaults, 539 B with 1 MB semi-spaces).
+ */
+export const DEFAULT_SERVER_NODE_OPTIONS = '--max-semi-space-size=2';
+
 const BIN = siblingModulePath('../../../bin/c10k.ts', import.meta.url);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -37,6 +45,8 @@ export interface LadderOptions {
   minAvailableBytes: number;
   /** Time `c10k inspect --port P --json` at each rung. */
   inspect: boolean;
+  /** NODE_OPTIONS for the server and its workers (default none: V8's defaults). */
+  serverNodeOptions?: string;
   onLine?(line: string): void;
 }
 
@@ -74,6 +84,8 @@ export interface RungResult {
   inspectMs: number | null;
   inspectSockets: number | null;
   totalMs: number;
+  /** NODE_OPTIONS the server ran with ('' for none). */
+  serverNodeOptions: string;
   /** Where the rung's time went, ms (see PHASES). */
   phasesMs: Partial<Record<Phase, number>>;
   /** Machine-wide TCP counters that explain slow connects, their growth over the connect phase
@@ -217,6 +229,7 @@ export async function runRung(
     totalMs: 0,
     phasesMs: {},
     connectCounters: {},
+    serverNodeOptions: o.serverNodeOptions ?? '',
   };
   let mark = t0;
   const lap = (k: Phase) => {
@@ -235,6 +248,7 @@ export async function runRung(
   const server = await startServer(
     ['--model', 'multi-reactor', '--workers', String(plan.workers), '--backend', o.backend],
     port,
+    o.serverNodeOptions,
   );
   if (typeof server === 'string') {
     r.status = 'failed';
@@ -385,7 +399,7 @@ export async function runLadder(o: LadderOptions): Promise<RungResult[]> {
       );
       if (r.established > 0)
         o.onLine?.(
-          `  ${n}: server memory per connection above the idle baseline: ${r.serverAnonBytesPerConn ?? '?'} B private (idle ${((r.serverIdleAnonBytes ?? 0) / 2 ** 20).toFixed(0)} MiB), ${r.serverBytesPerConn} B RSS (idle ${(r.serverIdleBaselineBytes / 2 ** 20).toFixed(0)} MiB)`,
+          `  ${n}: server memory per connection above the idle baseline: ${r.serverAnonBytesPerConn ?? '?'} B private (idle ${((r.serverIdleAnonBytes ?? 0) / 2 ** 20).toFixed(0)} MiB), ${r.serverBytesPerConn} B RSS (idle ${(r.serverIdleBaselineBytes / 2 ** 20).toFixed(0)} MiB); server NODE_OPTIONS: ${r.serverNodeOptions || 'none'}`,
         );
     }
     if (r.status !== 'ok') break;
