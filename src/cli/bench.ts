@@ -4,6 +4,7 @@ import { runBench } from '../report/bench.ts';
 import { runLadderCommand } from '../report/ladder/report.ts';
 import { DEFAULT_SERVER_NODE_OPTIONS } from '../report/ladder/run.ts';
 import { BENCH_MODELS, pickModels } from '../report/models.ts';
+import { stopAllServers } from '../report/server-process.ts';
 import { duration, integer, parse, UsageError } from './args.ts';
 
 export const HELP = `usage: c10k bench [options]
@@ -54,12 +55,27 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** SIGINT, SIGTERM, SIGHUP: stop the servers this bench started (each in a process group of its own, so
+ * the signal does not reach them), then exit as the signal would. The load's processes exit with us. */
+function stopServersOnSignals(): void {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)
+    process.once(signal, () => {
+      process.stderr.write(`c10k bench: ${signal}: stopping its servers\n`);
+      void stopAllServers(1000).finally(() => process.exit(code));
+    });
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, OPTIONS);
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
   }
+  stopServersOnSignals();
   if (v.ladder) {
     const rungs = (v.connections ?? '10000,100000,1000000')
       .split(',')

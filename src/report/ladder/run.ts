@@ -84,6 +84,8 @@ export interface RungResult {
   inspectMs: number | null;
   inspectSockets: number | null;
   totalMs: number;
+  /** The echo's own time inside the echo phase (the rest: the load closing its connections and exiting). */
+  echoRunMs: number;
   /** NODE_OPTIONS the server ran with ('' for none). */
   serverNodeOptions: string;
   /** Where the rung's time went, ms (see PHASES). */
@@ -115,9 +117,17 @@ function connectCounters(): Record<string, number> {
 }
 
 /** "server 1.2 s, baseline 3.0 s, ...": the phases a rung went through. */
-export function formatPhases(p: RungResult['phasesMs']): string {
+export function formatPhases(r: Pick<RungResult, 'phasesMs' | 'connectMs' | 'echoRunMs'>): string {
+  const p = r.phasesMs;
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   return PHASES.filter((k) => p[k] !== undefined)
-    .map((k) => `${k} ${(p[k]! / 1000).toFixed(1)} s`)
+    .map((k) => {
+      if (k === 'connect' && r.connectMs > 0)
+        return `connect ${s(p[k]!)} (load processes starting ${s(Math.max(0, p[k]! - r.connectMs))}, connecting ${s(r.connectMs)})`;
+      if (k === 'echo' && r.echoRunMs > 0)
+        return `echo ${s(p[k]!)} (messages ${s(r.echoRunMs)}, closing and exit ${s(Math.max(0, p[k]! - r.echoRunMs))})`;
+      return `${k} ${s(p[k]!)}`;
+    })
     .join(', ');
 }
 
@@ -230,6 +240,7 @@ export async function runRung(
     phasesMs: {},
     connectCounters: {},
     serverNodeOptions: o.serverNodeOptions ?? '',
+    echoRunMs: 0,
   };
   let mark = t0;
   const lap = (k: Phase) => {
@@ -359,6 +370,7 @@ export async function runRung(
     r.otherCodes = s.otherCodes;
     r.established = s.established;
     r.echoed = s.answered;
+    r.echoRunMs = Math.round(s.elapsedMs);
     r.mismatches = s.mismatches;
     if (s.latency.count > 0) {
       r.echoP50Us = s.latency.percentile(50);
@@ -395,7 +407,7 @@ export async function runLadder(o: LadderOptions): Promise<RungResult[]> {
         .filter(([, v]) => v !== 0)
         .map(([k, v]) => `${k} +${v}`);
       o.onLine?.(
-        `  ${n}: ${(r.totalMs / 1000).toFixed(1)} s: ${formatPhases(r.phasesMs)}; while connecting: ${counters.join(', ') || 'no accept-queue overflow, no SYN resent'}`,
+        `  ${n}: ${(r.totalMs / 1000).toFixed(1)} s: ${formatPhases(r)}; while connecting: ${counters.join(', ') || 'no accept-queue overflow, no SYN resent'}`,
       );
       if (r.established > 0)
         o.onLine?.(
