@@ -2,7 +2,7 @@
 
 import { runBench } from '../report/bench.ts';
 import { runLadderCommand } from '../report/ladder/report.ts';
-import { DEFAULT_SERVER_NODE_OPTIONS } from '../report/ladder/run.ts';
+import { DEFAULT_LOAD_NICE, DEFAULT_SERVER_NODE_OPTIONS } from '../report/ladder/run.ts';
 import { BENCH_MODELS, pickModels } from '../report/models.ts';
 import { stopAllServers } from '../report/server-process.ts';
 import { duration, integer, parse, UsageError } from './args.ts';
@@ -36,6 +36,8 @@ writes results.json and a self-contained report.html (charts) to --out; prints a
                          '--max-semi-space-size=2': V8's young generation, which grows to 16 MB
                          semi-spaces per worker under a burst of accepts, ~370 B per connection at
                          16,800 connections a worker; '' for V8's defaults)
+  --load-nice N          ladder: nice value of the load's processes (default 5): the server accepts
+                         first, so the load does not overflow its accept queues (0 to share equally)
   -h, --help             this text
 `;
 
@@ -52,6 +54,7 @@ const OPTIONS = {
   hold: { type: 'string' },
   'echo-rate': { type: 'string' },
   'server-node-options': { type: 'string' },
+  'load-nice': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -89,6 +92,7 @@ export async function run(argv: string[]): Promise<number> {
       inspect: true,
       minAvailableBytes: 2 * 2 ** 30,
       serverNodeOptions: v['server-node-options'] ?? DEFAULT_SERVER_NODE_OPTIONS,
+      loadNice: integer('load-nice', v['load-nice'], 0, 19) ?? DEFAULT_LOAD_NICE,
       outDir: v.out ?? 'report',
     });
   }

@@ -30,6 +30,13 @@ import {
  */
 export const DEFAULT_SERVER_NODE_OPTIONS = '--max-semi-space-size=2';
 
+/**
+ * The load's processes run at a lower priority than the server: on two cores shared by ~60 workers and
+ * ~56 load processes, an equal share let the load connect faster than the workers accepted, the accept
+ * queues (somaxconn) overflowed and each dropped SYN waited 1 s (then 3 s, 7 s) to be resent.
+ */
+export const DEFAULT_LOAD_NICE = 5;
+
 const BIN = siblingModulePath('../../../bin/c10k.ts', import.meta.url);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,6 +52,8 @@ export interface LadderOptions {
   minAvailableBytes: number;
   /** Time `c10k inspect --port P --json` at each rung. */
   inspect: boolean;
+  /** Nice value of the load's processes (0 or unset: as this process). */
+  loadNice?: number;
   /** NODE_OPTIONS for the server and its workers (default none: V8's defaults). */
   serverNodeOptions?: string;
   onLine?(line: string): void;
@@ -294,6 +303,7 @@ export async function runRung(
       once: true,
       engine: 'sys',
       timeout: durationMs,
+      nice: o.loadNice,
     };
     const selfBase = process.memoryUsage.rss();
     let said = 0;
@@ -407,7 +417,7 @@ export async function runLadder(o: LadderOptions): Promise<RungResult[]> {
         .filter(([, v]) => v !== 0)
         .map(([k, v]) => `${k} +${v}`);
       o.onLine?.(
-        `  ${n}: ${(r.totalMs / 1000).toFixed(1)} s: ${formatPhases(r)}; while connecting: ${counters.join(', ') || 'no accept-queue overflow, no SYN resent'}`,
+        `  ${n}: ${(r.totalMs / 1000).toFixed(1)} s: ${formatPhases(r)}; while connecting (load at nice ${o.loadNice ?? 0}): ${counters.join(', ') || 'no accept-queue overflow, no SYN resent'}`,
       );
       if (r.established > 0)
         o.onLine?.(
