@@ -172,6 +172,10 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   await fastFdScanAvailable();
   let candidates: OwnerCandidates | undefined;
   let reading: OwnerScan | undefined;
+  // Families to dump: each dump walks the kernel's whole table of connected sockets (both families'; two
+  // million at a million connections), and with a port's listeners known, a family none of them listens
+  // in has no socket they serve (see servedBy); with none known, both.
+  let families: (4 | 6)[] = [4, 6];
   if (opts.pid !== undefined) {
     candidates = { pids: [opts.pid, ...descendantsOf([opts.pid])], givenUp: [] };
     reading = startOwnerScan(candidates.pids);
@@ -182,6 +186,8 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     if (listening.ok) {
       candidates = ownerCandidates(listening.sockets, opts.fullScan);
       reading = startOwnerScan(candidates.pids);
+      if (listening.sockets.length > 0)
+        families = families.filter((f) => listening.sockets.some((l) => l.family === f));
     }
   }
 
@@ -193,10 +199,9 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const diag =
     opts.netlink === false
       ? { ok: false as const, reason: 'disabled' }
-      : await sockDiagDump([
-          { family: 4, port: opts.port, tcpInfo: opts.kernelBytes === true },
-          { family: 6, port: opts.port, tcpInfo: opts.kernelBytes === true },
-        ]);
+      : await sockDiagDump(
+          families.map((family) => ({ family, port: opts.port, tcpInfo: opts.kernelBytes === true })),
+        );
   if (diag.ok) rows = diag.sockets;
   else {
     source = 'procfs';
