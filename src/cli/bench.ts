@@ -2,7 +2,9 @@
 
 import { runBench } from '../report/bench.ts';
 import { runLadderCommand } from '../report/ladder/report.ts';
+import { DEFAULT_LOAD_NICE, DEFAULT_SERVER_NODE_OPTIONS } from '../report/ladder/run.ts';
 import { BENCH_MODELS, pickModels } from '../report/models.ts';
+import { stopAllServers } from '../report/server-process.ts';
 import { duration, integer, parse, UsageError } from './args.ts';
 
 export const HELP = `usage: c10k bench [options]
@@ -30,6 +32,12 @@ writes results.json and a self-contained report.html (charts) to --out; prints a
   --echo-rate R          ladder: echoes/s the box is expected to manage at least; each connection
                          sends one message, and one not echoed within 3 x connections / R
                          counts as unanswered (default 20000)
+  --server-node-options S  ladder: Node options of the server's workers (default
+                         '--max-semi-space-size=2': V8's young generation, which grows to 16 MB
+                         semi-spaces per worker under a burst of accepts, ~370 B per connection at
+                         16,800 connections a worker; '' for V8's defaults)
+  --load-nice N          ladder: nice value of the load's processes (default 5): the server accepts
+                         first, so the load does not overflow its accept queues (0 to share equally)
   -h, --help             this text
 `;
 
@@ -45,8 +53,24 @@ const OPTIONS = {
   ladder: { type: 'boolean' },
   hold: { type: 'string' },
   'echo-rate': { type: 'string' },
+  'server-node-options': { type: 'string' },
+  'load-nice': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** SIGINT, SIGTERM, SIGHUP: stop the servers this bench started (each in a process group of its own, so
+ * the signal does not reach them), then exit as the signal would. The load's processes exit with us. */
+function stopServersOnSignals(): void {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)
+    process.once(signal, () => {
+      process.stderr.write(`c10k bench: ${signal}: stopping its servers\n`);
+      void stopAllServers(1000).finally(() => process.exit(code));
+    });
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, OPTIONS);
@@ -54,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  stopServersOnSignals();
   if (v.ladder) {
     const rungs = (v.connections ?? '10000,100000,1000000')
       .split(',')
@@ -66,6 +91,8 @@ export async function run(argv: string[]): Promise<number> {
       backend: 'syscall',
       inspect: true,
       minAvailableBytes: 2 * 2 ** 30,
+      serverNodeOptions: v['server-node-options'] ?? DEFAULT_SERVER_NODE_OPTIONS,
+      loadNice: integer('load-nice', v['load-nice'], 0, 19) ?? DEFAULT_LOAD_NICE,
       outDir: v.out ?? 'report',
     });
   }

@@ -43,10 +43,99 @@ const SOCKET_PREFIX = Buffer.from('socket:[');
 
 /** "socket:[123]" in LINK[0..n) -> 123, else -1. */
 function inodeOfLink(n: number): number {
-  if (n < 10 || LINK[n - 1] !== 93 || LINK.compare(SOCKET_PREFIX, 0, 8, 0, 8) !== 0) return -1;
+  if (n < 10 || LINK[n - 1] !== 93) return -1;
+  for (let i = 0; i < 8; i++) if (LINK[i] !== SOCKET_PREFIX[i]) return -1;
   let v = 0;
   for (let i = 8; i < n - 1; i++) v = v * 10 + (LINK[i] - 48);
   return v;
+}
+
+/** Every socket a process holds, as two parallel arrays (no per-fd object, no hashing). */
+export interface FdTable {
+  pid: number;
+  /** Socket inodes, in fd order. */
+  inodes: Float64Array<ArrayBuffer>;
+  /** The fd holding each. */
+  fds: Int32Array<ArrayBuffer>;
+  /** Open fds; null unless the whole table was read. */
+  fdCount: number | null;
+  complete: boolean;
+}
+
+let tableInodes: Float64Array<ArrayBuffer> = new Float64Array(1024);
+let tableFds: Int32Array<ArrayBuffer> = new Int32Array(1024);
+
+/**
+ * Every socket `pid` holds, with its fd, read whole: what scanSocketFds(pid, null) reads, into typed
+ * arrays (a million sockets are a million Map entries otherwise, most of a refresh at that size).
+ */
+export function scanSocketTable(pid: number): FdTable {
+  const c = lib;
+  if (!c) {
+    const scan = scanWithNodeFs(pid, null);
+    return {
+      pid,
+      inodes: Float64Array.from(scan.held.keys()),
+      fds: Int32Array.from(scan.held.values()),
+      fdCount: scan.fdCount,
+      complete: scan.complete,
+    };
+  }
+  const table: FdTable = {
+    pid,
+    inodes: new Float64Array(0),
+    fds: new Int32Array(0),
+    fdCount: null,
+    complete: false,
+  };
+  let dirfd: number;
+  try {
+    dirfd = openSync(`/proc/${pid}/fd`, 'r');
+  } catch {
+    return table; // gone or not readable
+  }
+  let k = 0;
+  try {
+    let count = 0;
+    for (;;) {
+      const n = c.getdents64(dirfd, DENTS, DENTS.length);
+      if (n <= 0) break; // end of directory, or the process is gone (ENOENT)
+      for (let pos = 0; pos < n; ) {
+        const name = pos + 19;
+        pos += DENTS.readUInt16LE(pos + 16);
+        if (DENTS[name] === 46) continue; // "." and ".."
+        let fd = 0;
+        let j = 0;
+        for (; DENTS[name + j] !== 0; j++) {
+          NAME[j] = DENTS[name + j];
+          fd = fd * 10 + (DENTS[name + j] - 48);
+        }
+        NAME[j] = 0;
+        count++;
+        const m = c.readlinkat(dirfd, NAME, LINK, LINK.length);
+        if (m <= 0) continue; // closed meanwhile
+        const inode = inodeOfLink(m);
+        if (inode < 0) continue;
+        if (k === tableInodes.length) {
+          const bigger = new Float64Array(k * 2);
+          bigger.set(tableInodes);
+          tableInodes = bigger;
+          const biggerFds = new Int32Array(k * 2);
+          biggerFds.set(tableFds);
+          tableFds = biggerFds;
+        }
+        tableInodes[k] = inode;
+        tableFds[k++] = fd;
+      }
+    }
+    table.fdCount = count;
+    table.complete = true;
+  } finally {
+    closeSync(dirfd);
+  }
+  table.inodes = tableInodes.slice(0, k);
+  table.fds = tableFds.slice(0, k);
+  return table;
 }
 
 /**

@@ -5,7 +5,7 @@
 // this thread reads them all; if the worker dies, this thread reads what it had not returned.
 import { Worker } from 'node:worker_threads';
 import { siblingModule } from '../module-path.ts';
-import { scanSocketFds } from './fd-scan.ts';
+import { type FdTable, scanSocketTable } from './fd-scan.ts';
 import type { FdScan } from './proc-process.ts';
 
 export interface ScanJob {
@@ -19,8 +19,8 @@ export interface ScanResult {
   job: number;
   index: number;
   /** Every socket inode of the process with its fd (the worker does not know which are relevant). */
-  inodes: Float64Array;
-  fds: Int32Array;
+  inodes: Float64Array<ArrayBuffer>;
+  fds: Int32Array<ArrayBuffer>;
   fdCount: number | null;
   complete: boolean;
 }
@@ -28,7 +28,10 @@ export interface ScanResult {
 export interface OwnerScan {
   /** Pids claimed so far, by either thread (for tests and diagnostics). */
   claimed(): number;
-  /** Read the unclaimed fd tables on this thread too; resolve when every pid is read. */
+  /** Read the unclaimed fd tables on this thread too; resolve when every pid is read: each process's
+   * sockets, in the order of the pid list. */
+  finishTables(): Promise<Map<number, FdTable>>;
+  /** As finishTables, as each process's `relevant` inodes -> the first fd holding each. */
   finish(relevant: Set<number>): Promise<Map<number, FdScan>>;
 }
 
@@ -66,7 +69,7 @@ export function startOwnerScan(pidList: number[]): OwnerScan {
   pids.set(pidList);
   const next = new Int32Array(new SharedArrayBuffer(4));
   const job = ++jobs;
-  const results: (FdScan | undefined)[] = new Array(pidList.length);
+  const results: (FdTable | undefined)[] = new Array(pidList.length);
   const fromWorker: ScanResult[] = [];
   let done = () => {};
   let returned = 0;
@@ -84,10 +87,10 @@ export function startOwnerScan(pidList: number[]): OwnerScan {
   }
   return {
     claimed: () => Math.min(Atomics.load(next, 0), pids.length),
-    async finish(relevant) {
+    async finishTables() {
       let mine = 0;
       for (let i = Atomics.add(next, 0, 1); i < pids.length; i = Atomics.add(next, 0, 1)) {
-        results[i] = scanSocketFds(pids[i], relevant);
+        results[i] = scanSocketTable(pids[i]);
         mine++;
       }
       if (w) {
@@ -100,14 +103,21 @@ export function startOwnerScan(pidList: number[]): OwnerScan {
         listeners.delete(job);
       }
       for (const r of fromWorker) {
-        const held = new Map<number, number>();
-        for (let k = 0; k < r.inodes.length; k++)
-          if (relevant.has(r.inodes[k])) held.set(r.inodes[k], r.fds[k]);
-        results[r.index] = { pid: pids[r.index], held, fdCount: r.fdCount, complete: r.complete };
+        const { inodes, fds, fdCount, complete } = r;
+        results[r.index] = { pid: pids[r.index], inodes, fds, fdCount, complete };
       }
+      const tables = new Map<number, FdTable>();
+      for (let i = 0; i < pids.length; i++) tables.set(pids[i], results[i] ?? scanSocketTable(pids[i]));
+      return tables;
+    },
+    async finish(relevant) {
       const scans = new Map<number, FdScan>();
-      for (let i = 0; i < pids.length; i++)
-        scans.set(pids[i], results[i] ?? scanSocketFds(pids[i], relevant));
+      for (const [pid, t] of await this.finishTables()) {
+        const held = new Map<number, number>();
+        for (let k = 0; k < t.inodes.length; k++)
+          if (relevant.has(t.inodes[k]) && !held.has(t.inodes[k])) held.set(t.inodes[k], t.fds[k]);
+        scans.set(pid, { pid, held, fdCount: t.fdCount, complete: t.complete });
+      }
       return scans;
     },
   };

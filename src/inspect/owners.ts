@@ -7,7 +7,7 @@
 import { readlinkSync } from 'node:fs';
 import { scanSocketFds } from './fd-scan.ts';
 import type { DiagSocket } from './inet-diag.ts';
-import { descendantsOf, type FdScan, listPids } from './proc-process.ts';
+import { descendantsOf, listPids } from './proc-process.ts';
 
 /** A process whose first this-many fds hold none of the port's listeners is not read further (at first). */
 export const OWNER_SCAN_GIVE_UP = 256;
@@ -74,39 +74,21 @@ const UNOWNED_SLACK = (connected: number) => Math.max(16, Math.ceil(connected / 
 
 /**
  * If a listener has no owner, or more connected sockets than churn explains have none, read the
- * processes given up on, one by one, in full, until every listener and socket is owned. `owned` (the
- * inodes the scans hold) grows with what they find.
+ * processes given up on, one by one, in full, until every listener and socket is owned. `unowned`
+ * counts what is left without an owner; `readFully(pid)` reads one process and says how many listeners
+ * and sockets it newly owns.
  */
 export function completeOwners(
-  scans: Map<number, FdScan>,
   givenUp: number[],
-  rows: Row[],
-  relevant: Set<number>,
-  owned: Set<number>,
+  unowned: { listeners: number; sockets: number; connected: number },
+  readFully: (pid: number) => { listeners: number; sockets: number },
 ): void {
-  if (givenUp.length === 0) return;
-  let unownedListeners = 0;
-  let unownedSockets = 0;
-  let connected = 0;
-  for (const r of rows) {
-    if (!relevant.has(r.inode)) continue;
-    if (r.state !== 'LISTEN') connected++;
-    if (owned.has(r.inode)) continue;
-    if (r.state === 'LISTEN') unownedListeners++;
-    else unownedSockets++;
-  }
-  const slack = UNOWNED_SLACK(connected);
-  const listening = new Set(rows.filter((r) => r.state === 'LISTEN').map((r) => r.inode));
+  const slack = UNOWNED_SLACK(unowned.connected);
   for (const pid of givenUp) {
-    if (unownedListeners === 0 && unownedSockets <= slack) return;
-    const sc = scanSocketFds(pid, relevant);
-    scans.set(pid, sc);
-    for (const inode of sc.held.keys()) {
-      if (owned.has(inode)) continue;
-      owned.add(inode);
-      if (listening.has(inode)) unownedListeners--;
-      else unownedSockets--;
-    }
+    if (unowned.listeners === 0 && unowned.sockets <= slack) return;
+    const got = readFully(pid);
+    unowned.listeners -= got.listeners;
+    unowned.sockets -= got.sockets;
   }
 }
 

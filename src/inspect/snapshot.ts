@@ -4,8 +4,9 @@
 // whoever holds the listening socket: ours or not, one process or a tree of workers. Reading fd links is
 // most of a refresh (docs/performance.md): owners.ts picks whose fd tables to read, owner-scan.ts reads them on a
 // worker thread while this thread dumps the sockets.
-import { fastFdScanAvailable } from './fd-scan.ts';
+import { type FdTable, fastFdScanAvailable, scanSocketTable } from './fd-scan.ts';
 import type { DiagSocket, SkMemInfo } from './inet-diag.ts';
+import { InodeIndex } from './inode-index.ts';
 import { sockDiagDump } from './netlink-socket.ts';
 import { type OwnerScan, startOwnerScan } from './owner-scan.ts';
 import {
@@ -104,6 +105,10 @@ export interface Snapshot {
   /** With opts.kernelBytes: bytes received + acked by the connected sockets (tcp_info); null if unknown. */
   kernelBytes?: number | null;
   elapsedMs: number;
+  /** Where the time went, ms: listeners (LISTEN dump + finding their holders), dump (every socket of
+   * the port), owners (fd tables: the rest of the scan after the dump, and completing), join (the
+   * figures), processes (per-process stats). */
+  phasesMs: Record<'listeners' | 'dump' | 'owners' | 'join' | 'processes', number>;
 }
 
 type Row = Pick<
@@ -152,6 +157,13 @@ function explainListener(l: ListenerInfo): string[] {
 export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const t0 = performance.now();
   if (opts.port === undefined && opts.pid === undefined) throw new Error('inspect: give port or pid');
+  const phasesMs: Snapshot['phasesMs'] = { listeners: 0, dump: 0, owners: 0, join: 0, processes: 0 };
+  let mark = t0;
+  const lap = (k: keyof Snapshot['phasesMs']) => {
+    const now = performance.now();
+    phasesMs[k] += Math.round(now - mark);
+    mark = now;
+  };
   const missing: string[] = [];
   const counters = readTcpCounters();
 
@@ -160,6 +172,10 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   await fastFdScanAvailable();
   let candidates: OwnerCandidates | undefined;
   let reading: OwnerScan | undefined;
+  // Families to dump: each dump walks the kernel's whole table of connected sockets (both families'; two
+  // million at a million connections), and with a port's listeners known, a family none of them listens
+  // in has no socket they serve (see servedBy); with none known, both.
+  let families: (4 | 6)[] = [4, 6];
   if (opts.pid !== undefined) {
     candidates = { pids: [opts.pid, ...descendantsOf([opts.pid])], givenUp: [] };
     reading = startOwnerScan(candidates.pids);
@@ -170,8 +186,12 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     if (listening.ok) {
       candidates = ownerCandidates(listening.sockets, opts.fullScan);
       reading = startOwnerScan(candidates.pids);
+      if (listening.sockets.length > 0)
+        families = families.filter((f) => listening.sockets.some((l) => l.family === f));
     }
   }
+
+  lap('listeners');
 
   // 2. sockets
   let rows: Row[];
@@ -179,10 +199,9 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const diag =
     opts.netlink === false
       ? { ok: false as const, reason: 'disabled' }
-      : await sockDiagDump([
-          { family: 4, port: opts.port, tcpInfo: opts.kernelBytes === true },
-          { family: 6, port: opts.port, tcpInfo: opts.kernelBytes === true },
-        ]);
+      : await sockDiagDump(
+          families.map((family) => ({ family, port: opts.port, tcpInfo: opts.kernelBytes === true })),
+        );
   if (diag.ok) rows = diag.sockets;
   else {
     source = 'procfs';
@@ -193,59 +212,105 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     );
   }
 
+  lap('dump');
+
   // 3. owners: which processes hold which socket inodes. With a port, only sockets a listener serves
-  // are looked for (a local client whose ephemeral port equals the server's is not).
-  const relevant = new Set<number>();
+  // are looked for (a local client whose ephemeral port equals the server's is not). Rows are joined
+  // to fd-table entries by row number (InodeIndex, typed arrays): at a million sockets, a Map or Set
+  // per step is most of a refresh.
+  const n = rows.length;
+  const relevant = new Uint8Array(n);
   if (opts.pid !== undefined) {
-    for (const r of rows) if (r.inode) relevant.add(r.inode);
+    for (let i = 0; i < n; i++) if (rows[i].inode) relevant[i] = 1;
   } else {
     const served = servedBy(rows.filter((r) => r.state === 'LISTEN'));
-    for (const r of rows) if (r.inode && (r.state === 'LISTEN' || served(r))) relevant.add(r.inode);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
+      if (r.inode && (r.state === 'LISTEN' || served(r))) relevant[i] = 1;
+    }
   }
   if (!candidates || !reading) {
     candidates = ownerCandidates(
-      rows.filter((r) => r.state === 'LISTEN' && relevant.has(r.inode)),
+      rows.filter((r, i) => r.state === 'LISTEN' && relevant[i] === 1),
       opts.fullScan,
     );
     reading = startOwnerScan(candidates.pids);
   }
-  const scans = await reading.finish(relevant);
-  const owned = new Set<number>();
-  for (const sc of scans.values()) for (const inode of sc.held.keys()) owned.add(inode);
-  completeOwners(scans, candidates.givenUp, rows, relevant, owned);
-  const held = new Map<number, Map<number, number>>(); // pid -> inode -> fd (only relevant inodes)
-  for (const [pid, sc] of scans) if (sc.held.size > 0) held.set(pid, sc.held);
-  if (opts.pid !== undefined) {
-    // keep only the process tree's sockets, plus inode-less ones (SYN_RECV, TIME_WAIT) on its ports
-    const ports = new Set(
-      rows.filter((r) => r.state === 'LISTEN' && owned.has(r.inode)).map((r) => r.localPort),
-    );
-    rows = rows.filter((r) => (r.inode ? owned.has(r.inode) : ports.has(r.localPort)));
-  }
-  // Every holder of a listener (a prefork socket has several); one owner per connected socket, and
-  // only when they are listed (building 100,000 owner objects for nothing is a good part of a refresh).
-  const ownersOf = (inode: number): Owner[] => {
-    const list: Owner[] = [];
-    for (const [pid, m] of held) {
-      const fd = m.get(inode);
-      if (fd !== undefined) list.push({ pid, fd });
+  const tables = await reading.finishTables();
+  const index = new InodeIndex(
+    rows.map((r) => r.inode),
+    (i) => relevant[i] === 1,
+  );
+  // ownerPid/ownerFd: the first process (in reading order) holding each row, 0 = none; holds: per
+  // process, the rows it holds and with which fd (a socket dup'd within a process counts once)
+  const ownerPid = new Int32Array(n);
+  const ownerFd = new Int32Array(n);
+  const lastHolder = new Int32Array(n);
+  const holds = new Map<number, { rows: Int32Array; fdCount: number | null }>();
+  const listenerOwners = new Map<number, Owner[]>(); // row -> every holder
+  const absorb = (t: FdTable): { listeners: number; sockets: number } => {
+    const got = { listeners: 0, sockets: 0 };
+    const held = new Int32Array(t.inodes.length);
+    let m = 0;
+    for (let k = 0; k < t.inodes.length; k++) {
+      const i = index.get(t.inodes[k]);
+      if (i < 0 || lastHolder[i] === t.pid) continue;
+      lastHolder[i] = t.pid;
+      held[m++] = i;
+      const listening = rows[i].state === 'LISTEN';
+      if (listening) {
+        let list = listenerOwners.get(i);
+        if (!list) listenerOwners.set(i, (list = []));
+        list.push({ pid: t.pid, fd: t.fds[k] });
+      }
+      if (ownerPid[i] === 0) {
+        ownerPid[i] = t.pid;
+        ownerFd[i] = t.fds[k];
+        if (listening) got.listeners++;
+        else got.sockets++;
+      }
     }
-    return list;
+    if (m > 0) holds.set(t.pid, { rows: held.subarray(0, m), fdCount: t.fdCount });
+    return got;
   };
-  for (const r of rows)
-    if (r.state === 'LISTEN' && owned.has(r.inode)) rememberOwners(r.inode, ownersOf(r.inode));
+  for (const t of tables.values()) absorb(t);
+  const unowned = { listeners: 0, sockets: 0, connected: 0 };
+  for (let i = 0; i < n; i++) {
+    if (!relevant[i]) continue;
+    const listening = rows[i].state === 'LISTEN';
+    if (!listening) unowned.connected++;
+    if (ownerPid[i] !== 0) continue;
+    if (listening) unowned.listeners++;
+    else unowned.sockets++;
+  }
+  completeOwners(candidates.givenUp, unowned, (pid) => absorb(scanSocketTable(pid)));
+  // with a pid: only the process tree's sockets, plus inode-less ones (SYN_RECV, TIME_WAIT) on its ports
+  const keep = new Uint8Array(n).fill(1);
+  if (opts.pid !== undefined) {
+    const ports = new Set<number>();
+    for (let i = 0; i < n; i++)
+      if (rows[i].state === 'LISTEN' && ownerPid[i] !== 0) ports.add(rows[i].localPort);
+    for (let i = 0; i < n; i++)
+      keep[i] = rows[i].inode ? (ownerPid[i] !== 0 ? 1 : 0) : ports.has(rows[i].localPort) ? 1 : 0;
+  }
+  for (const [i, list] of listenerOwners) if (keep[i]) rememberOwners(rows[i].inode, list);
+
+  lap('owners');
 
   // 4. listeners, handshakes, connections. A client socket may have the server's port as its own
   // ephemeral port (on another address): keep connected sockets only where a listener matches.
-  const served = servedBy(rows.filter((r) => r.state === 'LISTEN'));
+  const served = servedBy(rows.filter((r, i) => keep[i] === 1 && r.state === 'LISTEN'));
   const listeners: ListenerInfo[] = [];
+  const listenerRow = new Uint8Array(n);
+  const connRow = new Uint8Array(n);
   const states: Partial<Record<TcpState, number>> = {};
   let synRecv = 0;
   let connections = 0;
   let kernelBytes: number | null | undefined;
-  const conns: Row[] = [];
-  for (const r of rows) {
-    if (r.state !== 'LISTEN' && !served(r)) continue;
+  const conns: number[] = []; // row numbers
+  for (let i = 0; i < n; i++) {
+    const r = rows[i];
+    if (!keep[i] || (r.state !== 'LISTEN' && !served(r))) continue;
     if (r.state === 'LISTEN') {
       const l: ListenerInfo = {
         family: r.family,
@@ -255,26 +320,28 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
         acceptQueue: r.rxQueue,
         backlog: source === 'sock_diag' ? r.txQueue : null,
         drops: r.skmem ? r.skmem.drops : null,
-        owners: owned.has(r.inode) ? ownersOf(r.inode) : [],
+        owners: listenerOwners.get(i) ?? [],
         explain: [],
       };
       l.explain = explainListener(l);
       listeners.push(l);
+      listenerRow[i] = 1;
       continue;
     }
     states[r.state] = (states[r.state] ?? 0) + 1;
     if (r.state === 'SYN_RECV' || r.state === 'NEW_SYN_RECV') synRecv++;
     else {
       connections++;
-      conns.push(r);
+      conns.push(i);
+      if (r.inode) connRow[i] = 1;
     }
   }
 
   if (opts.kernelBytes) {
     let sum = 0;
     let known = source === 'sock_diag';
-    for (const r of conns) {
-      const info = r.tcpInfo;
+    for (const i of conns) {
+      const info = rows[i].tcpInfo;
       if (!info || info.bytesReceived === undefined || info.bytesAcked === undefined) {
         known = false;
         break;
@@ -284,28 +351,27 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     kernelBytes = known ? sum : null;
   }
 
+  lap('join');
+
   // 5. processes
-  const listenerInodes = new Set(listeners.map((l) => l.inode));
   const listenerPids = new Set<number>();
   for (const l of listeners) for (const o of l.owners) listenerPids.add(o.pid);
   const childPids = new Set(descendantsOf([...listenerPids]));
-  const byInode = new Map<number, Row>();
-  for (const r of conns) if (r.inode) byInode.set(r.inode, r);
   const processes: ProcessEntry[] = [];
-  for (const [pid, m] of held) {
-    const st = readProcessStats(pid, scans.get(pid)?.fdCount);
+  for (const [pid, h] of holds) {
+    const st = readProcessStats(pid, h.fdCount);
     if (!st) continue;
     let nl = 0;
     let nc = 0;
     let kmem = 0;
     let fromSkmem = true;
-    for (const inode of m.keys()) {
-      if (listenerInodes.has(inode)) {
+    for (const i of h.rows) {
+      if (listenerRow[i]) {
         nl++;
         continue;
       }
-      const r = byInode.get(inode);
-      if (!r) continue;
+      if (!connRow[i]) continue;
+      const r = rows[i];
       nc++;
       if (r.skmem) kmem += skmemBytes(r.skmem);
       else {
@@ -350,6 +416,8 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     a.role === b.role ? a.pid - b.pid : a.role === 'listener' ? -1 : b.role === 'listener' ? 1 : 0,
   );
 
+  lap('processes');
+
   // 6. summary explanations
   const explain: string[] = [];
   if (listeners.length === 0)
@@ -367,9 +435,9 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
       `SyncookiesSent ${counters.SyncookiesSent}: SYN queue overflowed, answered with SYN cookies`,
     );
   }
-  let unowned = 0;
-  for (const r of conns) if (r.inode && !owned.has(r.inode)) unowned++;
-  if (unowned > 0) missing.push(`owner pid/fd unknown for ${unowned} sockets (processes not readable)`);
+  let ownerless = 0;
+  for (const i of conns) if (rows[i].inode && ownerPid[i] === 0) ownerless++;
+  if (ownerless > 0) missing.push(`owner pid/fd unknown for ${ownerless} sockets (processes not readable)`);
 
   const snap: Snapshot = {
     time: new Date().toISOString(),
@@ -385,14 +453,13 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     counters,
     explain,
     elapsedMs: 0,
+    phasesMs,
   };
   if (kernelBytes !== undefined) snap.kernelBytes = kernelBytes;
   if (opts.sockets) {
-    const owner = new Map<number, Owner>();
-    for (const [pid, m] of held)
-      for (const [inode, fd] of m) if (!owner.has(inode)) owner.set(inode, { pid, fd });
     snap.sockets = conns
-      .map((r) => {
+      .map((i) => {
+        const r = rows[i];
         const e: SocketEntry = {
           family: r.family,
           localAddress: r.localAddress,
@@ -403,7 +470,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
           sendQ: r.txQueue,
           recvQ: r.rxQueue,
           inode: r.inode,
-          owner: owner.get(r.inode) ?? null,
+          owner: r.inode && ownerPid[i] !== 0 ? { pid: ownerPid[i], fd: ownerFd[i] } : null,
         };
         if (r.skmem) e.kernelMemory = skmemBytes(r.skmem);
         return e;

@@ -38,6 +38,10 @@ export interface LoadOptions {
   /** A message waiting longer than this (ms) for its echo at the end of the run counts its connection
    * as unanswered, as does one that got no echo in the whole run (default DEFAULT_TIMEOUT_MS). */
   timeout?: number;
+  /** Forked load processes lower their scheduling priority to this nice value (os.setPriority): a bench
+   * that shares the cores with the server it measures lets the server accept first, so the load does not
+   * outrun the accept queues (a full queue drops the SYN, resent 1 s later). */
+  nice?: number;
   /** Speak TLS (node engine): no certificate check unless tlsCa (PEM) is given; SNI is tlsServername. */
   tls?: boolean;
   tlsCa?: string;

@@ -5,6 +5,7 @@
 // windows coincide; the stats travel back as JSON (histograms as sparse buckets) for an exact merge.
 // SIGINT is ignored here: a Ctrl-C reaches the whole process group, and the parent turns it into 'stop'
 // so the workers still report what they measured.
+import { setPriority } from 'node:os';
 import { createEngine, type Engine } from './engine.ts';
 import type { FromWorker, Phase, ToWorker } from './run.ts';
 import { countersOf, statsToJSON } from './stats.ts';
@@ -18,6 +19,7 @@ function send(m: FromWorker): void {
 }
 
 async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
+  if (m.options.nice) setPriority(m.options.nice);
   engine = await createEngine(m.options, m.slice);
   const e = engine;
   progress = setInterval(() => send({ type: 'progress', counters: countersOf(e.stats), phase }), 500);

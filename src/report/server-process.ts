@@ -35,18 +35,41 @@ export function exited(child: ChildProcess): Promise<number | null> {
   });
 }
 
+/** Servers started and not yet stopped: a bench stopped by a signal stops them too (stopAllServers). */
+const live = new Set<ChildProcess>();
+
+/**
+ * Stop every server this process started and has not stopped (their whole process groups). A server
+ * runs in a group of its own, so a signal to the bench does not reach it: without this, a bench
+ * interrupted or timed out would leave its server and workers running.
+ */
+export async function stopAllServers(graceMs = 2000): Promise<void> {
+  await Promise.all([...live].map((c) => stopGroup(c, graceMs)));
+}
+
 export interface ServerProcess extends ChildProcess {
   /** The last lines the server wrote to stderr. */
   errorTail(): string;
 }
 
-/** Start `c10k serve --app echo` with `args` on `port`; the child once it accepts, or why it did not. */
-export async function startServer(args: string[], port: number): Promise<ServerProcess | string> {
+/**
+ * Start `c10k serve --app echo` with `args` on `port`; the child once it accepts, or why it did not.
+ * `nodeOptions` go to the server and its workers through NODE_OPTIONS.
+ */
+export async function startServer(
+  args: string[],
+  port: number,
+  nodeOptions = '',
+): Promise<ServerProcess | string> {
   const argv = [BIN, 'serve', '--app', 'echo', '--port', String(port), '--log-level', 'error', ...args];
+  const NODE_OPTIONS = [process.env.NODE_OPTIONS, nodeOptions].filter(Boolean).join(' ');
   const child = spawn(process.execPath, argv, {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
+    env: NODE_OPTIONS ? { ...process.env, NODE_OPTIONS } : process.env,
   }) as ServerProcess;
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let err = '';
   child.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
   child.errorTail = () => err.trim().split('\n').slice(-3).join(' | ').slice(0, 300);

@@ -14,12 +14,17 @@ export function runCli(
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
+    // On timeout SIGTERM first, so a command can stop what it started in process groups of its own (a
+    // bench's servers), then SIGKILL if it has not exited 5 s later.
+    let kill: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      child.kill('SIGTERM');
+      kill = setTimeout(() => child.kill('SIGKILL'), 5000);
       reject(new Error(`c10k ${args.join(' ')} did not finish in ${timeoutMs} ms`));
     }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearTimeout(kill);
       resolve({ code, stdout, stderr });
     });
   });

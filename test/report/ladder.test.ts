@@ -40,6 +40,12 @@ test('a ladder of 200 -> 2,000 connections: every one established, idle, then ec
     assert.ok(r.serverIdleBaselineBytes > 10 * 2 ** 20, 'a Node server holds more than 10 MiB idle');
     assert.ok(r.serverHeldBytes >= r.serverIdleBaselineBytes * 0.9);
     assert.ok(r.inspectMs !== null && r.inspectMs > 0);
+    assert.ok(r.serverIdleAnonBytes !== null && r.serverIdleAnonBytes > 2 ** 20, 'private memory read');
+    assert.ok(r.serverHeldAnonBytes !== null && r.serverAnonBytesPerConn !== null);
+    for (const k of ['server', 'baseline', 'connect', 'hold', 'memory', 'inspect', 'echo', 'stop'] as const)
+      assert.ok((r.phasesMs[k] ?? -1) >= 0, `phase ${k} timed`);
+    assert.ok(r.totalMs >= r.phasesMs.connect! + r.phasesMs.echo!);
+    assert.equal(typeof r.connectCounters.ListenOverflows, 'number');
     assert.equal(r.plan.workers, 1);
     assert.equal(r.plan.sources, 1);
   }

@@ -20,6 +20,7 @@ export function ladderTable(rungs: RungResult[]): string {
     'p50 µs',
     'p99 µs',
     'server KB/conn',
+    'server RSS KB/conn',
     'load KB/conn',
     'kernel KB/conn',
     'inspect s',
@@ -36,6 +37,7 @@ export function ladderTable(rungs: RungResult[]): string {
     String(r.connectsPerSec),
     String(r.echoP50Us ?? '-'),
     String(r.echoP99Us ?? '-'),
+    kb(r.serverAnonBytesPerConn),
     kb(r.serverBytesPerConn),
     kb(r.loadBytesPerConn),
     kb(r.kernelSlabBytesPerConn),
@@ -53,15 +55,17 @@ export function ladderSection(rungs: RungResult[]): string {
   const rows = rungs
     .map(
       (r) =>
-        `<tr><td>${r.connections.toLocaleString('en-US')}</td><td>${r.status}</td><td>${r.established.toLocaleString('en-US')}</td><td>${r.echoed.toLocaleString('en-US')}</td><td>${(r.connectMs / 1000).toFixed(1)}</td><td>${r.echoP50Us ?? '-'}</td><td>${r.echoP99Us ?? '-'}</td><td>${(r.serverIdleBaselineBytes / 2 ** 20).toFixed(0)}</td><td>${kb(r.serverBytesPerConn)}</td><td>${kb(r.loadBytesPerConn)}</td><td>${kb(r.kernelSlabBytesPerConn)}</td><td>${kb(r.kernelTcpSlabBytesPerConn)}</td><td>${r.inspectMs === null ? '-' : (r.inspectMs / 1000).toFixed(2)}</td><td>${r.plan.workers} / ${r.plan.loadProcesses} / ${r.plan.sources}</td><td>${esc(r.reason)}</td></tr>`,
+        `<tr><td>${r.connections.toLocaleString('en-US')}</td><td>${r.status}</td><td>${r.established.toLocaleString('en-US')}</td><td>${r.echoed.toLocaleString('en-US')}</td><td>${(r.connectMs / 1000).toFixed(1)}</td><td>${r.echoP50Us ?? '-'}</td><td>${r.echoP99Us ?? '-'}</td><td>${(r.serverIdleBaselineBytes / 2 ** 20).toFixed(0)}</td><td>${kb(r.serverAnonBytesPerConn)}</td><td>${kb(r.serverBytesPerConn)}</td><td>${kb(r.loadBytesPerConn)}</td><td>${kb(r.kernelSlabBytesPerConn)}</td><td>${kb(r.kernelTcpSlabBytesPerConn)}</td><td>${r.inspectMs === null ? '-' : (r.inspectMs / 1000).toFixed(2)}</td><td>${r.plan.workers} / ${r.plan.loadProcesses} / ${r.plan.sources}</td><td>${esc(r.reason)}</td></tr>`,
     )
     .join('\n');
   return `<h2>The ladder: 10K -> 100K -> 1M concurrent connections on this box</h2>
 <p>Each rung: one multi-reactor server (workers sized from the open-files limit, SO_REUSEPORT), the load over
 processes and source addresses 127.0.0.2..; every connection held idle, then each echoes a verified message.
-Memory per connection: server RSS above its workers' idle baseline, load processes' RSS, kernel slab (/proc/meminfo
+Memory per connection: the server's private memory (smaps_rollup Anonymous: heap, native allocations, buffers)
+above its workers' idle baseline, and its RSS above the same (which counts the Node code each of the workers maps
+again in each), load processes' RSS, kernel slab (/proc/meminfo
 Slab; the TCP caches from /proc/slabinfo), all divided by the connections established.</p>
-<table><thead><tr><th>conns</th><th>status</th><th>established</th><th>echoed</th><th>connect s</th><th>echo p50 µs</th><th>echo p99 µs</th><th>server idle MiB</th><th>server KB/conn</th><th>load KB/conn</th><th>kernel slab KB/conn</th><th>TCP caches KB/conn</th><th>inspect --json s</th><th>workers / load / sources</th><th>reason</th></tr></thead>
+<table><thead><tr><th>conns</th><th>status</th><th>established</th><th>echoed</th><th>connect s</th><th>echo p50 µs</th><th>echo p99 µs</th><th>server idle MiB</th><th>server KB/conn (private)</th><th>server RSS KB/conn</th><th>load KB/conn</th><th>kernel slab KB/conn</th><th>TCP caches KB/conn</th><th>inspect --json s</th><th>workers / load / sources</th><th>reason</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>`;

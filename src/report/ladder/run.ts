@@ -5,11 +5,13 @@
 // a verified message (open loop, paced), closes, and stops. A rung that cannot be reached is recorded
 // with its reason, and the climb stops there.
 import { spawn } from 'node:child_process';
+import { readCounterGroups } from '../../inspect/proc-netstat.ts';
 import { runLoad } from '../../load/run.ts';
 import { failedTotal, type LoadOptions } from '../../load/stats.ts';
 import { siblingModulePath } from '../../module-path.ts';
 import { treeUsage } from '../process-tree.ts';
 import { freePort, startServer, stopGroup } from '../server-process.ts';
+import { treeMemory } from './memory.ts';
 import {
   type Blocker,
   kernelBlockers,
@@ -19,6 +21,21 @@ import {
   readKernelMemory,
   readLimits,
 } from './plan.ts';
+
+/**
+ * The ladder's server workers run with small young-generation semi-spaces: under a burst of accepts V8
+ * grows them towards 16 MB each, memory bounded per worker whatever it holds, yet at 16,800 idle
+ * connections a worker ~370 B of every connection's share (measured at 100K: 905-932 B private per
+ * connection with V8's defaults, 539 B with 1 MB semi-spaces).
+ */
+export const DEFAULT_SERVER_NODE_OPTIONS = '--max-semi-space-size=2';
+
+/**
+ * The load's processes run at a lower priority than the server: on two cores shared by ~60 workers and
+ * ~56 load processes, an equal share let the load connect faster than the workers accepted, the accept
+ * queues (somaxconn) overflowed and each dropped SYN waited 1 s (then 3 s, 7 s) to be resent.
+ */
+export const DEFAULT_LOAD_NICE = 5;
 
 const BIN = siblingModulePath('../../../bin/c10k.ts', import.meta.url);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,6 +52,10 @@ export interface LadderOptions {
   minAvailableBytes: number;
   /** Time `c10k inspect --port P --json` at each rung. */
   inspect: boolean;
+  /** Nice value of the load's processes (0 or unset: as this process). */
+  loadNice?: number;
+  /** NODE_OPTIONS for the server and its workers (default none: V8's defaults). */
+  serverNodeOptions?: string;
   onLine?(line: string): void;
 }
 
@@ -54,9 +75,15 @@ export interface RungResult {
   connectsPerSec: number;
   echoP50Us: number | null;
   echoP99Us: number | null;
+  /** RSS sums of the server's processes (shared pages counted in each process). */
   serverIdleBaselineBytes: number;
   serverHeldBytes: number;
   serverBytesPerConn: number;
+  /** Private anonymous memory of the server's processes (JS heap, native allocations, buffers: what the
+   * workers allocated, counted once), idle and holding the connections; null where unreadable. */
+  serverIdleAnonBytes: number | null;
+  serverHeldAnonBytes: number | null;
+  serverAnonBytesPerConn: number | null;
   loadBytes: number;
   loadBytesPerConn: number;
   kernelSlabBytesPerConn: number;
@@ -66,6 +93,51 @@ export interface RungResult {
   inspectMs: number | null;
   inspectSockets: number | null;
   totalMs: number;
+  /** The echo's own time inside the echo phase (the rest: the load closing its connections and exiting). */
+  echoRunMs: number;
+  /** NODE_OPTIONS the server ran with ('' for none). */
+  serverNodeOptions: string;
+  /** Where the rung's time went, ms (see PHASES). */
+  phasesMs: Partial<Record<Phase, number>>;
+  /** Machine-wide TCP counters that explain slow connects, their growth over the connect phase
+   * (ListenOverflows: an accept queue was full; TCPSynRetrans: a SYN resent, 1 s later at first). */
+  connectCounters: Record<string, number>;
+}
+
+/** The rung's phases in order: server start, its idle baseline, the load's processes starting and
+ * connecting (connectMs is the slowest process's own connect phase inside it), the idle hold, the memory
+ * reading, inspect --json, the echo, and stopping the server. */
+export const PHASES = ['server', 'baseline', 'connect', 'hold', 'memory', 'inspect', 'echo', 'stop'] as const;
+export type Phase = (typeof PHASES)[number];
+
+const CONNECT_COUNTERS = [
+  'ListenOverflows',
+  'ListenDrops',
+  'TCPSynRetrans',
+  'TCPReqQFullDrop',
+  'TCPReqQFullDoCookies',
+  'SyncookiesSent',
+  'TCPTimeouts',
+];
+
+function connectCounters(): Record<string, number> {
+  const g = readCounterGroups();
+  return Object.fromEntries(CONNECT_COUNTERS.map((k) => [k, g.TcpExt?.[k] ?? 0]));
+}
+
+/** "server 1.2 s, baseline 3.0 s, ...": the phases a rung went through. */
+export function formatPhases(r: Pick<RungResult, 'phasesMs' | 'connectMs' | 'echoRunMs'>): string {
+  const p = r.phasesMs;
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return PHASES.filter((k) => p[k] !== undefined)
+    .map((k) => {
+      if (k === 'connect' && r.connectMs > 0)
+        return `connect ${s(p[k]!)} (load processes starting ${s(Math.max(0, p[k]! - r.connectMs))}, connecting ${s(r.connectMs)})`;
+      if (k === 'echo' && r.echoRunMs > 0)
+        return `echo ${s(p[k]!)} (messages ${s(r.echoRunMs)}, closing and exit ${s(Math.max(0, p[k]! - r.echoRunMs))})`;
+      return `${k} ${s(p[k]!)}`;
+    })
+    .join(', ');
 }
 
 /** RSS of the load: its forked processes, or this process's growth since `selfBase` when it runs here. */
@@ -162,6 +234,9 @@ export async function runRung(
     serverIdleBaselineBytes: 0,
     serverHeldBytes: 0,
     serverBytesPerConn: 0,
+    serverIdleAnonBytes: null,
+    serverHeldAnonBytes: null,
+    serverAnonBytesPerConn: null,
     loadBytes: 0,
     loadBytesPerConn: 0,
     kernelSlabBytesPerConn: 0,
@@ -171,6 +246,16 @@ export async function runRung(
     inspectMs: null,
     inspectSockets: null,
     totalMs: 0,
+    phasesMs: {},
+    connectCounters: {},
+    serverNodeOptions: o.serverNodeOptions ?? '',
+    echoRunMs: 0,
+  };
+  let mark = t0;
+  const lap = (k: Phase) => {
+    const now = performance.now();
+    r.phasesMs[k] = Math.round(now - mark);
+    mark = now;
   };
   if (blockers.length > 0) {
     r.status = 'blocked';
@@ -183,15 +268,19 @@ export async function runRung(
   const server = await startServer(
     ['--model', 'multi-reactor', '--workers', String(plan.workers), '--backend', o.backend],
     port,
+    o.serverNodeOptions,
   );
   if (typeof server === 'string') {
     r.status = 'failed';
     r.reason = server;
     return r;
   }
+  lap('server');
   let guard: NodeJS.Timeout | undefined;
   try {
     const base = await idleBaseline(server.pid!, plan.workers + 1);
+    r.serverIdleAnonBytes = treeMemory(server.pid!).anonBytes;
+    lap('baseline');
     const kernel0 = readKernelMemory();
     r.serverIdleBaselineBytes = base;
     // every connection sends one message at once; the phase ends when each has its echo back, at the
@@ -214,6 +303,7 @@ export async function runRung(
       once: true,
       engine: 'sys',
       timeout: durationMs,
+      nice: o.loadNice,
     };
     const selfBase = process.memoryUsage.rss();
     let said = 0;
@@ -228,6 +318,7 @@ export async function runRung(
         abort.abort();
       }
     }, 250);
+    const counters0 = connectCounters();
     const result = await runLoad(options, {
       signal: abort.signal,
       onProgress: (c, phase) => {
@@ -236,6 +327,9 @@ export async function runRung(
         o.onLine?.(`  ${n}: ${c.established} established, ${failedTotal(c)} failed so far`);
       },
       onConnected: async (c, connectMs) => {
+        lap('connect');
+        const counters1 = connectCounters();
+        for (const k of CONNECT_COUNTERS) r.connectCounters[k] = counters1[k] - counters0[k];
         r.connectMs = Math.round(connectMs);
         r.established = c.established;
         r.connectsPerSec = Math.round(c.established / (connectMs / 1000));
@@ -246,10 +340,16 @@ export async function runRung(
           sleep(o.holdMs),
           new Promise((r) => abort.signal.addEventListener('abort', r, { once: true })),
         ]);
+        lap('hold');
         const held = treeUsage(server.pid!).rssBytes;
         const kernel1 = readKernelMemory();
         r.serverHeldBytes = held;
         r.serverBytesPerConn = Math.round((held - base) / Math.max(1, c.established));
+        r.serverHeldAnonBytes = treeMemory(server.pid!).anonBytes;
+        if (r.serverHeldAnonBytes !== null && r.serverIdleAnonBytes !== null)
+          r.serverAnonBytesPerConn = Math.round(
+            (r.serverHeldAnonBytes - r.serverIdleAnonBytes) / Math.max(1, c.established),
+          );
         r.loadBytes = loadRss(server.pid!, selfBase);
         r.loadBytesPerConn = Math.round(r.loadBytes / Math.max(1, c.established));
         r.kernelSlabBytesPerConn = Math.round(
@@ -260,11 +360,13 @@ export async function runRung(
             ? null
             : Math.round((kernel1.tcpSlabBytes - kernel0.tcpSlabBytes) / Math.max(1, c.established));
         r.memAvailableHeldBytes = kernel1.memAvailableBytes;
+        lap('memory');
         if (o.inspect && !abort.signal.aborted) {
           const i = await timeInspect(port);
           r.inspectMs = Math.round(i.ms);
           r.inspectSockets = i.sockets;
           if (i.error) o.onLine?.(`  inspect: ${i.error}`);
+          lap('inspect');
         }
         o.onLine?.(
           `  ${n}: every connection echoes one message (deadline ${(durationMs / 1000).toFixed(0)} s)`,
@@ -272,11 +374,13 @@ export async function runRung(
       },
     });
     clearInterval(guard);
+    lap('echo');
     const s = result.stats;
     r.failed = Object.fromEntries(Object.entries(s.failed).filter(([, v]) => v > 0));
     r.otherCodes = s.otherCodes;
     r.established = s.established;
     r.echoed = s.answered;
+    r.echoRunMs = Math.round(s.elapsedMs);
     r.mismatches = s.mismatches;
     if (s.latency.count > 0) {
       r.echoP50Us = s.latency.percentile(50);
@@ -292,7 +396,9 @@ export async function runRung(
     r.reason = /ENOMEM|Cannot allocate/.test(msg) ? `ENOMEM: ${msg}` : msg.split('\n')[0];
   } finally {
     clearInterval(guard);
+    mark = performance.now();
     await stopGroup(server, 10_000);
+    lap('stop');
   }
   r.totalMs = Math.round(performance.now() - t0);
   return r;
@@ -306,6 +412,18 @@ export async function runLadder(o: LadderOptions): Promise<RungResult[]> {
     const r = await runRung(n, o);
     out.push(r);
     o.onLine?.(`rung ${n.toLocaleString('en-US')}: ${r.status}${r.reason ? ` (${r.reason})` : ''}`);
+    if (r.totalMs > 0) {
+      const counters = Object.entries(r.connectCounters)
+        .filter(([, v]) => v !== 0)
+        .map(([k, v]) => `${k} +${v}`);
+      o.onLine?.(
+        `  ${n}: ${(r.totalMs / 1000).toFixed(1)} s: ${formatPhases(r)}; while connecting (load at nice ${o.loadNice ?? 0}): ${counters.join(', ') || 'no accept-queue overflow, no SYN resent'}`,
+      );
+      if (r.established > 0)
+        o.onLine?.(
+          `  ${n}: server memory per connection above the idle baseline: ${r.serverAnonBytesPerConn ?? '?'} B private (idle ${((r.serverIdleAnonBytes ?? 0) / 2 ** 20).toFixed(0)} MiB), ${r.serverBytesPerConn} B RSS (idle ${(r.serverIdleBaselineBytes / 2 ** 20).toFixed(0)} MiB); server NODE_OPTIONS: ${r.serverNodeOptions || 'none'}`,
+        );
+    }
     if (r.status !== 'ok') break;
   }
   return out;
