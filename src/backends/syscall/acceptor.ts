@@ -132,18 +132,18 @@ export class Acceptor<In = unknown, Out = unknown> {
     return address;
   }
 
-  /** Watch the listening socket or not, now (the reactor calls it when the multiplexer can take edits). */
+  /** Watch the listening socket or not. */
   watch(on: boolean): void {
     if (on === this.watching || this.fd < 0) return;
     this.watching = on;
-    if (on) this.reactor.mux.add(this.fd, READABLE, true);
+    if (on) this.reactor.mux.addListener(this.fd);
     else this.reactor.mux.remove(this.fd, false);
   }
 
   /** Stop watching the listening socket until a connection closes (fd-limit) or for `ms` (errno). */
   private pause(why: 'fd-limit' | 'errno', ms = 0): void {
     if (!this.watching) return;
-    this.reactor.editListener('unwatch');
+    this.watch(false);
     if (why === 'fd-limit') {
       this.core.logger.warn(
         `holding ${this.core.connections.size} connections, the most this process's fd limit allows: accepting paused`,
@@ -153,14 +153,14 @@ export class Acceptor<In = unknown, Out = unknown> {
     this.pausedUntil = Date.now() + ms;
     setTimeout(() => {
       this.pausedUntil = 0;
-      if (!this.reactor.stopping && !this.closing) this.reactor.editListener('watch');
+      if (!this.reactor.stopping && !this.closing) this.watch(true);
     }, ms).unref();
   }
 
   /** A connection closed: accepting resumes if it was paused at the descriptor cap and there is room. */
   connectionGone(): void {
     if (this.watching || this.pausedUntil !== 0 || this.closing || this.fd < 0) return;
-    if (this.core.connections.size <= this.fdCap - 16) this.reactor.editListener('watch');
+    if (this.core.connections.size <= this.fdCap - 16) this.watch(true);
   }
 
   /** Stop accepting: take what already waits in the accept queue (those clients completed their
@@ -169,11 +169,6 @@ export class Acceptor<In = unknown, Out = unknown> {
     if (this.fd < 0 || this.closing) return;
     this.ready();
     this.closing = true;
-    this.reactor.editListener('close');
-  }
-
-  /** Unwatch and close the listening descriptor now. */
-  closeNow(): void {
     this.watch(false);
     sys.close(this.fd);
     this.fd = -1;

@@ -13,9 +13,8 @@
 // - Idle: still nothing, the wait is parked on a libuv pool thread (waitAsync(-1)) and the turn returns;
 //   Node sleeps in its own poll until the kernel reports one of our descriptors or something of Node's
 //   happens. Idle, we never spin: 10,000 idle connections cost nothing but the sweep timer.
-// - Anything that must interrupt a parked wait (a resumed edge-triggered connection, an interest edit
-//   that select/poll cannot take while the kernel scans their arrays, shutdown) writes to an eventfd
-//   that the multiplexer watches.
+// - Anything that must interrupt a parked wait (a resumed edge-triggered connection, shutdown) calls
+//   mux.wake(); select and poll wake themselves for an interest edit they cannot take while parked.
 // Ready sockets are served in batches of up to --read-batch (32), in three phases, as Redis does (it
 // writes its replies just before it waits again): read each socket once into a slot of its own, hand
 // every read to the app, then send the replies the app made (a connection's first small write of the
@@ -49,9 +48,6 @@ export { FD_RESERVE } from '../../net/fd-cap.ts';
  * (see the top comment). */
 const SYNC_WAIT_MS = 5;
 
-/** An edit of the listening socket's watch (see Acceptor), applied when the multiplexer can take it. */
-export type ListenerEdit = 'watch' | 'unwatch' | 'close';
-
 export function createMultiplexer(options: ResolvedServeOptions): Multiplexer {
   if (options.multiplexer === 'select') return new SelectMultiplexer();
   if (options.multiplexer === 'poll') return new PollMultiplexer();
@@ -75,13 +71,7 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
   /** Reads in the batch so far (slots 0 .. batched-1). */
   private batched = 0;
   private readonly acceptor: Acceptor<In, Out>;
-  private readonly wakeFd: number;
   private readQueue: SysConnection<In, Out>[] = [];
-  /** Edits that wait for a parked select/poll: connections, closed fds, or the listener's. */
-  private dirty: (SysConnection<In, Out> | number | ListenerEdit)[] = [];
-  private parked = false;
-  /** libuv's own epoll descriptor, watched so that a short synchronous wait ends when Node has work. */
-  private readonly uvFd: number;
   /** close() is done with the connections: the loop ends at its next turn. */
   stopping = false;
   private loopDone: (() => void) | null = null;
@@ -95,10 +85,6 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     this.readFds = new Int32Array(options.readBatch);
     this.readLens = new Int32Array(options.readBatch);
     this.readMore = new Uint8Array(options.readBatch);
-    this.wakeFd = sys.eventfd(0, sys.EFD_NONBLOCK | sys.EFD_CLOEXEC);
-    this.mux.add(this.wakeFd, READABLE, true);
-    this.uvFd = sys.libuvBackendFd();
-    if (this.uvFd >= 0) this.mux.add(this.uvFd, READABLE, true);
     this.acceptor = new Acceptor(this);
   }
 
@@ -116,7 +102,6 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
       this.finish();
       return;
     }
-    this.applyDirty();
     // One wait a turn: it returns at once when anything is ready, and otherwise waits a little right here
     // (ended early by our sockets or by anything Node's own loop waits for) before the wait is parked.
     const n = this.mux.wait(this.readQueue.length > 0 ? 0 : SYNC_WAIT_MS);
@@ -126,23 +111,16 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
   };
 
   private park(): void {
-    this.parked = true;
     this.mux.waitAsync(-1).then(
       (n) => {
-        this.parked = false;
         if (n > 0) this.dispatch(n);
         setImmediate(this.turn);
       },
       (error) => {
-        this.parked = false;
         this.core.logger.error('multiplexer wait failed', { error });
         setImmediate(this.turn);
       },
     );
-  }
-
-  private wake(): void {
-    if (this.parked) sys.eventfdWrite(this.wakeFd, 1);
   }
 
   private dispatch(n: number): number {
@@ -151,12 +129,11 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     for (let i = 0; i < n; i++) {
       const fd = mux.readyFd(i);
       const events = mux.readyEvents(i);
+      // fd < 0: the multiplexer's own (a wake, or Node's loop has work: the turn yields to it next).
+      if (fd < 0) continue;
       const conn = conns[fd];
       if (conn === undefined) {
-        if (fd === this.acceptor.fd) {
-          if (!this.acceptor.closing) this.acceptor.ready();
-        } else if (fd === this.wakeFd) sys.eventfdRead(this.wakeFd);
-        // fd === this.uvFd: Node's loop has work; the caller yields to it right after this turn.
+        if (fd === this.acceptor.fd && !this.acceptor.closing) this.acceptor.ready();
         continue;
       }
       if (events & (READABLE | HANGUP | ERROR)) {
@@ -247,34 +224,16 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     conn.start();
   }
 
-  /** Edit the listening socket's watch now, or once a parked select/poll has returned. */
-  editListener(edit: ListenerEdit): void {
-    if (this.mux.concurrentEdits || !this.parked) this.applyListenerEdit(edit);
-    else {
-      this.dirty.push(edit);
-      this.wake();
-    }
-  }
-
-  private applyListenerEdit(edit: ListenerEdit): void {
-    if (edit === 'close') this.acceptor.closeNow();
-    else this.acceptor.watch(edit === 'watch');
-  }
-
   // ---- what connections ask of the reactor ----------------------------------------------------------
   setInterest(conn: SysConnection<In, Out>, interest: number): void {
-    if (this.mux.concurrentEdits || !this.parked) this.mux.modify(conn.fd, interest);
-    else {
-      this.dirty.push(conn);
-      this.wake();
-    }
+    this.mux.modify(conn.fd, interest);
   }
 
   scheduleRead(conn: SysConnection<In, Out>): void {
     if (!this.mux.edge && !conn.readPending) return; // level-triggered: the kernel announces it again
     conn.readPending = false;
     this.readQueue.push(conn);
-    this.wake();
+    this.mux.wake();
   }
 
   /** Drop a closing connection; true if the caller should close its descriptor. */
@@ -282,25 +241,9 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     if (this.conns[conn.fd] !== conn) return false;
     this.conns[conn.fd] = undefined;
     this.batch.drop(conn.fd);
-    if (this.mux.concurrentEdits || !this.parked) this.mux.remove(conn.fd, true);
-    else {
-      this.dirty.push(conn.fd);
-      this.wake();
-    }
+    this.mux.remove(conn.fd, true);
     this.acceptor.connectionGone();
     return true;
-  }
-
-  /** Interest edits that waited for a parked select/poll to return. */
-  private applyDirty(): void {
-    if (this.dirty.length === 0) return;
-    const dirty = this.dirty;
-    this.dirty = [];
-    for (const item of dirty) {
-      if (typeof item === 'string') this.applyListenerEdit(item);
-      else if (typeof item === 'number') this.mux.remove(item, false);
-      else if (!item.closed) this.mux.modify(item.fd, item.interest);
-    }
   }
 
   // ---- stopping ---------------------------------------------------------------------------------------
@@ -310,7 +253,7 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     await new Promise<void>((resolve) => {
       this.loopDone = resolve;
       this.stopping = true;
-      this.wake();
+      this.mux.wake();
     });
   }
 
@@ -320,9 +263,6 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
   }
 
   private finish(): void {
-    if (this.uvFd >= 0) this.mux.remove(this.uvFd, false);
-    this.mux.remove(this.wakeFd, true);
-    sys.close(this.wakeFd);
     this.mux.close();
     this.loopDone?.();
   }
