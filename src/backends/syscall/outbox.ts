@@ -1,98 +1,82 @@
-// The bytes of one connection that the kernel has not taken yet. A connection has one only while it has
-// something waiting (an idle connection carries none: memory per idle connection is the c10k budget).
-// Queued bytes are copies: what the app sent may be a view of the shared read buffer.
-import { EAGAIN, IOV_MAX, write, writevBuffers } from '../../sys/index.ts';
+// A connection's pending output, the one place it waits: replies held to the end of a read batch and
+// bytes the kernel refused, oldest first. A connection has one only while something waits (memory per
+// idle connection is the c10k budget); emptied, it goes back to a small free list, so the common reply
+// that leaves at the end of its batch allocates nothing.
+import { EAGAIN, IOV_MAX, MSG_NOSIGNAL, send, sendRaw, writevBuffers } from '../../sys/index.ts';
+import type { ReadSlots } from './read-slots.ts';
+
+const FREE_MAX = 256;
+const free: Outbox[] = [];
 
 export class Outbox {
   /** Oldest first; the head is sent from `headOffset`. */
-  private readonly queue: Buffer[] = [];
+  private readonly bufs: Buffer[] = [];
   private headOffset = 0;
-  /** Bytes in the queue. */
-  queued = 0;
-  /** Writes held while corked (they leave in one writev at uncork); null when not corked. */
-  private gather: Buffer[] | null = null;
-  /** Bytes held while corked. */
-  gathered = 0;
+  /** Bytes waiting. */
+  bytes = 0;
 
-  get corked(): boolean {
-    return this.gather !== null;
+  /** An empty outbox (from the free list when it has one). */
+  static take(): Outbox {
+    return free.pop() ?? new Outbox();
   }
 
-  get empty(): boolean {
-    return this.queued === 0 && this.gather === null;
+  /** Done with `out`: it forgets what it held and may be taken again. */
+  static give(out: Outbox): void {
+    out.bufs.length = 0;
+    out.headOffset = 0;
+    out.bytes = 0;
+    if (free.length < FREE_MAX) free.push(out);
   }
 
-  cork(): void {
-    this.gather ??= [];
-  }
-
-  hold(bytes: Buffer): void {
-    this.gather!.push(bytes);
-    this.gathered += bytes.length;
+  /** Add bytes at the end, as they are (see own()). */
+  push(bytes: Buffer): void {
+    this.bufs.push(bytes);
+    this.bytes += bytes.length;
   }
 
   /**
-   * Queue bytes. `borrowed` (the default): they may be a view of memory reused later (the reactor's read
-   * buffer), so a copy is queued. Owned bytes (the app's own Buffer, like node:net's write()) are queued as
-   * they are: a slow reader then costs its queued bytes once, not twice (copy + garbage).
+   * Hand what waits to the kernel until it refuses: 0, or -errno when the socket failed. One buffer goes
+   * by send() (by raw address when it is a view of the read slots: an echo, no marshalling), several by
+   * writev.
    */
-  enqueue(bytes: Buffer, borrowed = true): void {
-    if (!borrowed) {
-      this.queue.push(bytes);
-      this.queued += bytes.length;
-      return;
-    }
-    const copy = Buffer.allocUnsafe(bytes.length);
-    bytes.copy(copy);
-    this.queue.push(copy);
-    this.queued += copy.length;
-  }
-
-  /** Write what was held with writev; queue whatever the kernel refuses. 0, or -errno on failure. */
-  uncork(fd: number): number {
-    const gather = this.gather ?? [];
-    this.gather = null;
-    this.gathered = 0;
-    if (this.queued > 0) {
-      for (const b of gather) this.enqueue(b);
-      return 0;
-    }
-    for (let at = 0; at < gather.length; at += IOV_MAX) {
-      const batch = gather.length <= IOV_MAX ? gather : gather.slice(at, at + IOV_MAX);
-      let n = writevBuffers(fd, batch);
-      if (n < 0) {
-        if (n !== -EAGAIN) return n;
-        n = 0;
+  flush(fd: number, slots: ReadSlots): number {
+    const bufs = this.bufs;
+    while (bufs.length > 0) {
+      let want: number;
+      let n: number;
+      if (bufs.length === 1) {
+        const b = this.headOffset === 0 ? bufs[0]! : bufs[0]!.subarray(this.headOffset);
+        want = b.length;
+        n = slots.holds(b) ? sendRaw(fd, slots.addressOf(b), want) : send(fd, b, want, MSG_NOSIGNAL);
+      } else {
+        const iov = bufs.length <= IOV_MAX && this.headOffset === 0 ? bufs : bufs.slice(0, IOV_MAX);
+        if (this.headOffset !== 0) iov[0] = iov[0]!.subarray(this.headOffset);
+        want = 0;
+        for (let i = 0; i < iov.length; i++) want += iov[i]!.length;
+        n = writevBuffers(fd, iov);
       }
-      let i = 0;
-      for (; i < batch.length && n >= batch[i].length; i++) n -= batch[i].length;
-      if (i < batch.length) {
-        // The kernel took part: queue the rest, in order, and stop here.
-        this.enqueue(n > 0 ? batch[i].subarray(n) : batch[i]);
-        for (let j = i + 1; j < batch.length; j++) this.enqueue(batch[j]);
-        for (let j = at + IOV_MAX; j < gather.length; j++) this.enqueue(gather[j]);
-        return 0;
-      }
+      if (n < 0) return n === -EAGAIN ? 0 : n;
+      this.consume(n);
+      if (n < want) return 0;
     }
     return 0;
   }
 
-  /** Write queued bytes until the kernel refuses. 0, or -errno on failure. */
-  flush(fd: number): number {
-    const queue = this.queue;
-    while (queue.length > 0) {
-      const head = queue[0];
-      const left = head.length - this.headOffset;
-      const n = write(fd, this.headOffset === 0 ? head : head.subarray(this.headOffset), left);
-      if (n < 0) return n === -EAGAIN ? 0 : n;
-      this.queued -= n;
-      if (n < left) {
-        this.headOffset += n;
-        return 0;
-      }
-      queue.shift();
+  /** Bytes still here after a flush may wait past the batch: copy those that are views of the read
+   * slots, which the next batch's reads overwrite. */
+  own(slots: ReadSlots): void {
+    const bufs = this.bufs;
+    for (let i = 0; i < bufs.length; i++) if (slots.holds(bufs[i]!)) bufs[i] = Buffer.from(bufs[i]!);
+  }
+
+  private consume(n: number): void {
+    this.bytes -= n;
+    const bufs = this.bufs;
+    while (bufs.length > 0 && n >= bufs[0]!.length - this.headOffset) {
+      n -= bufs[0]!.length - this.headOffset;
+      bufs.shift();
       this.headOffset = 0;
     }
-    return 0;
+    this.headOffset += n;
   }
 }
