@@ -132,8 +132,9 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
     if (out === null) {
       if (this.loop.inBatch && buf.length < this.core.limits.highWaterMark && buf.length <= HOLD_MAX) {
         // Held to the end of the batch, when the loop sends every connection's replies together.
+        const slots = this.loop.slots;
         out = this.out = Outbox.take();
-        out.push(buf);
+        out.push(buf, slots.holds(buf) ? slots.addressOf(buf) : -1);
         if (!this.flag(FLUSH_LISTED)) {
           this.flags |= FLUSH_LISTED;
           this.loop.flushLater(this);
@@ -182,9 +183,11 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
     }
     this.out = null;
     Outbox.give(out);
-    this.flags &= ~WAIT_WRITABLE;
+    if (this.flags & WAIT_WRITABLE) {
+      this.flags &= ~WAIT_WRITABLE;
+      if (!this.flag(ENDING)) this.updateInterest();
+    }
     if (this.flag(ENDING)) this.finishEnd();
-    else this.updateInterest();
   }
 
   private waitWritable(out: Outbox): void {

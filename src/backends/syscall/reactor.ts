@@ -71,8 +71,10 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ConnectionLo
   private readonly readMore: Uint8Array;
   /** Reads in the batch so far (slots 0 .. batched-1). */
   private batched = 0;
-  /** Connections with replies held to the end of the batch (Redis's clients_pending_write). */
-  private flushList: SysConnection<In, Out>[] = [];
+  /** Connections with replies held to the end of the batch (Redis's clients_pending_write): the first
+   * flushCount entries (a count, not length = 0, which would make V8 reallocate the array each batch). */
+  private readonly flushList: (SysConnection<In, Out> | undefined)[] = [];
+  private flushCount = 0;
   private readonly acceptor: Acceptor;
   private readQueue: SysConnection<In, Out>[] = [];
   /** Clients refused because the multiplexer cannot watch their descriptor (select's FD_SETSIZE). */
@@ -202,10 +204,15 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ConnectionLo
       if (!conn.closed) conn.handleRead(slots.view(this.readLens[j]!, j), this.readMore[j] === 1);
     }
     this.inBatch = false;
+    const count = this.flushCount;
+    if (count === 0) return;
+    this.flushCount = 0;
     const list = this.flushList;
-    if (list.length === 0) return;
-    this.flushList = [];
-    for (let j = 0; j < list.length; j++) list[j]!.flushListed();
+    for (let j = 0; j < count; j++) {
+      const conn = list[j]!;
+      list[j] = undefined;
+      conn.flushListed();
+    }
   }
 
   /** Edge-triggered connections with more to read: up to EDGE_READS more batches of them this turn. */
@@ -228,7 +235,7 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ConnectionLo
   }
 
   flushLater(conn: SysConnection<In, Out>): void {
-    this.flushList.push(conn);
+    this.flushList[this.flushCount++] = conn;
   }
 
   watch(fd: number, interest: number): void {
