@@ -29,18 +29,16 @@ import { Outbox } from './outbox.ts';
 const READ_PAUSED = TRANSPORT_FLAGS;
 /** The peer sent FIN: read() returned 0. */
 const EOF = TRANSPORT_FLAGS << 1;
-/** Edge-triggered: a readable edge arrived while paused; read when resumed. */
-const READ_PENDING = TRANSPORT_FLAGS << 2;
 /** end() was called: shut down our side once the output is flushed. */
-const ENDING = TRANSPORT_FLAGS << 3;
+const ENDING = TRANSPORT_FLAGS << 2;
 /** A write failed: the connection closes on the next microtask. */
-const FAILED = TRANSPORT_FLAGS << 4;
+const FAILED = TRANSPORT_FLAGS << 3;
 /** On the loop's list of connections to flush at the end of the batch. */
-const FLUSH_LISTED = TRANSPORT_FLAGS << 5;
+const FLUSH_LISTED = TRANSPORT_FLAGS << 4;
 /** The kernel refused part of the output: the rest waits for writability. */
-const WAIT_WRITABLE = TRANSPORT_FLAGS << 6;
+const WAIT_WRITABLE = TRANSPORT_FLAGS << 5;
 
-/** The most output held to the end of a batch (below the high watermark too: see transportWrite). */
+/** The most output held to the end of a batch (and below the high watermark: see transportSendOrQueue). */
 const HOLD_MAX = 64 * 1024;
 
 export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<In, Out> {
@@ -48,12 +46,13 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   private readonly loop: ConnectionLoop<In, Out>;
   /** Output not yet taken by the kernel; null while there is none. */
   private out: Outbox | null = null;
-  /** The interest registered with the multiplexer (level-triggered: WRITABLE only while refused bytes wait). */
+  /** The interest registered with the multiplexer (level-triggered: WRITABLE only while refused bytes
+   * wait). */
   private interest = READABLE;
 
   constructor(core: ServerCore<In, Out>, loop: ConnectionLoop<In, Out>, fd: number) {
     super(core);
-    this.initFacts();
+    this.initColdFields();
     this.loop = loop;
     this.fd = fd;
   }
@@ -78,8 +77,9 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
       const flags = this.flags;
       if ((flags & (READ_PAUSED | EOF)) === 0)
         this.loop.read(this, (events & (PEER_HANGUP | HANGUP | ERROR)) !== 0);
-      else if (flags & READ_PAUSED && this.loop.edge) this.flags |= READ_PENDING;
-      else if (events & ERROR) this.onError(socketError(this.fd) || ECONNRESET);
+      else if (flags & READ_PAUSED && this.loop.edge) {
+        // Edge-triggered and paused: this edge is not reported again; resuming reads anyway.
+      } else if (events & ERROR) this.onError(socketError(this.fd) || ECONNRESET);
       else if (events & HANGUP) this.closeWith(flags & EOF ? undefined : 'peer-reset');
     }
     // Edge-triggered reports writability with every event; only refused bytes wait for it.
@@ -92,9 +92,8 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
    */
   handleRead(chunk: Buffer, more: boolean): void {
     this.received(chunk);
-    if (!this.loop.edge) return; // level-triggered: the kernel reports the socket again
-    if (this.flag(READ_PAUSED)) this.flags |= READ_PENDING;
-    else if (more && !this.closed) this.loop.readAgain(this);
+    // Level-triggered, the kernel reports the socket again; paused, resuming reads it.
+    if (this.loop.edge && more && (this.flags & READ_PAUSED) === 0 && !this.closed) this.loop.readAgain(this);
   }
 
   /** The loop's turn to read this connection again (see readAgain). */
@@ -125,7 +124,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   // ---- output ----------------------------------------------------------------------------------------
   /** The bytes now waiting for the kernel (0: all of them went). */
-  protected transportWrite(bytes: Buffer | string): number {
+  protected transportSendOrQueue(bytes: Buffer | string): number {
     if (this.flag(FAILED)) return 0;
     const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
     let out = this.out;
@@ -224,10 +223,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
     this.flags &= ~READ_PAUSED;
     this.updateInterest();
     // Edge-triggered: the edge may have passed while paused: try a read soon.
-    if (this.loop.edge) {
-      this.flags &= ~READ_PENDING;
-      this.loop.readAgain(this);
-    }
+    if (this.loop.edge) this.loop.readAgain(this);
   }
 
   /** Half-close once the output is flushed (a reply held for the batch leaves now, before the FIN). */
