@@ -165,7 +165,6 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
     this.flags &= ~FLUSH_LISTED;
     if (this.out === null || this.flags & (WAIT_WRITABLE | FAILED) || this.closed) return;
     this.flush();
-    if (this.out === null && !this.closed) this.drained();
   }
 
   /** Hand the output to the kernel: all of it, or the rest waits for writability. */

@@ -198,8 +198,7 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ConnectionLo
     const readConns = this.readConns;
     this.inBatch = true;
     for (let j = 0; j < k; j++) {
-      const conn = readConns[j]!;
-      readConns[j] = null;
+      const conn = readConns[j]!; // left in place: at most readBatch references, overwritten next batch
       // closed by another connection's handler
       if (!conn.closed) conn.handleRead(slots.view(this.readLens[j]!, j), this.readMore[j] === 1);
     }
