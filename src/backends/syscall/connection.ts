@@ -77,10 +77,11 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
       const flags = this.flags;
       if ((flags & (READ_PAUSED | EOF)) === 0)
         this.loop.read(this, (events & (PEER_HANGUP | HANGUP | ERROR)) !== 0);
-      else if (flags & READ_PAUSED && this.loop.edge) {
-        // Edge-triggered and paused: this edge is not reported again; resuming reads anyway.
-      } else if (events & ERROR) this.onError(socketError(this.fd) || ECONNRESET);
-      else if (events & HANGUP) this.closeWith(flags & EOF ? undefined : 'peer-reset');
+      // Edge-triggered and paused, the error or hang-up is left to the read that resuming makes.
+      else if ((flags & READ_PAUSED) === 0 || !this.loop.edge) {
+        if (events & ERROR) this.onError(socketError(this.fd) || ECONNRESET);
+        else if (events & HANGUP) this.closeWith(flags & EOF ? undefined : 'peer-reset');
+      }
     }
     // Edge-triggered reports writability with every event; only refused bytes wait for it.
     if (events & WRITABLE && this.flag(WAIT_WRITABLE) && !this.closed) this.handleWritable();

@@ -19,9 +19,9 @@
 // writes its replies just before it waits again): read each socket once into a slot of its own, hand
 // every read to the app, then send the replies the app made (each connection holds its small replies to
 // the end of the batch and is listed for it: see SysConnection.transportSendOrQueue). Why: every system
-// call evicts much of what the CPU had cached (on this VM most of it), and the code between two calls
-// runs cold; one app handler between each read and its write ran the whole handler path cold per message, a batch runs it warm: 3-4% less CPU per echoed
-// message here (bench/pair.ts, --read-batch 32 against 1). A batch of 1 is the interleaved textbook loop.
+// call evicts much of what the CPU had cached, and the code between two calls runs cold; one app handler
+// between each read and its write ran the whole handler path cold per message, a batch runs it warm (less
+// CPU per echoed message: docs/performance.md). A batch of 1 is the interleaved textbook loop.
 import { inProcessHandle } from '../../models/in-process-handle.ts';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
