@@ -45,9 +45,9 @@ export const TRANSPORT_FLAGS = 1 << 8;
 export abstract class ConnectionBase<In = unknown, Out = unknown> implements Connection<Out>, TlsHost {
   // Field order is memory order (V8 lays fields out as they are created): the fields every message
   // touches come first — this class's, then the transport's (a subclass's fields are created right
-  // after these) — and the facts that few messages touch last, created by initFacts(). With thousands of
-  // connections each cache line a message touches is usually a miss: a message costs two or three lines
-  // of this object, not four or five.
+  // after these) — and the facts that few messages touch last, created by initColdFields(). With
+  // thousands of connections each cache line a message touches is usually a miss: a message costs two or
+  // three lines of this object, not four or five.
   protected state = OPEN;
   /**
    * The connection's yes/no state in one small integer, not a field each: memory per connection is what a
@@ -66,7 +66,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   messagesIn = 0;
   messagesOut = 0;
 
-  // The facts (see initFacts()). Not readonly only because initFacts() sets them.
+  // The facts (see initColdFields()). Not readonly only because initColdFields() sets them.
   declare id: number;
   declare remoteAddress: string;
   declare remotePort: number;
@@ -106,7 +106,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
    * Creates the facts. A transport calls it first thing in its constructor's body, once its own fields
    * (created right after super() returns) exist, so that they sit with the per-message fields above.
    */
-  protected initFacts(): void {
+  protected initColdFields(): void {
     const core = this.core;
     this.id = core.nextId();
     this.remoteAddress = '';
@@ -130,8 +130,8 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   }
 
   // ---- transport operations a backend provides -------------------------------------------------
-  /** Hand bytes to the transport; return the bytes now queued and not yet accepted by the kernel. */
-  protected abstract transportWrite(bytes: Buffer | string): number;
+  /** Send bytes, or queue what the kernel does not take now; the bytes queued (0: all went). */
+  protected abstract transportSendOrQueue(bytes: Buffer | string): number;
   protected abstract transportPause(): void;
   protected abstract transportResume(): void;
   /** Flush the queue, then shutdown(SHUT_WR). */
@@ -145,8 +145,9 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   protected transportAbort(): void {
     this.transportDestroy();
   }
-  /** Hold writes until transportUncork(), then hand them to the kernel together (one writev).
-   * A transport that cannot gather writes keeps these no-ops and writes each at once. */
+  /** Hold writes until transportUncork(), then hand them to the kernel together (one writev). A
+   * transport that cannot gather writes, or gathers them anyway (syscall: to the end of the read batch),
+   * keeps these no-ops. */
   protected transportCork(): void {}
   protected transportUncork(): void {}
   abstract get writableLength(): number;
@@ -180,7 +181,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.core.stats.bytesOut += n;
     if (this.lastActive !== this.core.now) this.touch();
     if (this.flag(READING) && ++this.sendsInRead === 2) this.transportCork();
-    return this.queuedAfterWrite(this.transportWrite(bytes as Buffer | string));
+    return this.queuedAfterWrite(this.transportSendOrQueue(bytes as Buffer | string));
   }
 
   /** write() on TLS: plaintext to the engine, whose records reach the transport through tlsCipherOut(). */
@@ -248,7 +249,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
   }
 
   /** Nothing in or out since `time`, no handler running, nothing queued or half-decoded. */
-  quietSince(time: number): boolean {
+  isQuietSince(time: number): boolean {
     return (
       this.state === OPEN &&
       this.lastActive <= time &&
@@ -390,7 +391,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     if (this.state === CLOSED) return;
     this.bytesOut += bytes.length;
     this.core.stats.bytesOut += bytes.length;
-    const queued = this.transportWrite(bytes);
+    const queued = this.transportSendOrQueue(bytes);
     if (queued > this.core.limits.maxWriteBuffer) this.destroy('slow-consumer');
   }
 
@@ -427,7 +428,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
     this.closeReason = reason;
     this.closeError = error;
     this.state = ENDING;
-    this.transportWrite(reply);
+    this.transportSendOrQueue(reply);
     this.transportEnd();
   }
 
@@ -536,7 +537,7 @@ export abstract class ConnectionBase<In = unknown, Out = unknown> implements Con
       // Tell the peer why, then close once the reply is flushed.
       const reply = Buffer.from(error.reply.buffer, error.reply.byteOffset, error.reply.byteLength);
       if (this.flag(TLS_ON)) this.tlsSession!.write(reply);
-      else this.transportWrite(reply);
+      else this.transportSendOrQueue(reply);
       this.closeReason = 'protocol-error';
       this.closeError = error;
       this.end();

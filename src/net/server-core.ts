@@ -309,13 +309,13 @@ export class ServerCore<In = unknown, Out = unknown> {
     let quiet: ConnectionBase<In, Out>[] | null = null;
     for (const conn of this.connections) {
       if (late) conn.destroy('shutdown');
-      else if (conn.quietSince(quietSince)) (quiet ??= []).push(conn);
+      else if (conn.isQuietSince(quietSince)) (quiet ??= []).push(conn);
     }
     // Timers run before the loop's I/O phase: a read that already returned (a blocking read on a pool
     // thread takes the bytes out of the kernel) is handed over only then. Judge again after it.
     if (quiet)
       setImmediate(() => {
-        for (const conn of quiet) if (conn.quietSince(quietSince)) conn.endForShutdown();
+        for (const conn of quiet) if (conn.isQuietSince(quietSince)) conn.endForShutdown();
       });
   }
 }

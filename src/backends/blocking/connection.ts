@@ -55,7 +55,7 @@ export class BlockingConnection<In = unknown, Out = unknown> extends ConnectionB
   /** `buf` is the read buffer, reused for every read (a serving loop passes one buffer to all its clients). */
   constructor(core: ServerCore<In, Out>, fd: number, mode: BlockingMode, buf?: Buffer) {
     super(core);
-    this.initFacts();
+    this.initColdFields();
     this.fd = fd;
     this.mode = mode;
     this.buf = buf ?? Buffer.allocUnsafe(READ_BUFFER_BYTES);
@@ -263,7 +263,7 @@ export class BlockingConnection<In = unknown, Out = unknown> extends ConnectionB
     wake?.();
   }
 
-  protected transportWrite(bytes: Buffer | string): number {
+  protected transportSendOrQueue(bytes: Buffer | string): number {
     if (this.failure || this.shut) return 0;
     let buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
     if (buf.length === 0) return this.queued;

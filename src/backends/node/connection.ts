@@ -18,7 +18,7 @@ export class NodeConnection<In = unknown, Out = unknown> extends ConnectionBase<
 
   constructor(core: ServerCore<In, Out>, socket: Socket) {
     super(core);
-    this.initFacts();
+    this.initColdFields();
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
@@ -46,7 +46,7 @@ export class NodeConnection<In = unknown, Out = unknown> extends ConnectionBase<
     return this.socket.writableLength;
   }
 
-  protected transportWrite(bytes: Buffer | string): number {
+  protected transportSendOrQueue(bytes: Buffer | string): number {
     // node:net keeps a reference to a Buffer it could not write at once (no copy): a view of the shared
     // read buffer (an echo) would be overwritten by the next read, so it goes as a copy (a pool slice).
     if (this.sharedReads && typeof bytes !== 'string' && nodeReads.holds(bytes)) bytes = Buffer.from(bytes);

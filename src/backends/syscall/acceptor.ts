@@ -1,21 +1,23 @@
-// The syscall reactor's listening socket: accept4 in bounded batches, admission (connection limits, the
-// per-process descriptor cap, select's FD_SETSIZE), client addresses, and pausing: while accepting is
-// paused the listening socket is not watched, so new clients wait in the kernel's accept queue (or go to
-// another worker sharing the port) instead of being accepted and dropped.
+// The syscall reactor's listening socket, shaped like muduo's Acceptor: accept4 in bounded batches,
+// admission (connection limits, the per-process descriptor cap), client addresses, and pausing: while
+// accepting is paused the listening socket is not watched, so new clients wait in the kernel's accept
+// queue (or go to another worker sharing the port) instead of being accepted and dropped. What to do with
+// an admitted descriptor is the owner's business (onConnection): the reactor builds the connection.
 import { connectionFdCap } from '../../net/fd-cap.ts';
 import { listenTcpSocket } from '../../net/listen.ts';
 import type { ListenSpec, ResolvedServeOptions } from '../../net/server-contract.ts';
 import type { ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
-import { SysConnection } from './connection.ts';
-import { READABLE } from './multiplexer.ts';
-import type { SyscallReactor } from './reactor.ts';
+import type { Multiplexer } from './multiplexer.ts';
+
+/** An admitted client: its descriptor and address. */
+export type OnConnection = (fd: number, address: string, port: number) => void;
 
 /** Accepts per readiness of the listening socket, so a connection storm cannot starve served clients. */
 const ACCEPT_BATCH = 256;
 const ADDRESS_CACHE = 4096;
 
-export class Acceptor<In = unknown, Out = unknown> {
+export class Acceptor {
   /** The listening descriptor; -1 before listen() and after close. */
   fd = -1;
   /** close() began: what waits in the accept queue was taken, nothing more is. */
@@ -26,15 +28,17 @@ export class Acceptor<In = unknown, Out = unknown> {
   private pausedUntil = 0;
   private readonly peer = Buffer.alloc(sys.SOCKADDR_STORAGE_SIZE);
   private readonly addresses = new Map<number, string>();
-  private turnedAway = 0;
-  private localAddress = '';
-  private localPort = 0;
-  private readonly reactor: SyscallReactor<In, Out>;
-  private readonly core: ServerCore<In, Out>;
+  /** The listening socket's own address. */
+  localAddress = '';
+  localPort = 0;
+  private readonly mux: Multiplexer;
+  private readonly core: ServerCore<unknown, unknown>;
+  private readonly onConnection: OnConnection;
 
-  constructor(reactor: SyscallReactor<In, Out>) {
-    this.reactor = reactor;
-    this.core = reactor.core;
+  constructor(mux: Multiplexer, core: ServerCore<unknown, unknown>, onConnection: OnConnection) {
+    this.mux = mux;
+    this.core = core;
+    this.onConnection = onConnection;
     this.fdCap = connectionFdCap();
   }
 
@@ -55,6 +59,11 @@ export class Acceptor<In = unknown, Out = unknown> {
 
   /** The listening socket is readable: accept what waits, up to a batch. */
   ready(): void {
+    if (this.closing) return;
+    this.acceptBatch();
+  }
+
+  private acceptBatch(): void {
     const core = this.core;
     for (let i = 0; i < ACCEPT_BATCH; i++) {
       if (core.connections.size >= this.fdCap) {
@@ -85,25 +94,8 @@ export class Acceptor<In = unknown, Out = unknown> {
       core.reject(refusal);
       return;
     }
-    try {
-      this.reactor.mux.add(fd, READABLE);
-    } catch (error) {
-      // select's FD_SETSIZE: this client cannot be watched at all. Turn it away, keep serving the rest.
-      sys.close(fd);
-      core.reject('fd-limit');
-      this.turnedAway++;
-      if ((this.turnedAway & (this.turnedAway - 1)) === 0) {
-        core.logger.warn(`${(error as Error).message}: turned away ${this.turnedAway} client(s) so far`);
-      }
-      return;
-    }
-    sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
-    const conn = new SysConnection(core, this.reactor, fd);
-    conn.remoteAddress = this.peerAddress();
-    conn.remotePort = this.peer.readUInt16BE(2); // sin_port and sin6_port: both at offset 2, big-endian
-    conn.localAddress = this.localAddress;
-    conn.localPort = this.localPort;
-    this.reactor.serve(conn);
+    // sin_port and sin6_port: both at offset 2, big-endian
+    this.onConnection(fd, this.peerAddress(), this.peer.readUInt16BE(2));
   }
 
   /**
@@ -123,18 +115,18 @@ export class Acceptor<In = unknown, Out = unknown> {
     return address;
   }
 
-  /** Watch the listening socket or not, now (the reactor calls it when the multiplexer can take edits). */
-  watch(on: boolean): void {
+  /** Watch the listening socket or not. */
+  private watch(on: boolean): void {
     if (on === this.watching || this.fd < 0) return;
     this.watching = on;
-    if (on) this.reactor.mux.add(this.fd, READABLE, true);
-    else this.reactor.mux.remove(this.fd, false);
+    if (on) this.mux.addListener(this.fd);
+    else this.mux.remove(this.fd, false);
   }
 
   /** Stop watching the listening socket until a connection closes (fd-limit) or for `ms` (errno). */
   private pause(why: 'fd-limit' | 'errno', ms = 0): void {
     if (!this.watching) return;
-    this.reactor.editListener('unwatch');
+    this.watch(false);
     if (why === 'fd-limit') {
       this.core.logger.warn(
         `holding ${this.core.connections.size} connections, the most this process's fd limit allows: accepting paused`,
@@ -144,27 +136,22 @@ export class Acceptor<In = unknown, Out = unknown> {
     this.pausedUntil = Date.now() + ms;
     setTimeout(() => {
       this.pausedUntil = 0;
-      if (!this.reactor.stopping && !this.closing) this.reactor.editListener('watch');
+      if (!this.closing) this.watch(true);
     }, ms).unref();
   }
 
   /** A connection closed: accepting resumes if it was paused at the descriptor cap and there is room. */
   connectionGone(): void {
     if (this.watching || this.pausedUntil !== 0 || this.closing || this.fd < 0) return;
-    if (this.core.connections.size <= this.fdCap - 16) this.reactor.editListener('watch');
+    if (this.core.connections.size <= this.fdCap - 16) this.watch(true);
   }
 
   /** Stop accepting: take what already waits in the accept queue (those clients completed their
    * handshake; closing the socket would reset them), then close the listening socket. */
   close(): void {
     if (this.fd < 0 || this.closing) return;
-    this.ready();
+    this.acceptBatch();
     this.closing = true;
-    this.reactor.editListener('close');
-  }
-
-  /** Unwatch and close the listening descriptor now. */
-  closeNow(): void {
     this.watch(false);
     sys.close(this.fd);
     this.fd = -1;

@@ -1,8 +1,8 @@
-// A Connection on a raw non-blocking descriptor. Writes go straight to send(2) — or, while the reactor
-// hands a batch of reads to the app, the first small one waits in the reactor's WriteBatch until the batch
-// has been handled; whatever the kernel does not take goes to an Outbox (allocated only then) and is
-// flushed when the multiplexer reports the socket writable. Reads happen in the reactor, which owns the
-// read slots every connection shares.
+// A Connection on a raw non-blocking descriptor. It handles its own events (as libuv's uv__stream_io
+// does): the multiplexer's readiness comes in through handleEvent(), a read of the loop's batch through
+// handleRead(). Its pending output waits in one Outbox (allocated only then): a reply made while the loop
+// handles a batch of reads waits for the batch's end, when the loop calls flushListed(); what the kernel
+// refuses waits for writability.
 import { ConnectionBase, TRANSPORT_FLAGS } from '../../net/connection.ts';
 import type { CloseReason } from '../../net/connection-api.ts';
 import type { ServerCore } from '../../net/server-core.ts';
@@ -17,72 +17,44 @@ import {
   send,
   sendRaw,
   shutdown,
+  socketError,
   unreadBytes,
 } from '../../sys/index.ts';
-import { READABLE, WRITABLE } from './multiplexer.ts';
+import type { ConnectionLoop } from './loop.ts';
+import { ERROR, HANGUP, PEER_HANGUP, READABLE, WRITABLE } from './multiplexer.ts';
 import { Outbox } from './outbox.ts';
-import type { SyscallReactor } from './reactor.ts';
 
 // This transport's bits of ConnectionBase.flags.
+/** Reading is paused (by the app, or while an async handler runs). */
 const READ_PAUSED = TRANSPORT_FLAGS;
+/** The peer sent FIN: read() returned 0. */
 const EOF = TRANSPORT_FLAGS << 1;
-const READ_PENDING = TRANSPORT_FLAGS << 2;
-const ENDING = TRANSPORT_FLAGS << 3;
+/** end() was called: shut down our side once the output is flushed. */
+const ENDING = TRANSPORT_FLAGS << 2;
 /** A write failed: the connection closes on the next microtask. */
-const FAILED = TRANSPORT_FLAGS << 4;
+const FAILED = TRANSPORT_FLAGS << 3;
+/** On the loop's list of connections to flush at the end of the batch. */
+const FLUSH_LISTED = TRANSPORT_FLAGS << 4;
+/** The kernel refused part of the output: the rest waits for writability. */
+const WAIT_WRITABLE = TRANSPORT_FLAGS << 5;
 
-/** The largest write deferred to the end of a batch (below the high watermark too: see transportWrite). */
-const DEFER_MAX = 64 * 1024;
+/** The most output held to the end of a batch (and below the high watermark: see transportSendOrQueue). */
+const HOLD_MAX = 64 * 1024;
 
 export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<In, Out> {
   readonly fd: number;
-  private readonly reactor: SyscallReactor<In, Out>;
-  /** Bytes waiting for the kernel; null while there are none. */
+  private readonly loop: ConnectionLoop<In, Out>;
+  /** Output not yet taken by the kernel; null while there is none. */
   private out: Outbox | null = null;
-  /** The interest registered with the multiplexer (level-triggered: WRITABLE only while queued). */
-  interest = READABLE;
+  /** The interest registered with the multiplexer (level-triggered: WRITABLE only while refused bytes
+   * wait). */
+  private interest = READABLE;
 
-  constructor(core: ServerCore<In, Out>, reactor: SyscallReactor<In, Out>, fd: number) {
+  constructor(core: ServerCore<In, Out>, loop: ConnectionLoop<In, Out>, fd: number) {
     super(core);
-    this.initFacts();
-    this.reactor = reactor;
+    this.initColdFields();
+    this.loop = loop;
     this.fd = fd;
-  }
-
-  /** Reading is paused (by the app, or while an async handler runs). */
-  get readPaused(): boolean {
-    return this.flag(READ_PAUSED);
-  }
-  /** The peer sent FIN: read() returned 0. */
-  get eof(): boolean {
-    return this.flag(EOF);
-  }
-  /** Edge-triggered: a readable edge arrived while paused; read when resumed. */
-  get readPending(): boolean {
-    return this.flag(READ_PENDING);
-  }
-  set readPending(on: boolean) {
-    this.setFlag(READ_PENDING, on);
-  }
-  /** end() was called: shut down our side once the queue is flushed. */
-  private get ending(): boolean {
-    return this.flag(ENDING);
-  }
-
-  private get failed(): boolean {
-    return this.flag(FAILED);
-  }
-
-  /**
-   * Bytes wait for writability (or a corked batch is open): what a writable event is for. Level-triggered
-   * write interest is registered exactly while bytes are queued, so no event is missed by checking this.
-   */
-  get hasQueue(): boolean {
-    return this.out !== null && !this.closed;
-  }
-
-  private get queued(): number {
-    return this.out === null ? 0 : this.out.queued;
   }
 
   start(): void {
@@ -91,23 +63,49 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   }
 
   get writableLength(): number {
-    const deferred = this.reactor.batch.bytesOf(this.fd);
-    return this.out === null ? deferred : deferred + this.out.queued + this.out.gathered;
+    return this.out === null ? 0 : this.out.bytes;
   }
 
   protected override unreadInKernel(): boolean {
     return unreadBytes(this.fd) > 0;
   }
 
-  /** The reactor read `chunk` (a view of its shared buffer) for this connection. */
-  onData(chunk: Buffer): void {
+  // ---- events ----------------------------------------------------------------------------------------
+  /** The multiplexer reports `events` (READABLE | WRITABLE | ERROR | HANGUP | PEER_HANGUP) on the socket. */
+  handleEvent(events: number): void {
+    if (events & (READABLE | HANGUP | ERROR)) {
+      const flags = this.flags;
+      if ((flags & (READ_PAUSED | EOF)) === 0)
+        this.loop.read(this, (events & (PEER_HANGUP | HANGUP | ERROR)) !== 0);
+      // Edge-triggered and paused, the error or hang-up is left to the read that resuming makes.
+      else if ((flags & READ_PAUSED) === 0 || !this.loop.edge) {
+        if (events & ERROR) this.onError(socketError(this.fd) || ECONNRESET);
+        else if (events & HANGUP) this.closeWith(flags & EOF ? undefined : 'peer-reset');
+      }
+    }
+    // Edge-triggered reports writability with every event; only refused bytes wait for it.
+    if (events & WRITABLE && this.flag(WAIT_WRITABLE) && !this.closed) this.handleWritable();
+  }
+
+  /**
+   * The loop read `chunk` (a view of its slots) for this connection. `more`: the socket may hold more (a
+   * full read, or a hang-up whose EOF is still to be read); edge-triggered, no event will say so.
+   */
+  handleRead(chunk: Buffer, more: boolean): void {
     this.received(chunk);
+    // Level-triggered, the kernel reports the socket again; paused, resuming reads it.
+    if (this.loop.edge && more && (this.flags & READ_PAUSED) === 0 && !this.closed) this.loop.readAgain(this);
+  }
+
+  /** The loop's turn to read this connection again (see readAgain). */
+  continueReading(): void {
+    if (!this.closed && (this.flags & (READ_PAUSED | EOF)) === 0) this.loop.read(this, true);
   }
 
   /** read() returned 0. */
   onEof(): void {
-    this.setFlag(EOF, true);
-    if (this.ending && this.queued === 0) {
+    this.flags |= EOF;
+    if (this.flag(ENDING) && this.out === null) {
       this.closeWith(); // our FIN went out earlier; now the peer's came: done
       return;
     }
@@ -120,134 +118,119 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
     this.destroy(code === ECONNRESET || code === EPIPE ? 'peer-reset' : 'error', new Error(`errno ${code}`));
   }
 
-  /** The multiplexer reports the socket writable. */
-  onWritable(): void {
-    const out = this.out;
-    if (out !== null && out.queued > 0) {
-      const r = out.flush(this.fd);
-      if (r < 0) {
-        this.fail(-r);
-        return;
+  private handleWritable(): void {
+    this.flush();
+    if (!this.closed && this.writableLength <= this.core.limits.lowWaterMark) this.drained();
+  }
+
+  // ---- output ----------------------------------------------------------------------------------------
+  /** The bytes now waiting for the kernel (0: all of them went). */
+  protected transportSendOrQueue(bytes: Buffer | string): number {
+    if (this.flag(FAILED)) return 0;
+    const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    let out = this.out;
+    if (out === null) {
+      if (this.loop.inBatch && buf.length < this.core.limits.highWaterMark && buf.length <= HOLD_MAX) {
+        // Held to the end of the batch, when the loop sends every connection's replies together.
+        const slots = this.loop.slots;
+        out = this.out = Outbox.take();
+        out.push(buf, slots.holds(buf) ? slots.addressOf(buf) : -1);
+        if (!this.flag(FLUSH_LISTED)) {
+          this.flags |= FLUSH_LISTED;
+          this.loop.flushLater(this);
+        }
+        return out.bytes;
       }
+      const n = this.sendNow(buf);
+      if (n === buf.length) return 0;
+      if (n < 0 && n !== -EAGAIN) {
+        this.fail(-n);
+        return 0;
+      }
+      out = this.out = Outbox.take();
+      out.push(n > 0 ? buf.subarray(n) : buf);
+      this.waitWritable(out);
+      return out.bytes;
     }
-    if (this.closed) return;
-    if (this.queued === 0) {
-      if (out !== null && !out.corked) this.out = null;
-      if (this.ending) this.finishEnd();
-      else this.updateInterest();
+    if (this.flag(WAIT_WRITABLE)) {
+      out.push(this.loop.slots.holds(buf) ? Buffer.from(buf) : buf); // it waits past the batch
+      return out.bytes;
     }
-    if (this.queued <= this.core.limits.lowWaterMark) this.drained();
+    out.push(buf);
+    if (out.bytes > HOLD_MAX || out.bytes >= this.core.limits.highWaterMark) this.flush();
+    return this.writableLength;
+  }
+
+  /** The loop's end of a batch: the output held for it goes to the kernel. */
+  flushListed(): void {
+    this.flags &= ~FLUSH_LISTED;
+    if (this.out === null || this.flags & (WAIT_WRITABLE | FAILED) || this.closed) return;
+    this.flush();
+  }
+
+  /** Hand the output to the kernel: all of it, or the rest waits for writability. */
+  private flush(): void {
+    const out = this.out!;
+    const r = out.flush(this.fd, this.loop.slots);
+    if (r < 0) {
+      this.fail(-r);
+      return;
+    }
+    if (out.bytes > 0) {
+      this.waitWritable(out);
+      return;
+    }
+    this.out = null;
+    Outbox.give(out);
+    if (this.flags & WAIT_WRITABLE) {
+      this.flags &= ~WAIT_WRITABLE;
+      if (!this.flag(ENDING)) this.updateInterest();
+    }
+    if (this.flag(ENDING)) this.finishEnd();
+  }
+
+  private waitWritable(out: Outbox): void {
+    out.own(this.loop.slots);
+    if (this.flag(WAIT_WRITABLE)) return;
+    this.flags |= WAIT_WRITABLE;
+    this.updateInterest();
   }
 
   /** A write failed: close on the next microtask, so the app's send() returns before close() runs. */
   private fail(errno: number): void {
-    if (this.failed) return;
-    this.setFlag(FAILED, true);
+    if (this.flag(FAILED)) return;
+    this.flags |= FAILED;
     queueMicrotask(() => this.onError(errno));
   }
 
-  protected transportCork(): void {
-    // A reply deferred to the end of the batch leads the corked ones: it joins their writev.
-    const deferred = this.reactor.batch.take(this.fd);
-    const out = (this.out ??= new Outbox());
-    out.cork();
-    if (deferred !== null) out.hold(deferred);
-  }
-
-  protected transportUncork(): void {
-    const out = this.out;
-    if (out === null || !out.corked || this.failed || this.closed) return;
-    const r = out.uncork(this.fd);
-    if (r < 0) this.fail(-r);
-    else if (out.queued === 0) this.out = null;
-    else this.updateInterest();
-  }
-
-  protected transportWrite(bytes: Buffer | string): number {
-    if (this.failed) return 0;
-    const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    if (this.out === null) {
-      const batch = this.reactor.batch;
-      if (batch.open) {
-        // Inside a batch: the first small write waits for the batch's end; a later one sends the first now.
-        if (batch.has(this.fd)) this.flushDeferred();
-        else if (
-          buf.length < this.core.limits.highWaterMark &&
-          buf.length <= DEFER_MAX &&
-          batch.defer(this.fd, buf)
-        )
-          return 0;
-        if (this.failed) return 0;
-      }
-    }
-    const out = this.out;
-    if (out === null) {
-      const n = this.sendNow(buf);
-      return n === buf.length ? 0 : this.queueRest(buf, n);
-    }
-    if (out.corked) out.hold(buf);
-    else out.enqueue(buf, this.borrowed(buf));
-    return out.queued + out.gathered;
-  }
-
-  /** The deferred write goes out now: something else must follow it in order. */
-  private flushDeferred(): void {
-    const deferred = this.reactor.batch.take(this.fd);
-    if (deferred === null) return;
-    const n = this.sendNow(deferred);
-    if (n !== deferred.length) this.queueRest(deferred, n);
-  }
-
-  /** A write to an idle socket went out short (n bytes sent, or -errno): queue the rest; the bytes queued. */
-  private queueRest(buf: Buffer, n: number): number {
-    if (n < 0 && n !== -EAGAIN) {
-      this.fail(-n);
-      return 0;
-    }
-    const fresh = (this.out = new Outbox());
-    fresh.enqueue(n > 0 ? buf.subarray(n) : buf, this.borrowed(buf));
-    this.updateInterest();
-    return fresh.queued;
-  }
-
-  /** The reactor sent this connection's deferred write at the end of a batch, and it went out short. */
-  sentShort(buf: Buffer, n: number): void {
-    // It has no queue: a write defers only to an idle socket, and whatever could queue behind it (a later
-    // write, a cork, end()) takes the deferred write back first.
-    if (!this.closed && !this.failed) this.queueRest(buf, n);
-  }
-
-  /** A view of the reactor's read slots (an echo), which a later read overwrites: queue a copy. */
-  private borrowed(buf: Buffer): boolean {
-    return this.reactor.reads.holds(buf);
-  }
-
   /**
-   * send(2) now. Bytes that are a view of the reactor's read slots (an echo) go by raw address, with no
+   * send(2) now. Bytes that are a view of the loop's read slots (an echo) go by raw address, with no
    * marshalling; others through koffi's Buffer argument.
    */
   private sendNow(buf: Buffer): number {
-    const reads = this.reactor.reads;
-    if (reads.holds(buf)) return sendRaw(this.fd, reads.addressOf(buf), buf.length);
+    const slots = this.loop.slots;
+    if (slots.holds(buf)) return sendRaw(this.fd, slots.addressOf(buf), buf.length);
     return send(this.fd, buf, buf.length, MSG_NOSIGNAL);
   }
 
+  // ---- the rest of the transport ---------------------------------------------------------------------
   protected transportPause(): void {
-    this.setFlag(READ_PAUSED, true);
+    this.flags |= READ_PAUSED;
     this.updateInterest();
   }
 
   protected transportResume(): void {
-    this.setFlag(READ_PAUSED, false);
+    this.flags &= ~READ_PAUSED;
     this.updateInterest();
-    // Edge-triggered: the edge may have passed while paused: let the reactor try a read on its next turn.
-    this.reactor.scheduleRead(this);
+    // Edge-triggered: the edge may have passed while paused: try a read soon.
+    if (this.loop.edge) this.loop.readAgain(this);
   }
 
+  /** Half-close once the output is flushed (a reply held for the batch leaves now, before the FIN). */
   protected transportEnd(): void {
-    this.flushDeferred();
-    this.setFlag(ENDING, true);
-    if (this.queued === 0) this.finishEnd();
+    this.flags |= ENDING;
+    if (this.out === null) this.finishEnd();
+    else if (!this.flag(WAIT_WRITABLE | FAILED)) this.flush();
   }
 
   protected transportDestroy(): void {
@@ -267,7 +250,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   }
 
   private finishEnd(): void {
-    if (this.eof) {
+    if (this.flag(EOF)) {
       // Both sides are done: nothing more will come, close now.
       this.closeWith();
       return;
@@ -276,18 +259,23 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
     this.updateInterest();
   }
 
+  /** Close the descriptor; unsent output is dropped, as on any close. */
   private release(): void {
-    if (this.reactor.forget(this)) close(this.fd);
-    this.out = null;
+    if (this.loop.forget(this)) close(this.fd);
+    if (this.out !== null) {
+      Outbox.give(this.out);
+      this.out = null;
+    }
   }
 
   /** What the multiplexer should watch now (level-triggered only; edge-triggered watches everything). */
-  updateInterest(): void {
+  private updateInterest(): void {
     if (this.closed) return;
-    const interest = (this.readPaused || this.eof ? 0 : READABLE) | (this.queued > 0 ? WRITABLE : 0);
+    const flags = this.flags;
+    const interest = (flags & (READ_PAUSED | EOF) ? 0 : READABLE) | (flags & WAIT_WRITABLE ? WRITABLE : 0);
     if (interest !== this.interest) {
       this.interest = interest;
-      this.reactor.setInterest(this, interest);
+      this.loop.watch(this.fd, interest);
     }
   }
 }

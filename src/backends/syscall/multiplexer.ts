@@ -15,24 +15,24 @@ export interface Multiplexer {
   readonly name: 'select' | 'poll' | 'epoll';
   /** Edge-triggered: a readiness is reported once; the reactor must read/write until EAGAIN. */
   readonly edge: boolean;
-  /** May add/modify/remove run while a waitAsync() is pending on another thread? (epoll: yes.) */
-  readonly concurrentEdits: boolean;
-  /**
-   * Watch fd for `interest` (READABLE | WRITABLE). Throws for a descriptor it cannot watch. `level`: watch
-   * this one level-triggered even on an edge-triggered multiplexer (the listening socket, the wake fd).
-   */
-  add(fd: number, interest: number, level?: boolean): void;
+  /** Watch a connected socket for `interest` (READABLE | WRITABLE). Throws for one it cannot watch. */
+  add(fd: number, interest: number): void;
+  /** Watch a listening socket: reported for as long as clients wait in its accept queue (level-triggered
+   * on every multiplexer), since the acceptor stops after a bounded batch. */
+  addListener(fd: number): void;
   modify(fd: number, interest: number): void;
   /** Stop watching fd. `closing`: the caller closes fd right after (epoll then needs no syscall). */
   remove(fd: number, closing: boolean): void;
-  /** Wait up to timeoutMs (0: poll, -1: forever); the number of ready descriptors, or -errno. */
+  /** Wait up to timeoutMs (0: poll, -1: forever); the number of ready entries, or -errno. */
   wait(timeoutMs: number): number;
-  /** The same on a libuv pool thread, so Node's event loop runs meanwhile. */
+  /** The same on a libuv pool thread, so Node's event loop runs meanwhile ("parked"). Edits made while
+   * parked take effect before it returns (select and poll queue them and wake themselves). */
   waitAsync(timeoutMs: number): Promise<number>;
-  /** Ready descriptor i of the last wait, and its events. */
+  /** End a parked waitAsync() early (nothing when none is parked). */
+  wake(): void;
+  /** Ready descriptor i of the last wait, or -1 for one of the multiplexer's own (its wake descriptor,
+   * Node's loop): nothing to handle, but the wait ended for it. */
   readyFd(i: number): number;
   readyEvents(i: number): number;
-  /** Descriptors watched. */
-  readonly size: number;
   close(): void;
 }

@@ -13,27 +13,26 @@
 // - Idle: still nothing, the wait is parked on a libuv pool thread (waitAsync(-1)) and the turn returns;
 //   Node sleeps in its own poll until the kernel reports one of our descriptors or something of Node's
 //   happens. Idle, we never spin: 10,000 idle connections cost nothing but the sweep timer.
-// - Anything that must interrupt a parked wait (a resumed edge-triggered connection, an interest edit
-//   that select/poll cannot take while the kernel scans their arrays, shutdown) writes to an eventfd
-//   that the multiplexer watches.
+// - Anything that must interrupt a parked wait (a resumed edge-triggered connection, shutdown) calls
+//   mux.wake(); select and poll wake themselves for an interest edit they cannot take while parked.
 // Ready sockets are served in batches of up to --read-batch (32), in three phases, as Redis does (it
 // writes its replies just before it waits again): read each socket once into a slot of its own, hand
-// every read to the app, then send the replies the app made (a connection's first small write of the
-// batch is deferred; see write-batch.ts). Why: every system call evicts much of what the CPU had cached,
-// and the code between two calls runs cold; one app handler between each read and its write ran the whole
-// handler path cold per message, a batch runs it warm (less CPU per echoed message: docs/performance.md).
-// A batch of 1 is the interleaved textbook loop.
+// every read to the app, then send the replies the app made (each connection holds its small replies to
+// the end of the batch and is listed for it: see SysConnection.transportSendOrQueue). Why: every system
+// call evicts much of what the CPU had cached, and the code between two calls runs cold; one app handler
+// between each read and its write ran the whole handler path cold per message, a batch runs it warm (less
+// CPU per echoed message: docs/performance.md). A batch of 1 is the interleaved textbook loop.
 import type { ListenSpec, ResolvedServeOptions } from '../../net/server-contract.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { Acceptor } from './acceptor.ts';
-import type { SysConnection } from './connection.ts';
+import { SysConnection } from './connection.ts';
 import { EpollMultiplexer } from './epoll-multiplexer.ts';
-import { ERROR, HANGUP, type Multiplexer, PEER_HANGUP, READABLE, WRITABLE } from './multiplexer.ts';
+import type { ConnectionLoop } from './loop.ts';
+import { type Multiplexer, READABLE } from './multiplexer.ts';
 import { PollMultiplexer } from './poll-multiplexer.ts';
 import { ReadSlots } from './read-slots.ts';
 import { SelectMultiplexer } from './select-multiplexer.ts';
-import { type ShortSendSink, WriteBatch } from './write-batch.ts';
 
 /** One read's buffer: a slot of ReadSlots. */
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -45,57 +44,51 @@ const EDGE_READS = 16;
  * (see the top comment). */
 const SYNC_WAIT_MS = 5;
 
-/** An edit of the listening socket's watch (see Acceptor), applied when the multiplexer can take it. */
-export type ListenerEdit = 'watch' | 'unwatch' | 'close';
-
 export function createMultiplexer(options: ResolvedServeOptions): Multiplexer {
   if (options.multiplexer === 'select') return new SelectMultiplexer();
   if (options.multiplexer === 'poll') return new PollMultiplexer();
   return new EpollMultiplexer(options.trigger === 'edge');
 }
 
-export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSink {
+export class SyscallReactor<In = unknown, Out = unknown> implements ConnectionLoop<In, Out> {
   readonly core: ServerCore<In, Out>;
-  readonly mux: Multiplexer;
+  private readonly mux: Multiplexer;
+  readonly edge: boolean;
   private readonly options: ResolvedServeOptions;
   private readonly conns: (SysConnection<In, Out> | undefined)[] = [];
   /** Every read lands here, one slot per socket of a batch. */
-  readonly reads: ReadSlots;
-  /** Replies deferred to the end of a batch. */
-  readonly batch: WriteBatch;
-  /** A batch's reads: slot k holds readLens[k] bytes of the connection on readFds[k]; readMore[k]: the
-   * socket may hold more (a full slot, or a hang-up whose EOF is still to be read). */
-  private readonly readFds: Int32Array;
+  readonly slots: ReadSlots;
+  /** The app is handling a batch's reads: replies wait for the batch's end. */
+  inBatch = false;
+  /** A batch's reads: slot k holds readLens[k] bytes of readConns[k]; readMore[k]: the socket may hold
+   * more (a full slot, or a hang-up whose EOF is still to be read). */
+  private readonly readConns: (SysConnection<In, Out> | null)[];
   private readonly readLens: Int32Array;
   private readonly readMore: Uint8Array;
   /** Reads in the batch so far (slots 0 .. batched-1). */
   private batched = 0;
-  private readonly acceptor: Acceptor<In, Out>;
-  private readonly wakeFd: number;
+  /** Connections with replies held to the end of the batch (Redis's clients_pending_write): the first
+   * flushCount entries (a count, not length = 0, which would make V8 reallocate the array each batch). */
+  private readonly flushList: (SysConnection<In, Out> | undefined)[] = [];
+  private flushCount = 0;
+  private readonly acceptor: Acceptor;
   private readQueue: SysConnection<In, Out>[] = [];
-  /** Edits that wait for a parked select/poll: connections, closed fds, or the listener's. */
-  private dirty: (SysConnection<In, Out> | number | ListenerEdit)[] = [];
-  private parked = false;
-  /** libuv's own epoll descriptor, watched so that a short synchronous wait ends when Node has work. */
-  private readonly uvFd: number;
+  /** Clients refused because the multiplexer cannot watch their descriptor (select's FD_SETSIZE). */
+  private unwatchable = 0;
   /** close() is done with the connections: the loop ends at its next turn. */
-  stopping = false;
+  private stopping = false;
   private loopDone: (() => void) | null = null;
 
   constructor(options: ResolvedServeOptions) {
     this.options = options;
     this.core = new ServerCore(coreOptions(options));
     this.mux = createMultiplexer(options);
-    this.reads = new ReadSlots(options.readBatch, READ_BUFFER_BYTES);
-    this.batch = new WriteBatch(this.reads);
-    this.readFds = new Int32Array(options.readBatch);
+    this.edge = this.mux.edge;
+    this.slots = new ReadSlots(options.readBatch, READ_BUFFER_BYTES);
+    this.readConns = new Array(options.readBatch).fill(null);
     this.readLens = new Int32Array(options.readBatch);
     this.readMore = new Uint8Array(options.readBatch);
-    this.wakeFd = sys.eventfd(0, sys.EFD_NONBLOCK | sys.EFD_CLOEXEC);
-    this.mux.add(this.wakeFd, READABLE, true);
-    this.uvFd = sys.libuvBackendFd();
-    if (this.uvFd >= 0) this.mux.add(this.uvFd, READABLE, true);
-    this.acceptor = new Acceptor(this);
+    this.acceptor = new Acceptor(this.mux, this.core as ServerCore<unknown, unknown>, this.connect);
   }
 
   /** Open (or adopt) the listening socket and start the loop; the port. */
@@ -106,13 +99,35 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     return port;
   }
 
+  /** The acceptor admitted a client: watch it and serve it. */
+  private readonly connect = (fd: number, address: string, port: number): void => {
+    try {
+      this.mux.add(fd, READABLE);
+    } catch (error) {
+      // select's FD_SETSIZE: this client cannot be watched at all. Turn it away, keep serving the rest.
+      sys.close(fd);
+      this.core.reject('fd-limit');
+      const count = ++this.unwatchable;
+      if ((count & (count - 1)) === 0)
+        this.core.logger.warn(`${(error as Error).message}: turned away ${count} client(s) so far`);
+      return;
+    }
+    sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
+    const conn = new SysConnection(this.core, this, fd);
+    conn.remoteAddress = address;
+    conn.remotePort = port;
+    conn.localAddress = this.acceptor.localAddress;
+    conn.localPort = this.acceptor.localPort;
+    this.conns[fd] = conn;
+    conn.start();
+  };
+
   // ---- the loop ---------------------------------------------------------------------------------------
   private readonly turn = (): void => {
     if (this.stopping) {
       this.finish();
       return;
     }
-    this.applyDirty();
     // One wait a turn: it returns at once when anything is ready, and otherwise waits a little right here
     // (ended early by our sockets or by anything Node's own loop waits for) before the wait is parked.
     const n = this.mux.wait(this.readQueue.length > 0 ? 0 : SYNC_WAIT_MS);
@@ -122,104 +137,77 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
   };
 
   private park(): void {
-    this.parked = true;
     this.mux.waitAsync(-1).then(
       (n) => {
-        this.parked = false;
         if (n > 0) this.dispatch(n);
         setImmediate(this.turn);
       },
       (error) => {
-        this.parked = false;
         this.core.logger.error('multiplexer wait failed', { error });
         setImmediate(this.turn);
       },
     );
   }
 
-  private wake(): void {
-    if (this.parked) sys.eventfdWrite(this.wakeFd, 1);
-  }
-
+  /** Read phase: each ready descriptor's events go to its connection (which reads into the batch). */
   private dispatch(n: number): number {
     const mux = this.mux;
     const conns = this.conns;
     for (let i = 0; i < n; i++) {
       const fd = mux.readyFd(i);
-      const events = mux.readyEvents(i);
+      // fd < 0: the multiplexer's own (a wake, or Node's loop has work: the turn yields to it next).
+      if (fd < 0) continue;
       const conn = conns[fd];
-      if (conn === undefined) {
-        if (fd === this.acceptor.fd) {
-          if (!this.acceptor.closing) this.acceptor.ready();
-        } else if (fd === this.wakeFd) sys.eventfdRead(this.wakeFd);
-        // fd === this.uvFd: Node's loop has work; the caller yields to it right after this turn.
-        continue;
-      }
-      if (events & (READABLE | HANGUP | ERROR)) {
-        if (!conn.readPaused && !conn.eof)
-          this.read(conn, fd, (events & (PEER_HANGUP | HANGUP | ERROR)) !== 0);
-        else if (conn.readPaused && mux.edge) conn.readPending = true;
-        else if (events & ERROR) conn.onError(sys.socketError(fd) || sys.ECONNRESET);
-        else if (events & HANGUP) conn.closeWith(conn.eof ? undefined : 'peer-reset');
-      }
-      // Edge-triggered reports writability with every event; only a connection with bytes queued cares.
-      if (events & WRITABLE && conn.hasQueue) conn.onWritable();
+      if (conn !== undefined) conn.handleEvent(mux.readyEvents(i));
+      else if (fd === this.acceptor.fd) this.acceptor.ready();
     }
     this.endBatch();
     return n;
   }
 
   /**
-   * Read phase: one read of `conn` (on fd) into the batch's next slot; a full batch is handled at once. A
-   * read shorter than the slot took all a TCP socket held: only a full read, or a hang-up (whose EOF must
-   * still be read), leaves more to read — level-triggered, the kernel reports the socket again;
-   * edge-triggered, it goes on the read queue (one read per batch: a handler may pause the connection in
-   * between).
+   * One read of `conn` into the batch's next slot; a full batch is handled at once. A read shorter than
+   * the slot took all a TCP socket held: only a full read, or a hang-up (whose EOF must still be read),
+   * leaves more to read (see SysConnection.handleRead).
    */
-  private read(conn: SysConnection<In, Out>, fd: number, untilEof: boolean): void {
+  read(conn: SysConnection<In, Out>, untilEof: boolean): void {
     const k = this.batched;
-    const n = sys.recvRaw(fd, this.reads.slotAddress(k), READ_BUFFER_BYTES);
+    const n = sys.recvRaw(conn.fd, this.slots.slotAddress(k), READ_BUFFER_BYTES);
     if (n > 0) {
-      this.readFds[k] = fd;
+      this.readConns[k] = conn;
       this.readLens[k] = n;
       this.readMore[k] = n === READ_BUFFER_BYTES || untilEof ? 1 : 0;
       this.batched = k + 1;
-      if (this.batched === this.reads.count) this.endBatch();
+      if (this.batched === this.slots.count) this.endBatch();
       return;
     }
     if (n === 0) conn.onEof();
     else if (n !== -sys.EAGAIN) conn.onError(-n);
   }
 
-  /** The batch read so far (if any) is handled, then its replies sent. */
+  /** Handle phase, then write phase: the app gets the batch's reads, then the replies held go out. */
   private endBatch(): void {
     const k = this.batched;
     if (k === 0) return;
     this.batched = 0;
-    this.handleReads(k);
-  }
-
-  /** Handle phase, then write phase: the app gets the batch's k reads, then its replies go out. */
-  private handleReads(k: number): void {
-    const conns = this.conns;
-    const reads = this.reads;
-    const edge = this.mux.edge;
-    this.batch.open = true;
+    const slots = this.slots;
+    const readConns = this.readConns;
+    this.inBatch = true;
     for (let j = 0; j < k; j++) {
-      const conn = conns[this.readFds[j]!];
-      if (conn === undefined || conn.closed) continue; // closed by another connection's handler
-      conn.onData(reads.view(this.readLens[j]!, j));
-      if (!edge) continue;
-      if (conn.readPaused) conn.readPending = true;
-      else if (this.readMore[j] === 1 && !conn.closed) this.readQueue.push(conn);
+      const conn = readConns[j]!; // left in place: at most readBatch references, overwritten next batch
+      // closed by another connection's handler
+      if (!conn.closed) conn.handleRead(slots.view(this.readLens[j]!, j), this.readMore[j] === 1);
     }
-    this.batch.open = false;
-    this.batch.flush(this);
-  }
-
-  /** A deferred reply went out short (ShortSendSink): its connection queues the rest. */
-  sentShort(fd: number, bytes: Buffer, n: number): void {
-    this.conns[fd]?.sentShort(bytes, n);
+    this.inBatch = false;
+    const count = this.flushCount;
+    if (count === 0) return;
+    this.flushCount = 0;
+    const list = this.flushList;
+    for (let j = 0; j < count; j++) {
+      const conn = list[j]!;
+      list[j] = undefined;
+      conn.flushListed();
+    }
   }
 
   /** Edge-triggered connections with more to read: up to EDGE_READS more batches of them this turn. */
@@ -228,75 +216,33 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     for (let pass = 0; pass < EDGE_READS && this.readQueue.length > 0; pass++) {
       const queue = this.readQueue;
       this.readQueue = [];
-      for (const conn of queue)
-        if (!conn.closed && !conn.readPaused && !conn.eof) this.read(conn, conn.fd, true);
+      for (const conn of queue) conn.continueReading();
       this.endBatch();
       handled += queue.length;
     }
     return handled;
   }
 
-  // ---- the acceptor's requests ---------------------------------------------------------------------------
-  /** A connection the acceptor admitted: serve it. */
-  serve(conn: SysConnection<In, Out>): void {
-    this.conns[conn.fd] = conn;
-    conn.start();
-  }
-
-  /** Edit the listening socket's watch now, or once a parked select/poll has returned. */
-  editListener(edit: ListenerEdit): void {
-    if (this.mux.concurrentEdits || !this.parked) this.applyListenerEdit(edit);
-    else {
-      this.dirty.push(edit);
-      this.wake();
-    }
-  }
-
-  private applyListenerEdit(edit: ListenerEdit): void {
-    if (edit === 'close') this.acceptor.closeNow();
-    else this.acceptor.watch(edit === 'watch');
-  }
-
-  // ---- what connections ask of the reactor ----------------------------------------------------------
-  setInterest(conn: SysConnection<In, Out>, interest: number): void {
-    if (this.mux.concurrentEdits || !this.parked) this.mux.modify(conn.fd, interest);
-    else {
-      this.dirty.push(conn);
-      this.wake();
-    }
-  }
-
-  scheduleRead(conn: SysConnection<In, Out>): void {
-    if (!this.mux.edge && !conn.readPending) return; // level-triggered: the kernel announces it again
-    conn.readPending = false;
+  // ---- ConnectionLoop: what a connection asks of its loop -----------------------------------------------
+  readAgain(conn: SysConnection<In, Out>): void {
     this.readQueue.push(conn);
-    this.wake();
+    this.mux.wake();
   }
 
-  /** Drop a closing connection; true if the caller should close its descriptor. */
+  flushLater(conn: SysConnection<In, Out>): void {
+    this.flushList[this.flushCount++] = conn;
+  }
+
+  watch(fd: number, interest: number): void {
+    this.mux.modify(fd, interest);
+  }
+
   forget(conn: SysConnection<In, Out>): boolean {
     if (this.conns[conn.fd] !== conn) return false;
     this.conns[conn.fd] = undefined;
-    this.batch.drop(conn.fd);
-    if (this.mux.concurrentEdits || !this.parked) this.mux.remove(conn.fd, true);
-    else {
-      this.dirty.push(conn.fd);
-      this.wake();
-    }
+    this.mux.remove(conn.fd, true);
     this.acceptor.connectionGone();
     return true;
-  }
-
-  /** Interest edits that waited for a parked select/poll to return. */
-  private applyDirty(): void {
-    if (this.dirty.length === 0) return;
-    const dirty = this.dirty;
-    this.dirty = [];
-    for (const item of dirty) {
-      if (typeof item === 'string') this.applyListenerEdit(item);
-      else if (typeof item === 'number') this.mux.remove(item, false);
-      else if (!item.closed) this.mux.modify(item.fd, item.interest);
-    }
   }
 
   // ---- stopping ---------------------------------------------------------------------------------------
@@ -306,7 +252,7 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
     await new Promise<void>((resolve) => {
       this.loopDone = resolve;
       this.stopping = true;
-      this.wake();
+      this.mux.wake();
     });
   }
 
@@ -316,9 +262,6 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ShortSendSin
   }
 
   private finish(): void {
-    if (this.uvFd >= 0) this.mux.remove(this.uvFd, false);
-    this.mux.remove(this.wakeFd, true);
-    sys.close(this.wakeFd);
     this.mux.close();
     this.loopDone?.();
   }

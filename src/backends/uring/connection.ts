@@ -33,7 +33,7 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
   /** `generation`: of the descriptor number (0-255), kept in flags' bits 16-23 (memory per connection). */
   constructor(core: ServerCore<In, Out>, proactor: Proactor<In, Out>, fd: number, generation: number) {
     super(core);
-    this.initFacts();
+    this.initColdFields();
     this.proactor = proactor;
     this.fd = fd;
     this.flags |= generation << GENERATION_SHIFT;
@@ -158,7 +158,7 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
   }
 
   // ---- transport operations ----------------------------------------------------------------------------
-  protected transportWrite(bytes: Buffer | string): number {
+  protected transportSendOrQueue(bytes: Buffer | string): number {
     if (this.flag(FAILED)) return 0;
     let buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
     let hold = -1;
