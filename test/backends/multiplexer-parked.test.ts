@@ -50,31 +50,31 @@ for (const [name, make] of kinds) {
     }
   });
 
-  // Edge-triggered watches everything once and never modifies.
-  const levelOnly = skip || (name === 'epoll edge' ? 'edge-triggered: modify() does nothing' : false);
-  test(`${name}: modify and remove made while parked take effect`, { skip: levelOnly }, async () => {
-    const mux = make();
-    const p = tcpPair();
-    try {
-      mux.add(p.server, READABLE); // nothing to read: not ready
-      assert.equal(ready(mux, mux.wait(0)).has(p.server), false);
-      const parked = mux.waitAsync(-1);
-      mux.modify(p.server, READABLE | WRITABLE); // writable at once (edge: already watched for it)
-      const n = await within(parked, 3000);
-      assert.notEqual(n, 'stuck', 'the parked wait ended');
-      const events = ready(mux, n as number).get(p.server) ?? ready(mux, mux.wait(1000)).get(p.server);
-      assert.ok(events !== undefined && events & WRITABLE, 'write interest added while parked is seen');
-      const again = mux.waitAsync(-1);
-      mux.remove(p.server, false);
-      mux.wake();
-      const m = await within(again, 3000);
-      assert.notEqual(m, 'stuck');
-      assert.equal(ready(mux, mux.wait(50)).has(p.server), false, 'removed while parked: not reported');
-    } finally {
-      mux.close();
-      p.closeAll();
-    }
-  });
+  // Edge-triggered watches everything once and never modifies: no such case for it.
+  if (name !== 'epoll edge')
+    test(`${name}: modify and remove made while parked take effect`, { skip }, async () => {
+      const mux = make();
+      const p = tcpPair();
+      try {
+        mux.add(p.server, READABLE); // nothing to read: not ready
+        assert.equal(ready(mux, mux.wait(0)).has(p.server), false);
+        const parked = mux.waitAsync(-1);
+        mux.modify(p.server, READABLE | WRITABLE); // writable at once (edge: already watched for it)
+        const n = await within(parked, 3000);
+        assert.notEqual(n, 'stuck', 'the parked wait ended');
+        const events = ready(mux, n as number).get(p.server) ?? ready(mux, mux.wait(1000)).get(p.server);
+        assert.ok(events !== undefined && events & WRITABLE, 'write interest added while parked is seen');
+        const again = mux.waitAsync(-1);
+        mux.remove(p.server, false);
+        mux.wake();
+        const m = await within(again, 3000);
+        assert.notEqual(m, 'stuck');
+        assert.equal(ready(mux, mux.wait(50)).has(p.server), false, 'removed while parked: not reported');
+      } finally {
+        mux.close();
+        p.closeAll();
+      }
+    });
 
   test(`${name}: wake() ends a parked wait, reporting only the multiplexer's own (-1)`, {
     skip,
