@@ -41,7 +41,7 @@
 import { inProcessHandle } from '../../models/in-process-handle.ts';
 import type { ListenSpec, ResolvedServeOptions, ServerHandle } from '../../models/types.ts';
 import { ModelUnavailableError, ServeError } from '../../models/types.ts';
-import { connectionFdCap } from '../../net/fd-cap.ts';
+import { connectionFdCap, openFilesLimit } from '../../net/fd-cap.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { bindLibc, callAsync } from '../../sys/libc.ts';
@@ -53,7 +53,10 @@ const OP_RECV = 2;
 const OP_SEND = 3;
 const OP_CANCEL = 4;
 const OP_UV_POLL = 5;
+const OP_FILES = 6;
 const FD_LIMIT = 1 << 20;
+/** The kernel's most registered files (IORING_MAX_FIXED_FILES). */
+const FIXED_FILES_MAX = 1 << 20;
 
 const SQ_ENTRIES = 4096;
 const CQ_ENTRIES = 32768;
@@ -120,6 +123,9 @@ export class Proactor<In = unknown, Out = unknown> {
   private acceptWanted = false;
   private acceptClosing = false;
   private readonly fdCap: number;
+  /** Slots in the ring's registered file table (0: none): a connection whose fd is below this is in slot
+   * fd, and its receives and sends name the slot (no fget/fput per operation). */
+  private readonly fileSlots: number;
   private localAddress = '';
   private localPort = 0;
   // the loop
@@ -151,6 +157,12 @@ export class Proactor<In = unknown, Out = unknown> {
     this.uring.eventfdEnabled(false);
     this.uvFd = sys.libuvBackendFd();
     this.fdCap = Math.min(connectionFdCap(), FD_LIMIT - 1);
+    // A slot per descriptor number this process may open (the kernel allows no more than RLIMIT_NOFILE).
+    // Where the kernel refuses the table, connections use plain descriptors.
+    const slots = Math.min(openFilesLimit(), FIXED_FILES_MAX);
+    this.fileSlots = this.uring.registerSparseFiles(slots) === 0 ? slots : 0;
+    if (this.fileSlots === 0)
+      this.core.logger.info('io_uring: no registered file table here; using plain descriptors');
   }
 
   listen(spec: ListenSpec): number {
@@ -265,7 +277,9 @@ export class Proactor<In = unknown, Out = unknown> {
       for (const conn of list) {
         if (conn.closed || conn.has(RECV_ARMED) || conn.readPaused || conn.eof) continue;
         conn.set(RECV_ARMED, true);
-        this.uring.prepRecvMultishot(conn.fd, BUFFER_GROUP, (conn.tag | OP_RECV) >>> 0);
+        const fd = conn.fd;
+        const fixed = fd < this.fileSlots;
+        this.uring.prepRecvMultishot(fd, fixed, BUFFER_GROUP, (conn.tag | OP_RECV) >>> 0);
       }
     }
   }
@@ -275,8 +289,10 @@ export class Proactor<In = unknown, Out = unknown> {
     const buf = o.inflight!;
     const done = o.inflightDone;
     const address = this.inPool(buf) ? this.bufs.addressAt(buf.byteOffset + done) : sys.addressOf(buf) + done;
+    const fd = conn.fd;
     this.uring.prepSend(
-      conn.fd,
+      fd,
+      fd < this.fileSlots,
       address,
       buf.length - done,
       sys.MSG_NOSIGNAL,
@@ -362,6 +378,16 @@ export class Proactor<In = unknown, Out = unknown> {
       return;
     }
     if (op === OP_UV_POLL) this.uvPollArmed = false;
+    else if (op === OP_FILES) {
+      // Only a failure reports (IOSQE_CQE_SKIP_SUCCESS): a connection whose slot could not be set
+      // cannot receive or send; it is closed.
+      const fd = (lo >>> 4) & (FD_LIMIT - 1);
+      const conn = this.conns[fd];
+      if (res < 0 && conn !== undefined && conn.tag === (lo & ~15) >>> 0) {
+        this.core.logger.error(`io_uring file table update failed: ${sys.errnoName(-res)}`);
+        conn.onError(-res);
+      }
+    }
     // OP_CANCEL: nothing to do (-ENOENT or -EALREADY: what it cancelled had finished or was finishing).
   }
 
@@ -443,6 +469,12 @@ export class Proactor<In = unknown, Out = unknown> {
       this.uring.prepCancel(lo, o.inflightHold + 1, OP_CANCEL);
       cancels++;
     }
+    // The file table holds the socket open until its slot is emptied (in the next enter, after the
+    // cancels: SQEs are issued in order).
+    if (conn.fd < this.fileSlots) {
+      this.uring.prepFilesUpdate(conn.fd, -1, (conn.tag | OP_FILES) >>> 0);
+      cancels++;
+    }
     sys.close(conn.fd);
     if (cancels > 0) this.wake();
     if (!this.acceptWanted && !this.acceptClosing && this.listenFd >= 0) {
@@ -493,6 +525,8 @@ export class Proactor<In = unknown, Out = unknown> {
     conn.localAddress = this.localAddress;
     conn.localPort = this.localPort;
     this.conns[fd] = conn;
+    // Into the file table before its receive is armed (next prepare(): SQEs are issued in order).
+    if (fd < this.fileSlots) this.uring.prepFilesUpdate(fd, fd, (conn.tag | OP_FILES) >>> 0);
     conn.start();
     this.maybeArm(conn);
     if (core.connections.size >= this.fdCap && this.acceptWanted) {
