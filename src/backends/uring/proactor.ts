@@ -96,6 +96,8 @@ export class Proactor<In = unknown, Out = unknown> {
   private readonly uring: sys.IoUring;
   private readonly bufs: sys.BufferRing;
   private readonly poolBuffer: ArrayBuffer;
+  /** The last view of the pool handed to a connection (inPool() knows it without asking V8). */
+  private lastChunk: Buffer | null = null;
   /** References per pool buffer handed out: the receive's while its handler runs, and sends of views of it. */
   private readonly holds: Uint16Array;
   /** Buffers given back this turn, published before the next enter. */
@@ -104,6 +106,7 @@ export class Proactor<In = unknown, Out = unknown> {
   private readonly gens = new Uint8Array(FD_LIMIT);
   /** Connections with writes to send this turn. */
   private flushList: UringConnection<In, Out>[] = [];
+  private flushSpare: UringConnection<In, Out>[] = [];
   /** Connections whose receive must be armed (new, resumed, after -ENOBUFS). */
   private armList: UringConnection<In, Out>[] = [];
   /** What connections received while paused (copies), delivered on resume: rare, so kept here, not in
@@ -259,13 +262,17 @@ export class Proactor<In = unknown, Out = unknown> {
       }
     }
     if (this.flushList.length > 0) {
+      // Two lists in turn, not a new array a round.
       const list = this.flushList;
-      this.flushList = [];
-      for (const conn of list) {
+      this.flushList = this.flushSpare;
+      for (let i = 0; i < list.length; i++) {
+        const conn = list[i]!;
         conn.set(FLUSH_LISTED, false);
         if (conn.closed) continue;
         if (conn.startSend()) this.submitSend(conn);
       }
+      list.length = 0;
+      this.flushSpare = list;
     }
     if (this.given > 0) {
       this.bufs.flush();
@@ -288,7 +295,9 @@ export class Proactor<In = unknown, Out = unknown> {
     const o = conn.out!;
     const buf = o.inflight!;
     const done = o.inflightDone;
-    const address = this.inPool(buf) ? this.bufs.addressAt(buf.byteOffset + done) : sys.addressOf(buf) + done;
+    // A send holds a pool buffer exactly when it is a view of one (see UringConnection.transportWrite).
+    const address =
+      o.inflightHold >= 0 ? this.bufs.addressAt(buf.byteOffset + done) : sys.addressOf(buf) + done;
     const fd = conn.fd;
     this.uring.prepSend(
       fd,
@@ -334,7 +343,9 @@ export class Proactor<In = unknown, Out = unknown> {
       if (res > 0) {
         const at = bid * BUFFER_BYTES;
         this.holds[bid] = 1; // the receive's reference; a send of a view of it adds one
-        conn.onData(this.bufs.bytes.subarray(at, at + res));
+        const chunk = this.bufs.bytes.subarray(at, at + res);
+        this.lastChunk = chunk;
+        conn.onData(chunk);
         this.release(bid);
         if (!more) this.maybeArm(conn);
       } else if (res === 0) conn.onEof();
@@ -393,7 +404,9 @@ export class Proactor<In = unknown, Out = unknown> {
 
   // ---- buffers ------------------------------------------------------------------------------------------
   inPool(buf: Uint8Array): boolean {
-    return buf.buffer === this.poolBuffer;
+    // The chunk just handed to a handler (an echo writes it back as it is) is told without reading
+    // .buffer, which V8 answers in C++ for a Buffer over external memory.
+    return buf === this.lastChunk || buf.buffer === this.poolBuffer;
   }
 
   /** A send of this view of a pool buffer holds the buffer: its id. */
