@@ -26,17 +26,35 @@ const GENERATION_SHIFT = 16;
 
 export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase<In, Out> {
   readonly fd: number;
-  private readonly proactor: Proactor<In, Out>;
+  /** Its proactor: on the prototype of the proactor's own subclass (see connectionClass), not a field of
+   * every connection. */
+  declare protected readonly proactor: Proactor<In, Out>;
   /** What it sends: null until its first write (memory per idle connection), then kept. */
   out: SendState | null = null;
 
-  /** `generation`: of the descriptor number (0-255), kept in flags' bits 16-23 (memory per connection). */
-  constructor(core: ServerCore<In, Out>, proactor: Proactor<In, Out>, fd: number, generation: number) {
+  /**
+   * `generation`: of the descriptor number (0-255), kept in flags' bits 16-23 (memory per connection).
+   * The addresses are set here, after initFacts() created them, and not by the caller: V8 sizes the
+   * object from the `this.x =` assignments it sees in the constructors, and without these four the last
+   * facts spill into a separate property array (40 more bytes a connection).
+   */
+  constructor(
+    core: ServerCore<In, Out>,
+    fd: number,
+    generation: number,
+    remoteAddress: string,
+    remotePort: number,
+    localAddress: string,
+    localPort: number,
+  ) {
     super(core);
     this.initFacts();
-    this.proactor = proactor;
     this.fd = fd;
     this.flags |= generation << GENERATION_SHIFT;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.localAddress = localAddress;
+    this.localPort = localPort;
   }
 
   /** user_data's low word without the operation: (generation << 24) | (fd << 4). */
@@ -235,6 +253,13 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
     this.proactor.stashes.delete(this);
     this.proactor.forget(this);
   }
+}
+
+/** The connection class of one proactor: its connections find it on their prototype. */
+export function connectionClass<In, Out>(proactor: Proactor<In, Out>): typeof UringConnection<In, Out> {
+  const ProactorConnection = class extends UringConnection<In, Out> {};
+  Object.defineProperty(ProactorConnection.prototype, 'proactor', { value: proactor });
+  return ProactorConnection;
 }
 
 /** A connection's sending state, created by its first write. */

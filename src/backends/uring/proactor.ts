@@ -45,7 +45,7 @@ import { connectionFdCap, openFilesLimit } from '../../net/fd-cap.ts';
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { bindLibc, callAsync } from '../../sys/libc.ts';
-import { FLUSH_LISTED, RECV_ARMED, UringConnection } from './connection.ts';
+import { connectionClass, FLUSH_LISTED, RECV_ARMED, type UringConnection } from './connection.ts';
 
 // user_data: low word = (generation << 24) | (fd << 4) | operation; high word: a send's held buffer + 1.
 const OP_ACCEPT = 1;
@@ -103,6 +103,7 @@ export class Proactor<In = unknown, Out = unknown> {
   /** Buffers given back this turn, published before the next enter. */
   private given = 0;
   private readonly conns: (UringConnection<In, Out> | undefined)[] = [];
+  private readonly Connection = connectionClass(this);
   private readonly gens = new Uint8Array(FD_LIMIT);
   /** Connections with writes to send this turn. */
   private flushList: UringConnection<In, Out>[] = [];
@@ -532,11 +533,16 @@ export class Proactor<In = unknown, Out = unknown> {
     }
     sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
     const gen = (this.gens[fd] = (this.gens[fd]! + 1) & 255);
-    const conn = new UringConnection(core, this, fd, gen);
-    conn.remoteAddress = address;
-    conn.remotePort = peer.readUInt16BE(2); // sin_port and sin6_port: both at offset 2, big-endian
-    conn.localAddress = this.localAddress;
-    conn.localPort = this.localPort;
+    // sin_port and sin6_port: both at offset 2, big-endian
+    const conn = new this.Connection(
+      core,
+      fd,
+      gen,
+      address,
+      peer.readUInt16BE(2),
+      this.localAddress,
+      this.localPort,
+    );
     this.conns[fd] = conn;
     // Into the file table before its receive is armed (next prepare(): SQEs are issued in order).
     if (fd < this.fileSlots) this.uring.prepFilesUpdate(fd, fd, (conn.tag | OP_FILES) >>> 0);
