@@ -295,12 +295,11 @@ export class Proactor<In = unknown, Out = unknown> {
   }
 
   private submitSend(conn: UringConnection<In, Out>): void {
-    const o = conn.out!;
-    const buf = o.inflight!;
-    const done = o.inflightDone;
+    const buf = conn.inflight!;
+    const done = conn.inflightDone;
     // A send holds a pool buffer exactly when it is a view of one (see UringConnection.transportWrite).
     const address =
-      o.inflightHold >= 0 ? this.bufs.addressAt(buf.byteOffset + done) : sys.addressOf(buf) + done;
+      conn.inflightHold >= 0 ? this.bufs.addressAt(buf.byteOffset + done) : sys.addressOf(buf) + done;
     const fd = conn.fd;
     this.uring.prepSend(
       fd,
@@ -309,7 +308,7 @@ export class Proactor<In = unknown, Out = unknown> {
       buf.length - done,
       sys.MSG_NOSIGNAL,
       (conn.tag | OP_SEND) >>> 0,
-      o.inflightHold + 1,
+      conn.inflightHold + 1,
     );
   }
 
@@ -360,15 +359,14 @@ export class Proactor<In = unknown, Out = unknown> {
       const fd = (lo >>> 4) & (FD_LIMIT - 1);
       const conn = this.conns[fd];
       const bid = hi - 1;
-      const o = conn?.out;
-      if (conn === undefined || conn.tag !== (lo & ~15) >>> 0 || !o || o.inflight === null) {
+      if (conn === undefined || conn.tag !== (lo & ~15) >>> 0 || conn.inflight === null) {
         this.pinned.delete(lo);
         if (bid >= 0) this.release(bid);
         return;
       }
-      const partial = res > 0 && o.inflightDone + res < o.inflight.length;
+      const partial = res > 0 && conn.inflightDone + res < conn.inflight.length;
       if (!partial && bid >= 0) {
-        o.inflightHold = -1;
+        conn.inflightHold = -1;
         this.release(bid);
       }
       conn.onSent(res);
@@ -478,11 +476,10 @@ export class Proactor<In = unknown, Out = unknown> {
       this.uring.prepCancel((conn.tag | OP_RECV) >>> 0, 0, OP_CANCEL);
       cancels++;
     }
-    const o = conn.out;
-    if (o !== null && o.inflight !== null) {
+    if (conn.inflight !== null) {
       const lo = (conn.tag | OP_SEND) >>> 0;
-      if (o.inflightHold < 0) this.pinned.set(lo, o.inflight);
-      this.uring.prepCancel(lo, o.inflightHold + 1, OP_CANCEL);
+      if (conn.inflightHold < 0) this.pinned.set(lo, conn.inflight);
+      this.uring.prepCancel(lo, conn.inflightHold + 1, OP_CANCEL);
       cancels++;
     }
     // The file table holds the socket open until its slot is emptied (in the next enter, after the
