@@ -21,9 +21,16 @@
 // - Sending: a connection has one send in flight; later writes wait and leave together (see
 //   connection.ts); a short send is resumed with the rest before anything else. Every send of a turn goes
 //   in the turn's one io_uring_enter.
-// - Closing cancels what the connection has in flight (its receive, its send) by user_data, and closes
-//   the descriptor at once; completions that arrive later are told apart from a new connection on the
-//   same descriptor number by a generation in their user_data.
+// - Descriptors: each accepted socket is also put in the ring's registered file table, in the slot of
+//   its descriptor number, and its receives and sends name the slot (IOSQE_FIXED_FILE): the kernel then
+//   skips the descriptor lookup and its atomic reference count per operation (Node's threads share the
+//   descriptor table, so every fget pays it). Where the kernel refuses the table, plain descriptors.
+// - Closing cancels what the connection has in flight (its receive, its send) by user_data, empties its
+//   slot and closes the descriptor at once (the socket closes when the slot is emptied, in the next
+//   enter); completions that arrive later are told apart from a new connection on the same descriptor
+//   number by a generation in their user_data.
+// - Memory: a connection is one object (see connection.ts), and V8's young generation is kept small
+//   (keepYoungGenerationSmall).
 // - Every completion carries its own -errno: nothing on this path reads errno.
 //
 // A good citizen inside Node, as the syscall reactor is (src/backends/syscall/reactor.ts):
