@@ -28,6 +28,7 @@ export const IORING_OP_NOP = 0;
 export const IORING_OP_POLL_ADD = 6;
 export const IORING_OP_ACCEPT = 13;
 export const IORING_OP_ASYNC_CANCEL = 14;
+export const IORING_OP_FILES_UPDATE = 20;
 export const IORING_OP_SEND = 26;
 export const IORING_OP_RECV = 27;
 
@@ -40,11 +41,14 @@ export const IORING_SETUP_DEFER_TASKRUN = 1 << 13;
 export const IORING_FEAT_SINGLE_MMAP = 1 << 0;
 export const IORING_FEAT_NODROP = 1 << 1;
 export const IORING_FEAT_EXT_ARG = 1 << 8;
+export const IORING_FEAT_CQE_SKIP = 1 << 11;
 
 export const IORING_ENTER_GETEVENTS = 1 << 0;
 export const IORING_ENTER_EXT_ARG = 1 << 3;
 
+export const IOSQE_FIXED_FILE = 1 << 0;
 export const IOSQE_BUFFER_SELECT = 1 << 5;
+export const IOSQE_CQE_SKIP_SUCCESS = 1 << 6;
 /** sqe.ioprio for ACCEPT. */
 export const IORING_ACCEPT_MULTISHOT = 1 << 0;
 /** sqe.ioprio for RECV. */
@@ -61,6 +65,8 @@ export const IORING_CQ_EVENTFD_DISABLED = 1 << 0;
 
 export const IORING_REGISTER_EVENTFD = 4;
 export const IORING_REGISTER_PROBE = 8;
+export const IORING_REGISTER_FILES2 = 13;
+const IORING_RSRC_REGISTER_SPARSE = 1 << 0;
 export const IORING_REGISTER_PBUF_RING = 22;
 export const IORING_UNREGISTER_PBUF_RING = 23;
 const IO_URING_OP_SUPPORTED = 1;
@@ -194,6 +200,9 @@ export class IoUring {
   /** io_uring_getevents_arg + __kernel_timespec, for waits with a timeout. */
   private readonly waitArg: Mapping;
   private readonly waitArg32: Uint32Array;
+  /** One s32 per SQE slot: the descriptor a FILES_UPDATE in that slot installs (read when submitted). */
+  private readonly updateFds: Mapping;
+  private readonly updateFds32: Int32Array;
 
   constructor(options: RingOptions) {
     if (endianness() !== 'LE') throw new Error('io_uring bindings assume a little-endian machine');
@@ -240,6 +249,8 @@ export class IoUring {
       this.cqHead = Atomics.load(this.cqHeadView, 0);
       this.waitArg = Mapping.anonymous(4096);
       this.waitArg32 = new Uint32Array(this.waitArg.buffer);
+      this.updateFds = Mapping.anonymous(Math.max(4096, this.sqEntries * 4));
+      this.updateFds32 = new Int32Array(this.updateFds.buffer);
     } catch (error) {
       this.close();
       throw error;
@@ -276,17 +287,32 @@ export class IoUring {
     this.sqe32[w + 7] = acceptFlags;
   }
 
-  /** Multishot receive into buffers picked from provided buffer group `group`. */
-  prepRecvMultishot(fd: number, group: number, userLo: number, userHi = 0): void {
+  /**
+   * Multishot receive into buffers picked from provided buffer group `group`. `fixed`: fd is a slot of
+   * the registered file table (IOSQE_FIXED_FILE), not a descriptor.
+   */
+  prepRecvMultishot(fd: number, fixed: boolean, group: number, userLo: number, userHi = 0): void {
     const w = this.head(IORING_OP_RECV, fd, userLo, userHi);
-    this.sqe8[w * 4 + 1] = IOSQE_BUFFER_SELECT;
+    this.sqe8[w * 4 + 1] = fixed ? IOSQE_BUFFER_SELECT | IOSQE_FIXED_FILE : IOSQE_BUFFER_SELECT;
     this.sqe16[w * 2 + 1] = IORING_RECV_MULTISHOT;
     this.sqe16[(w + 10) * 2] = group;
   }
 
-  /** send(2) of `len` bytes at `address` (MSG_NOSIGNAL in msgFlags: a reset peer is -EPIPE, no signal). */
-  prepSend(fd: number, address: number, len: number, msgFlags: number, userLo: number, userHi = 0): void {
+  /**
+   * send(2) of `len` bytes at `address` (MSG_NOSIGNAL in msgFlags: a reset peer is -EPIPE, no signal).
+   * `fixed`: fd is a slot of the registered file table.
+   */
+  prepSend(
+    fd: number,
+    fixed: boolean,
+    address: number,
+    len: number,
+    msgFlags: number,
+    userLo: number,
+    userHi = 0,
+  ): void {
     const w = this.head(IORING_OP_SEND, fd, userLo, userHi);
+    if (fixed) this.sqe8[w * 4 + 1] = IOSQE_FIXED_FILE;
     this.sqe32[w + 4] = address >>> 0;
     this.sqe32[w + 5] = Math.floor(address / 0x100000000);
     this.sqe32[w + 6] = len;
@@ -310,6 +336,22 @@ export class IoUring {
   prepCancelFd(fd: number, userLo: number, userHi = 0): void {
     const w = this.head(IORING_OP_ASYNC_CANCEL, fd, userLo, userHi);
     this.sqe32[w + 7] = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+  }
+
+  /**
+   * Put descriptor fd (-1: nothing) into slot `slot` of the registered file table. Its completion is
+   * skipped when it succeeds (IOSQE_CQE_SKIP_SUCCESS, where the kernel has it): only a failure reports.
+   */
+  prepFilesUpdate(slot: number, fd: number, userLo: number, userHi = 0): void {
+    const w = this.head(IORING_OP_FILES_UPDATE, -1, userLo, userHi);
+    const index = w >> 4; // the SQE's slot: its fd cell stays ours until the kernel has consumed the SQE
+    this.updateFds32[index] = fd;
+    const address = this.updateFds.address + index * 4;
+    if ((this.features & IORING_FEAT_CQE_SKIP) !== 0) this.sqe8[w * 4 + 1] = IOSQE_CQE_SKIP_SUCCESS;
+    this.sqe32[w + 2] = slot; // off
+    this.sqe32[w + 4] = address >>> 0;
+    this.sqe32[w + 5] = Math.floor(address / 0x100000000);
+    this.sqe32[w + 6] = 1; // len: one descriptor
   }
 
   prepNop(userLo: number, userHi = 0): void {
@@ -400,6 +442,19 @@ export class IoUring {
     return this.register(IORING_REGISTER_EVENTFD, Number(koffi().address(m)), 1);
   }
 
+  /**
+   * A registered file table of `slots` empty slots (IORING_REGISTER_FILES2, sparse; Linux 5.19): requests
+   * on a socket installed there name its slot with IOSQE_FIXED_FILE and skip the descriptor lookup and
+   * its reference count (fget/fput) per operation. 0, or -errno.
+   */
+  registerSparseFiles(slots: number): number {
+    // struct io_uring_rsrc_register { u32 nr; u32 flags; u64 resv2; u64 data; u64 tags }
+    const reg = Buffer.alloc(32);
+    reg.writeUInt32LE(slots, 0);
+    reg.writeUInt32LE(IORING_RSRC_REGISTER_SPARSE, 4);
+    return this.register(IORING_REGISTER_FILES2, Number(koffi().address(reg)), 32);
+  }
+
   /** The opcodes the kernel supports (IORING_REGISTER_PROBE), or null when it cannot say. */
   supportedOps(): Set<number> | null {
     const n = 256;
@@ -418,6 +473,7 @@ export class IoUring {
     for (const m of this.maps) m.unmap();
     this.maps.length = 0;
     this.waitArg?.unmap();
+    this.updateFds?.unmap();
     if (this.fd >= 0) c.close(this.fd);
   }
 }

@@ -48,7 +48,7 @@ describe('io_uring bindings', { skip }, () => {
       u.prepNop(0xdeadbeef, 0x89abcdef);
       const payload = Buffer.from('0123456789abcdefXYZ');
       // 7 bytes from offset 3: address, length and descriptor all have to be right.
-      u.prepSend(pair.server, sys.addressOf(payload) + 3, 7, sys.MSG_NOSIGNAL, 42, 7);
+      u.prepSend(pair.server, false, sys.addressOf(payload) + 3, 7, sys.MSG_NOSIGNAL, 42, 7);
       const cqes = collect(u, 2);
       assert.deepEqual(cqes[0], { lo: 0xdeadbeef, hi: 0x89abcdef, res: 0, flags: 0 });
       assert.deepEqual(cqes[1], { lo: 42, hi: 7, res: 7, flags: 0 });
@@ -66,7 +66,7 @@ describe('io_uring bindings', { skip }, () => {
     const ring = new sys.BufferRing(u, 3, 4, 256);
     const pair = tcpPair();
     try {
-      u.prepRecvMultishot(pair.server, 3, 1, 0);
+      u.prepRecvMultishot(pair.server, false, 3, 1, 0);
       u.submit();
       sys.write(pair.client, Buffer.from('first'), 5);
       const [a] = collect(u, 1);
@@ -97,7 +97,7 @@ describe('io_uring bindings', { skip }, () => {
     const ring = new sys.BufferRing(u, 0, 1, 64);
     const pair = tcpPair();
     try {
-      u.prepRecvMultishot(pair.server, 0, 1, 0);
+      u.prepRecvMultishot(pair.server, false, 0, 1, 0);
       u.submit();
       sys.write(pair.client, Buffer.from('a'), 1);
       const [a] = collect(u, 1);
@@ -108,7 +108,7 @@ describe('io_uring bindings', { skip }, () => {
       assert.equal(b!.flags & sys.IORING_CQE_F_MORE, 0);
       ring.give(0);
       ring.flush();
-      u.prepRecvMultishot(pair.server, 0, 1, 0);
+      u.prepRecvMultishot(pair.server, false, 0, 1, 0);
       const [c] = collect(u, 1);
       assert.equal(c!.res, 1);
       assert.equal(ring.bytes[0], 'b'.charCodeAt(0));
@@ -124,7 +124,7 @@ describe('io_uring bindings', { skip }, () => {
     const ring = new sys.BufferRing(u, 0, 4, 64);
     const pair = tcpPair();
     try {
-      u.prepRecvMultishot(pair.server, 0, 11, 0);
+      u.prepRecvMultishot(pair.server, false, 0, 11, 0);
       u.prepCancel(11, 0, 12);
       const byData = collect(u, 2).sort((x, y) => x.lo - y.lo);
       assert.deepEqual(
@@ -134,7 +134,7 @@ describe('io_uring bindings', { skip }, () => {
           [12, 0],
         ],
       );
-      u.prepRecvMultishot(pair.server, 0, 21, 0);
+      u.prepRecvMultishot(pair.server, false, 0, 21, 0);
       u.prepPoll(pair.server, sys.POLLIN, 22);
       u.submit();
       u.prepCancelFd(pair.server, 23);

@@ -21,9 +21,16 @@
 // - Sending: a connection has one send in flight; later writes wait and leave together (see
 //   connection.ts); a short send is resumed with the rest before anything else. Every send of a turn goes
 //   in the turn's one io_uring_enter.
-// - Closing cancels what the connection has in flight (its receive, its send) by user_data, and closes
-//   the descriptor at once; completions that arrive later are told apart from a new connection on the
-//   same descriptor number by a generation in their user_data.
+// - Descriptors: each accepted socket is also put in the ring's registered file table, in the slot of
+//   its descriptor number, and its receives and sends name the slot (IOSQE_FIXED_FILE): the kernel then
+//   skips the descriptor lookup and its atomic reference count per operation (Node's threads share the
+//   descriptor table, so every fget pays it). Where the kernel refuses the table, plain descriptors.
+// - Closing cancels what the connection has in flight (its receive, its send) by user_data, empties its
+//   slot and closes the descriptor at once (the socket closes when the slot is emptied, in the next
+//   enter); completions that arrive later are told apart from a new connection on the same descriptor
+//   number by a generation in their user_data.
+// - Memory: a connection is one object (see connection.ts), and V8's young generation is kept small
+//   (keepYoungGenerationSmall).
 // - Every completion carries its own -errno: nothing on this path reads errno.
 //
 // A good citizen inside Node, as the syscall reactor is (src/backends/syscall/reactor.ts):
@@ -38,7 +45,9 @@
 //   IORING_CQ_EVENTFD_DISABLED flag) is read on a libuv pool thread and the turn returns: Node sleeps in its
 //   own poll until a completion is pending. Idle, it never spins. Anything that must interrupt that sleep
 //   (a write from a timer, a close, shutdown) writes the eventfd itself.
-import { connectionFdCap } from '../../net/fd-cap.ts';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { connectionFdCap, openFilesLimit } from '../../net/fd-cap.ts';
 import { listenTcpSocket } from '../../net/listen.ts';
 import {
   type ListenSpec,
@@ -48,7 +57,7 @@ import {
 import { coreOptions, ServerCore } from '../../net/server-core.ts';
 import * as sys from '../../sys/index.ts';
 import { bindLibc, callAsync } from '../../sys/libc.ts';
-import { FLUSH_LISTED, RECV_ARMED, UringConnection } from './connection.ts';
+import { connectionClass, FLUSH_LISTED, RECV_ARMED, type UringConnection } from './connection.ts';
 
 // user_data: low word = (generation << 24) | (fd << 4) | operation; high word: a send's held buffer + 1.
 const OP_ACCEPT = 1;
@@ -56,7 +65,10 @@ const OP_RECV = 2;
 const OP_SEND = 3;
 const OP_CANCEL = 4;
 const OP_UV_POLL = 5;
+const OP_FILES = 6;
 const FD_LIMIT = 1 << 20;
+/** The kernel's most registered files (IORING_MAX_FIXED_FILES). */
+const FIXED_FILES_MAX = 1 << 20;
 
 const SQ_ENTRIES = 4096;
 const CQ_ENTRIES = 32768;
@@ -96,14 +108,18 @@ export class Proactor<In = unknown, Out = unknown> {
   private readonly uring: sys.IoUring;
   private readonly bufs: sys.BufferRing;
   private readonly poolBuffer: ArrayBuffer;
+  /** The last view of the pool handed to a connection (inPool() knows it without asking V8). */
+  private lastChunk: Buffer | null = null;
   /** References per pool buffer handed out: the receive's while its handler runs, and sends of views of it. */
   private readonly holds: Uint16Array;
   /** Buffers given back this turn, published before the next enter. */
   private given = 0;
   private readonly conns: (UringConnection<In, Out> | undefined)[] = [];
+  private readonly Connection = connectionClass(this);
   private readonly gens = new Uint8Array(FD_LIMIT);
   /** Connections with writes to send this turn. */
   private flushList: UringConnection<In, Out>[] = [];
+  private flushSpare: UringConnection<In, Out>[] = [];
   /** Connections whose receive must be armed (new, resumed, after -ENOBUFS). */
   private armList: UringConnection<In, Out>[] = [];
   /** What connections received while paused (copies), delivered on resume: rare, so kept here, not in
@@ -123,6 +139,9 @@ export class Proactor<In = unknown, Out = unknown> {
   private acceptWanted = false;
   private acceptClosing = false;
   private readonly fdCap: number;
+  /** Slots in the ring's registered file table (0: none): a connection whose fd is below this is in slot
+   * fd, and its receives and sends name the slot (no fget/fput per operation). */
+  private readonly fileSlots: number;
   private localAddress = '';
   private localPort = 0;
   // the loop
@@ -154,6 +173,12 @@ export class Proactor<In = unknown, Out = unknown> {
     this.uring.eventfdEnabled(false);
     this.uvFd = sys.libuvBackendFd();
     this.fdCap = Math.min(connectionFdCap(), FD_LIMIT - 1);
+    // A slot per descriptor number this process may open (the kernel allows no more than RLIMIT_NOFILE).
+    // Where the kernel refuses the table, connections use plain descriptors.
+    const slots = Math.min(openFilesLimit(), FIXED_FILES_MAX);
+    this.fileSlots = this.uring.registerSparseFiles(slots) === 0 ? slots : 0;
+    if (this.fileSlots === 0)
+      this.core.logger.info('io_uring: no registered file table here; using plain descriptors');
   }
 
   listen(spec: ListenSpec): number {
@@ -245,13 +270,17 @@ export class Proactor<In = unknown, Out = unknown> {
       }
     }
     if (this.flushList.length > 0) {
+      // Two lists in turn, not a new array a round.
       const list = this.flushList;
-      this.flushList = [];
-      for (const conn of list) {
+      this.flushList = this.flushSpare;
+      for (let i = 0; i < list.length; i++) {
+        const conn = list[i]!;
         conn.set(FLUSH_LISTED, false);
         if (conn.closed) continue;
         if (conn.startSend()) this.submitSend(conn);
       }
+      list.length = 0;
+      this.flushSpare = list;
     }
     if (this.given > 0) {
       this.bufs.flush();
@@ -263,23 +292,28 @@ export class Proactor<In = unknown, Out = unknown> {
       for (const conn of list) {
         if (conn.closed || conn.has(RECV_ARMED) || conn.readPaused || conn.eof) continue;
         conn.set(RECV_ARMED, true);
-        this.uring.prepRecvMultishot(conn.fd, BUFFER_GROUP, (conn.tag | OP_RECV) >>> 0);
+        const fd = conn.fd;
+        const fixed = fd < this.fileSlots;
+        this.uring.prepRecvMultishot(fd, fixed, BUFFER_GROUP, (conn.tag | OP_RECV) >>> 0);
       }
     }
   }
 
   private submitSend(conn: UringConnection<In, Out>): void {
-    const o = conn.out!;
-    const buf = o.inflight!;
-    const done = o.inflightDone;
-    const address = this.inPool(buf) ? this.bufs.addressAt(buf.byteOffset + done) : sys.addressOf(buf) + done;
+    const buf = conn.inflight!;
+    const done = conn.inflightDone;
+    // A send holds a pool buffer exactly when it is a view of one (see UringConnection.transportSendOrQueue).
+    const address =
+      conn.inflightHold >= 0 ? this.bufs.addressAt(buf.byteOffset + done) : sys.addressOf(buf) + done;
+    const fd = conn.fd;
     this.uring.prepSend(
-      conn.fd,
+      fd,
+      fd < this.fileSlots,
       address,
       buf.length - done,
       sys.MSG_NOSIGNAL,
       (conn.tag | OP_SEND) >>> 0,
-      o.inflightHold + 1,
+      conn.inflightHold + 1,
     );
   }
 
@@ -316,7 +350,9 @@ export class Proactor<In = unknown, Out = unknown> {
       if (res > 0) {
         const at = bid * BUFFER_BYTES;
         this.holds[bid] = 1; // the receive's reference; a send of a view of it adds one
-        conn.onData(this.bufs.bytes.subarray(at, at + res));
+        const chunk = this.bufs.bytes.subarray(at, at + res);
+        this.lastChunk = chunk;
+        conn.onData(chunk);
         this.release(bid);
         if (!more) this.maybeArm(conn);
       } else if (res === 0) conn.onEof();
@@ -328,15 +364,14 @@ export class Proactor<In = unknown, Out = unknown> {
       const fd = (lo >>> 4) & (FD_LIMIT - 1);
       const conn = this.conns[fd];
       const bid = hi - 1;
-      const o = conn?.out;
-      if (conn === undefined || conn.tag !== (lo & ~15) >>> 0 || !o || o.inflight === null) {
+      if (conn === undefined || conn.tag !== (lo & ~15) >>> 0 || conn.inflight === null) {
         this.pinned.delete(lo);
         if (bid >= 0) this.release(bid);
         return;
       }
-      const partial = res > 0 && o.inflightDone + res < o.inflight.length;
+      const partial = res > 0 && conn.inflightDone + res < conn.inflight.length;
       if (!partial && bid >= 0) {
-        o.inflightHold = -1;
+        conn.inflightHold = -1;
         this.release(bid);
       }
       conn.onSent(res);
@@ -360,12 +395,24 @@ export class Proactor<In = unknown, Out = unknown> {
       return;
     }
     if (op === OP_UV_POLL) this.uvPollArmed = false;
+    else if (op === OP_FILES) {
+      // Only a failure reports (IOSQE_CQE_SKIP_SUCCESS): a connection whose slot could not be set
+      // cannot receive or send; it is closed.
+      const fd = (lo >>> 4) & (FD_LIMIT - 1);
+      const conn = this.conns[fd];
+      if (res < 0 && conn !== undefined && conn.tag === (lo & ~15) >>> 0) {
+        this.core.logger.error(`io_uring file table update failed: ${sys.errnoName(-res)}`);
+        conn.onError(-res);
+      }
+    }
     // OP_CANCEL: nothing to do (-ENOENT or -EALREADY: what it cancelled had finished or was finishing).
   }
 
   // ---- buffers ------------------------------------------------------------------------------------------
   inPool(buf: Uint8Array): boolean {
-    return buf.buffer === this.poolBuffer;
+    // The chunk just handed to a handler (an echo writes it back as it is) is told without reading
+    // .buffer, which V8 answers in C++ for a Buffer over external memory.
+    return buf === this.lastChunk || buf.buffer === this.poolBuffer;
   }
 
   /** A send of this view of a pool buffer holds the buffer: its id. */
@@ -434,11 +481,16 @@ export class Proactor<In = unknown, Out = unknown> {
       this.uring.prepCancel((conn.tag | OP_RECV) >>> 0, 0, OP_CANCEL);
       cancels++;
     }
-    const o = conn.out;
-    if (o !== null && o.inflight !== null) {
+    if (conn.inflight !== null) {
       const lo = (conn.tag | OP_SEND) >>> 0;
-      if (o.inflightHold < 0) this.pinned.set(lo, o.inflight);
-      this.uring.prepCancel(lo, o.inflightHold + 1, OP_CANCEL);
+      if (conn.inflightHold < 0) this.pinned.set(lo, conn.inflight);
+      this.uring.prepCancel(lo, conn.inflightHold + 1, OP_CANCEL);
+      cancels++;
+    }
+    // The file table holds the socket open until its slot is emptied (in the next enter, after the
+    // cancels: SQEs are issued in order).
+    if (conn.fd < this.fileSlots) {
+      this.uring.prepFilesUpdate(conn.fd, -1, (conn.tag | OP_FILES) >>> 0);
       cancels++;
     }
     sys.close(conn.fd);
@@ -485,12 +537,19 @@ export class Proactor<In = unknown, Out = unknown> {
     }
     sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
     const gen = (this.gens[fd] = (this.gens[fd]! + 1) & 255);
-    const conn = new UringConnection(core, this, fd, gen);
-    conn.remoteAddress = address;
-    conn.remotePort = peer.readUInt16BE(2); // sin_port and sin6_port: both at offset 2, big-endian
-    conn.localAddress = this.localAddress;
-    conn.localPort = this.localPort;
+    // sin_port and sin6_port: both at offset 2, big-endian
+    const conn = new this.Connection(
+      core,
+      fd,
+      gen,
+      address,
+      peer.readUInt16BE(2),
+      this.localAddress,
+      this.localPort,
+    );
     this.conns[fd] = conn;
+    // Into the file table before its receive is armed (next prepare(): SQEs are issued in order).
+    if (fd < this.fileSlots) this.uring.prepFilesUpdate(fd, fd, (conn.tag | OP_FILES) >>> 0);
     conn.start();
     this.maybeArm(conn);
     if (core.connections.size >= this.fdCap && this.acceptWanted) {
@@ -598,4 +657,26 @@ export class Proactor<In = unknown, Out = unknown> {
     sys.close(this.efd);
     this.loopDone?.();
   }
+}
+
+/**
+ * Every connection object outlives the scavenge after its accept, and V8 grows its young generation
+ * (doubling, up to 2 x 16 MiB) whenever that much has survived; a server that then sits idle never
+ * scavenges again, so never shrinks it back: a burst of accepts left ~190-280 B a connection of young
+ * generation in the process (bench/idle-connections.ts, 19,000 connections). So, before serving: its
+ * growth factor is set to 1 (V8 reads it when it grows), and one full GC that reduces memory (the kind
+ * V8 runs as a last resort) shrinks what loading the modules had grown it to. Its survivors go to the old
+ * generation as before; per message the proactor allocates only the view it hands the handler, which
+ * dies young. The GC runs once, at start (~15 ms), through a `gc` taken from a fresh context while
+ * --expose-gc is briefly on: the process's own global gets none.
+ */
+export function keepYoungGenerationSmall(): void {
+  setFlagsFromString('--semi-space-growth-factor=1');
+  setFlagsFromString('--expose-gc');
+  let gc: ((options?: object) => void) | undefined;
+  try {
+    gc = runInNewContext('gc') as typeof gc;
+  } catch {} // not exposed after all: the young generation just stays as large as it is
+  setFlagsFromString('--no-expose-gc');
+  gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
