@@ -21,7 +21,11 @@ export interface RespOptions {
   maxBulkBytes?: number;
   /** Longest inline command line (default 64 KiB). */
   maxInlineBytes?: number;
-  /** Most bytes one command may hold buffered across reads (default 128 MiB). */
+  /**
+   * Most bytes one command may hold (default 128 MiB): each argument's bytes plus its length (1 to 5 bytes,
+   * so empty arguments count too), counted as each bulk is announced, whether the command arrives whole in
+   * one read or split across many: the same commands fit either way.
+   */
   maxCommandBytes?: number;
 }
 
@@ -52,6 +56,8 @@ export class RespDecoder implements Decoder<Buffer[]> {
   /** Arguments of the current command found in the current chunk: start and end offsets, in pairs. */
   private readonly spans: number[] = [];
   private argsLeft = 0;
+  /** What the current command's arguments announced so far cost against maxCommandBytes. */
+  private commandCost = 0;
   // Arguments that outlive a chunk are not kept as one object each (65,535 empty arguments would cost
   // megabytes of objects): they go end to end into `store`, each as its length (a varint) and its bytes, so
   // an empty one costs 1 byte. A bulk that arrives in pieces is assembled in place after them, at bulkAt.
@@ -101,13 +107,12 @@ export class RespDecoder implements Decoder<Buffer[]> {
           if (this.bulkAt === -1) {
             this.spill(chunk);
             const head = this.storeLen + respHeldOverhead(len);
-            this.reserve(head, head + len + 2, head);
+            this.reserve(head, head + len + 2);
             this.bulkAt = writeLength(this.store!, this.storeLen, len);
           }
           const from = this.bulkAt + this.bulkHave;
           const take = Math.min(len + 2 - this.bulkHave, n - at);
-          // The bound counts the bulk's bytes, not its CRLF: split or whole, the same commands fit.
-          this.reserve(from + take, this.bulkAt + len + 2, Math.min(from + take, this.bulkAt + len));
+          this.reserve(from + take, this.bulkAt + len + 2);
           const store = this.store!;
           chunk.copy(store, from, at, at + take);
           this.bulkHave += take;
@@ -183,14 +188,16 @@ export class RespDecoder implements Decoder<Buffer[]> {
           continue;
         }
         this.argsLeft = value;
+        this.commandCost = 0;
         this.state = BULK_HEADER;
       } else {
         if (value === BAD || value < 0 || value > this.maxBulk) protocolError('invalid bulk length');
+        this.charge(value);
         this.bulkLen = value;
         this.state = BULK_DATA;
       }
     }
-    // Whatever stays for the next chunk must not point into this one (spill checks maxCommandBytes).
+    // Whatever stays for the next chunk must not point into this one.
     if (this.spans.length > 0) this.spill(chunk);
   }
 
@@ -210,6 +217,7 @@ export class RespDecoder implements Decoder<Buffer[]> {
       const data = i + 2;
       if (i === at + 1 || data + len + 2 > n || chunk[i] !== CR || chunk[i + 1] !== LF) break;
       if (len > this.maxBulk) protocolError('invalid bulk length');
+      this.charge(len);
       if (chunk[data + len] !== CR || chunk[data + len + 1] !== LF)
         protocolError('expected CRLF after bulk string');
       spans.push(data, data + len);
@@ -262,7 +270,7 @@ export class RespDecoder implements Decoder<Buffer[]> {
       bytes += len + respHeldOverhead(len);
     }
     // Doubling (up to the bound): arguments spilled a few at a time must not cost a copy of all each time.
-    this.reserve(this.storeLen + bytes, this.maxCommand, this.storeLen + bytes);
+    this.reserve(this.storeLen + bytes, this.maxCommand);
     const store = this.store!;
     let at = this.storeLen;
     for (let i = 0; i < spans.length; i += 2) {
@@ -274,12 +282,14 @@ export class RespDecoder implements Decoder<Buffer[]> {
     spans.length = 0;
   }
 
-  /**
-   * Room for `need` bytes in the store; `upTo`: the most the current piece may need; `held`: what the
-   * command will hold then, against maxCommandBytes.
-   */
-  private reserve(need: number, upTo: number, held: number): void {
-    if (held > this.maxCommand) protocolError('command too big');
+  /** An argument of `length` bytes is announced: it costs its bytes and its length's, or the command is too big. */
+  private charge(length: number): void {
+    this.commandCost += length + respHeldOverhead(length);
+    if (this.commandCost > this.maxCommand) protocolError('command too big');
+  }
+
+  /** Room for `need` bytes in the store; `upTo`: the most the current piece may need. */
+  private reserve(need: number, upTo: number): void {
     const store = this.store;
     if (store !== null && store.length >= need) return;
     // Grow with the data actually received, so an announced 64 MiB bulk does not reserve 64 MiB up front.
