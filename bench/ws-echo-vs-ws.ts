@@ -72,7 +72,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const base = 20000 + Math.floor(Math.random() * 10000);
 const servers = [
   {
-    name: `c10k ws-echo (syscall reactor${positionals.length > 0 ? ` ${positionals.join(' ')}` : ''})`,
+    name: `c10k ws-echo (${positionals.length > 0 ? positionals.join(' ') : 'syscall reactor'})`,
     port: base,
     statsUrl: `http://127.0.0.1:${base + 2}/status`,
     argv: [bin, 'serve', '--app', 'ws-echo', '--port', String(base), '--log-level', 'warn', ...positionals],
