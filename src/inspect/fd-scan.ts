@@ -62,8 +62,72 @@ export interface FdTable {
   complete: boolean;
 }
 
+/**
+ * The one walk of /proc/PID/fd both readers share: getdents64 names each fd, readlinkat reads its link.
+ * `visit(inode, fd, count)` is called for every fd still open when its link is read (inode -1: not a
+ * socket; count: fds seen so far) and returns true to stop. The result is the fd count when the whole
+ * directory was read, null when stopped or when the process vanished (or turned unreadable) mid-read
+ * (getdents64 fails: a partial table is never reported complete), undefined when it could not be opened.
+ */
+function walkFds(
+  c: Lib,
+  pid: number,
+  visit: (inode: number, fd: number, count: number) => boolean,
+): number | null | undefined {
+  let dirfd: number;
+  try {
+    dirfd = openSync(`/proc/${pid}/fd`, 'r');
+  } catch {
+    return undefined; // gone or not readable
+  }
+  try {
+    let count = 0;
+    for (;;) {
+      const n = c.getdents64(dirfd, DENTS, DENTS.length);
+      if (n === 0) return count; // end of directory
+      if (n < 0) return null; // the process is gone (ENOENT) or the read failed
+      for (let pos = 0; pos < n; ) {
+        const name = pos + 19;
+        pos += DENTS.readUInt16LE(pos + 16);
+        if (DENTS[name] === 46) continue; // "." and ".."
+        let fd = 0;
+        let j = 0;
+        for (; DENTS[name + j] !== 0; j++) {
+          NAME[j] = DENTS[name + j];
+          fd = fd * 10 + (DENTS[name + j] - 48);
+        }
+        NAME[j] = 0;
+        count++;
+        const m = c.readlinkat(dirfd, NAME, LINK, LINK.length);
+        if (m <= 0) continue; // closed meanwhile
+        if (visit(inodeOfLink(m), fd, count)) return null;
+      }
+    }
+  } finally {
+    closeSync(dirfd);
+  }
+}
+
 let tableInodes: Float64Array<ArrayBuffer> = new Float64Array(1024);
 let tableFds: Int32Array<ArrayBuffer> = new Int32Array(1024);
+let tableLength = 0;
+
+function addToTable(inode: number, fd: number): boolean {
+  if (inode < 0) return false;
+  const k = tableLength;
+  if (k === tableInodes.length) {
+    const bigger = new Float64Array(k * 2);
+    bigger.set(tableInodes);
+    tableInodes = bigger;
+    const biggerFds = new Int32Array(k * 2);
+    biggerFds.set(tableFds);
+    tableFds = biggerFds;
+  }
+  tableInodes[k] = inode;
+  tableFds[k] = fd;
+  tableLength = k + 1;
+  return false;
+}
 
 /**
  * Every socket `pid` holds, with its fd, read whole: what scanSocketFds(pid, null) reads, into typed
@@ -81,61 +145,15 @@ export function scanSocketTable(pid: number): FdTable {
       complete: scan.complete,
     };
   }
-  const table: FdTable = {
+  tableLength = 0;
+  const count = walkFds(c, pid, addToTable);
+  return {
     pid,
-    inodes: new Float64Array(0),
-    fds: new Int32Array(0),
-    fdCount: null,
-    complete: false,
+    inodes: tableInodes.slice(0, tableLength),
+    fds: tableFds.slice(0, tableLength),
+    fdCount: count ?? null,
+    complete: count !== null && count !== undefined,
   };
-  let dirfd: number;
-  try {
-    dirfd = openSync(`/proc/${pid}/fd`, 'r');
-  } catch {
-    return table; // gone or not readable
-  }
-  let k = 0;
-  try {
-    let count = 0;
-    for (;;) {
-      const n = c.getdents64(dirfd, DENTS, DENTS.length);
-      if (n <= 0) break; // end of directory, or the process is gone (ENOENT)
-      for (let pos = 0; pos < n; ) {
-        const name = pos + 19;
-        pos += DENTS.readUInt16LE(pos + 16);
-        if (DENTS[name] === 46) continue; // "." and ".."
-        let fd = 0;
-        let j = 0;
-        for (; DENTS[name + j] !== 0; j++) {
-          NAME[j] = DENTS[name + j];
-          fd = fd * 10 + (DENTS[name + j] - 48);
-        }
-        NAME[j] = 0;
-        count++;
-        const m = c.readlinkat(dirfd, NAME, LINK, LINK.length);
-        if (m <= 0) continue; // closed meanwhile
-        const inode = inodeOfLink(m);
-        if (inode < 0) continue;
-        if (k === tableInodes.length) {
-          const bigger = new Float64Array(k * 2);
-          bigger.set(tableInodes);
-          tableInodes = bigger;
-          const biggerFds = new Int32Array(k * 2);
-          biggerFds.set(tableFds);
-          tableFds = biggerFds;
-        }
-        tableInodes[k] = inode;
-        tableFds[k++] = fd;
-      }
-    }
-    table.fdCount = count;
-    table.complete = true;
-  } finally {
-    closeSync(dirfd);
-  }
-  table.inodes = tableInodes.slice(0, k);
-  table.fds = tableFds.slice(0, k);
-  return table;
 }
 
 /**
@@ -146,44 +164,13 @@ export function scanSocketFds(pid: number, relevant: Set<number> | null, limits:
   const c = lib;
   if (!c) return scanWithNodeFs(pid, relevant, limits);
   const giveUpAfter = limits.giveUpAfter ?? Infinity;
-  const scan: FdScan = { pid, held: new Map(), fdCount: null, complete: false };
-  let dirfd: number;
-  try {
-    dirfd = openSync(`/proc/${pid}/fd`, 'r');
-  } catch {
-    return scan; // gone or not readable
-  }
-  try {
-    let count = 0;
-    for (;;) {
-      const n = c.getdents64(dirfd, DENTS, DENTS.length);
-      if (n <= 0) break; // end of directory, or the process is gone (ENOENT)
-      for (let pos = 0; pos < n; ) {
-        const name = pos + 19;
-        pos += DENTS.readUInt16LE(pos + 16);
-        if (DENTS[name] === 46) continue; // "." and ".."
-        let fd = 0;
-        let k = 0;
-        for (; DENTS[name + k] !== 0; k++) {
-          NAME[k] = DENTS[name + k];
-          fd = fd * 10 + (DENTS[name + k] - 48);
-        }
-        NAME[k] = 0;
-        count++;
-        const m = c.readlinkat(dirfd, NAME, LINK, LINK.length);
-        if (m <= 0) continue; // closed meanwhile
-        const inode = inodeOfLink(m);
-        if (inode >= 0 && (relevant === null || relevant.has(inode)) && !scan.held.has(inode)) {
-          scan.held.set(inode, fd);
-          if (limits.firstOnly) return scan;
-        }
-        if (scan.held.size === 0 && count >= giveUpAfter) return scan;
-      }
+  const held = new Map<number, number>();
+  const count = walkFds(c, pid, (inode, fd, seen) => {
+    if (inode >= 0 && (relevant === null || relevant.has(inode)) && !held.has(inode)) {
+      held.set(inode, fd);
+      if (limits.firstOnly) return true;
     }
-    scan.fdCount = count;
-    scan.complete = true;
-    return scan;
-  } finally {
-    closeSync(dirfd);
-  }
+    return held.size === 0 && seen >= giveUpAfter;
+  });
+  return { pid, held, fdCount: count ?? null, complete: count !== null && count !== undefined };
 }
