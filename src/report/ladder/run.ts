@@ -11,7 +11,6 @@ import { failedTotal, type LoadOptions } from '../../load/stats.ts';
 import { siblingModulePath } from '../../module-path.ts';
 import { treeUsage } from '../process-tree.ts';
 import { freePort, startServer, stopGroup } from '../server-process.ts';
-import { treeMemory } from './memory.ts';
 import {
   type Blocker,
   kernelBlockers,
@@ -22,12 +21,8 @@ import {
   readLimits,
 } from './plan.ts';
 
-/**
- * The ladder's server workers run with small young-generation semi-spaces: under a burst of accepts V8
- * grows them towards 16 MB each, memory bounded per worker whatever it holds, yet at 16,800 idle
- * connections a worker ~370 B of every connection's share (measured at 100K: 905-932 B private per
- * connection with V8's defaults, 539 B with 1 MB semi-spaces).
- */
+/** Small young-generation semi-spaces for the ladder's workers: V8 grows them towards 16 MB each under a
+ * burst of accepts, a large share of each idle connection's memory (figures: docs/performance.md). */
 export const DEFAULT_SERVER_NODE_OPTIONS = '--max-semi-space-size=2';
 
 /**
@@ -279,7 +274,7 @@ export async function runRung(
   let guard: NodeJS.Timeout | undefined;
   try {
     const base = await idleBaseline(server.pid!, plan.workers + 1);
-    r.serverIdleAnonBytes = treeMemory(server.pid!).anonBytes;
+    r.serverIdleAnonBytes = treeUsage(server.pid!, { anon: true }).anonBytes ?? null;
     lap('baseline');
     const kernel0 = readKernelMemory();
     r.serverIdleBaselineBytes = base;
@@ -341,11 +336,12 @@ export async function runRung(
           new Promise((r) => abort.signal.addEventListener('abort', r, { once: true })),
         ]);
         lap('hold');
-        const held = treeUsage(server.pid!).rssBytes;
+        const usage = treeUsage(server.pid!, { anon: true });
+        const held = usage.rssBytes;
         const kernel1 = readKernelMemory();
         r.serverHeldBytes = held;
         r.serverBytesPerConn = Math.round((held - base) / Math.max(1, c.established));
-        r.serverHeldAnonBytes = treeMemory(server.pid!).anonBytes;
+        r.serverHeldAnonBytes = usage.anonBytes ?? null;
         if (r.serverHeldAnonBytes !== null && r.serverIdleAnonBytes !== null)
           r.serverAnonBytesPerConn = Math.round(
             (r.serverHeldAnonBytes - r.serverIdleAnonBytes) / Math.max(1, c.established),
