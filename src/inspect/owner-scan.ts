@@ -36,6 +36,11 @@ let worker: Worker | null | undefined; // undefined: not started yet; null: none
 let jobs = 0;
 const listeners = new Map<number, { result(r: ScanResult): void; died(): void }>();
 
+/** Start the worker thread now (its start-up then overlaps the search for the listeners' holders). */
+export function prestartOwnerScan(): void {
+  scanWorker();
+}
+
 function scanWorker(): Worker | null {
   if (worker !== undefined) return worker;
   try {

@@ -8,7 +8,7 @@ import { type FdTable, fastFdScanAvailable, scanSocketTable } from './fd-scan.ts
 import type { DiagSocket, SkMemInfo } from './inet-diag.ts';
 import { InodeIndex } from './inode-index.ts';
 import { sockDiagDump } from './netlink-socket.ts';
-import { type OwnerScan, startOwnerScan } from './owner-scan.ts';
+import { type OwnerScan, prestartOwnerScan, startOwnerScan } from './owner-scan.ts';
 import {
   completeOwners,
   type Owner,
@@ -169,6 +169,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
 
   // 1. the listeners first (a LISTEN-only dump: a handful of sockets), to know whose fd tables to read;
   // a worker thread starts reading them (owner-scan.ts) while this thread dumps every socket of the port.
+  prestartOwnerScan();
   await fastFdScanAvailable();
   let candidates: OwnerCandidates | undefined;
   let reading: OwnerScan | undefined;
