@@ -87,6 +87,8 @@ export interface RungResult {
   memAvailableHeldBytes: number;
   inspectMs: number | null;
   inspectSockets: number | null;
+  /** Where inspect's time went (its JSON's phasesMs), and the wall time the CLI took besides. */
+  inspectPhasesMs?: Record<string, number>;
   totalMs: number;
   /** The echo's own time inside the echo phase (the rest: the load closing its connections and exiting). */
   echoRunMs: number;
@@ -162,7 +164,9 @@ async function idleBaseline(pid: number, processes: number): Promise<number> {
 }
 
 /** Runs `c10k inspect --port P --json`; its wall time and how many sockets it listed. */
-function timeInspect(port: number): Promise<{ ms: number; sockets: number | null; error?: string }> {
+function timeInspect(
+  port: number,
+): Promise<{ ms: number; sockets: number | null; phasesMs?: Record<string, number>; error?: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [BIN, 'inspect', '--port', String(port), '--json'], {
@@ -177,12 +181,15 @@ function timeInspect(port: number): Promise<{ ms: number; sockets: number | null
       clearTimeout(kill);
       const ms = performance.now() - t0;
       let sockets: number | null = null;
+      let phasesMs: Record<string, number> | undefined;
       try {
         const j = JSON.parse(out);
         sockets = Array.isArray(j.sockets) ? j.sockets.length : (j.connections ?? null);
+        if (j.phasesMs && typeof j.elapsedMs === 'number')
+          phasesMs = { ...j.phasesMs, cli: Math.round(ms - j.elapsedMs) };
       } catch {}
       const why = code === null ? 'killed after 60 s' : err.trim() || `exit ${code}`;
-      resolve({ ms, sockets, ...(code === 0 ? {} : { error: why }) });
+      resolve({ ms, sockets, ...(phasesMs ? { phasesMs } : {}), ...(code === 0 ? {} : { error: why }) });
     });
   });
 }
@@ -361,6 +368,11 @@ export async function runRung(
           const i = await timeInspect(port);
           r.inspectMs = Math.round(i.ms);
           r.inspectSockets = i.sockets;
+          if (i.phasesMs) {
+            r.inspectPhasesMs = i.phasesMs;
+            const phases = Object.entries(i.phasesMs).map(([k, v]) => `${k} ${v}`);
+            o.onLine?.(`  inspect ${(i.ms / 1000).toFixed(2)} s, ms by phase: ${phases.join(', ')}`);
+          }
           if (i.error) o.onLine?.(`  inspect: ${i.error}`);
           lap('inspect');
         }
