@@ -4,13 +4,15 @@
 // readlinkat(dirfd, name) writes "socket:[INODE]" into a reused buffer and the inode is parsed from the
 // bytes, so nothing is allocated per fd (figures: docs/performance.md). Same contract as proc-process.ts scanSocketFds,
 // which remains the fallback where koffi or these libc functions are unavailable.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { type FdScan, type ScanLimits, scanSocketFds as scanWithNodeFs } from './proc-process.ts';
 
 type Fn = (...args: unknown[]) => number;
 interface Lib {
   getdents64: Fn;
   readlinkat: Fn;
+  /** pidfd_open, pidfd_getfd, statx, close: null where libc lacks them (glibc < 2.36). */
+  pidfd: { open: Fn; getfd: Fn; statx: Fn; close: Fn } | null;
 }
 
 let lib: Lib | null | undefined;
@@ -21,9 +23,21 @@ async function load(): Promise<Lib | null> {
     if (process.platform !== 'linux') return (lib = null);
     const koffi = (await import('koffi')).default;
     const c = koffi.load('libc.so.6');
+    let pidfd: Lib['pidfd'] = null;
+    try {
+      pidfd = {
+        open: c.func('int pidfd_open(int, unsigned int)'),
+        getfd: c.func('int pidfd_getfd(int, int, unsigned int)'),
+        statx: c.func('int statx(int, const char *path, int, unsigned int, _Out_ uint8_t *buf)'),
+        close: c.func('int close(int)'),
+      };
+    } catch {
+      pidfd = null;
+    }
     lib = {
       getdents64: c.func('long getdents64(int, _Out_ uint8_t *buf, size_t)'),
       readlinkat: c.func('long readlinkat(int, const uint8_t *path, _Out_ uint8_t *buf, size_t)'),
+      pidfd,
     };
   } catch {
     lib = null;
@@ -133,6 +147,62 @@ function addToTable(inode: number, fd: number): boolean {
   return false;
 }
 
+const STATX = Buffer.alloc(256);
+const AT_EMPTY_PATH = 0x1000;
+const STATX_TYPE_INO = 0x1 | 0x100;
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+
+/**
+ * The fd table read through a pidfd instead of /proc/PID/fd's names and links: each fd is duplicated
+ * into this process (pidfd_getfd), its inode read (statx) and the copy closed. A link read makes procfs
+ * build a dentry and an inode for the fd (~1 KB of kernel memory each, a million at 1M connections, the
+ * first refresh's main cost); this builds nothing (docs/performance.md). It needs ptrace access to the
+ * process (more than reading its fd links): null when denied, when the table is far sparser than its
+ * size (a slot without an fd still costs a call), or where the kernel does not give /proc/PID/fd's fd
+ * count (Linux < 6.2): the caller then walks the names. Slots are read in fd order up to the fd count.
+ */
+function tableByPidfd(c: Lib, pid: number): number | null {
+  const p = c.pidfd;
+  if (!p || pid === process.pid) return null; // reading itself, its own copies would shift the table
+  let open: number;
+  let size: number;
+  try {
+    open = statSync(`/proc/${pid}/fd`).size; // the open fd count (Linux >= 6.2; 0 before)
+    const m = /^FDSize:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    size = m ? Number(m[1]) : 0;
+  } catch {
+    return null;
+  }
+  if (open <= 0 || size <= 0 || size > 8 * open + 4096) return null;
+  const pfd = p.open(pid, 0);
+  if (pfd < 0) return null;
+  let count = 0;
+  try {
+    for (let fd = 0; fd < size && count < open; fd++) {
+      const d = p.getfd(pfd, fd, 0);
+      if (d < 0) continue; // no fd in this slot (or closed meanwhile), or access denied (none then)
+      count++;
+      const r = p.statx(d, '', AT_EMPTY_PATH, STATX_TYPE_INO, STATX);
+      p.close(d);
+      if (r === 0 && (STATX.readUInt16LE(28) & S_IFMT) === S_IFSOCK)
+        addToTable(Number(STATX.readBigUInt64LE(32)), fd);
+    }
+  } finally {
+    p.close(pfd);
+  }
+  if (count === 0) return null; // denied (or gone): the names are walked instead
+  // gone meanwhile (a zombie has no fds left to read): never a partial table reported whole
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat[stat.lastIndexOf(')') + 2];
+    if (state === 'Z' || state === 'X') return -1;
+  } catch {
+    return -1;
+  }
+  return count;
+}
+
 /**
  * Every socket `pid` holds, with its fd, read whole: what scanSocketFds(pid, null) reads, into typed
  * arrays (a million sockets are a million Map entries otherwise, most of a refresh at that size).
@@ -150,7 +220,12 @@ export function scanSocketTable(pid: number): FdTable {
     };
   }
   tableLength = 0;
-  const count = walkFds(c, pid, addToTable);
+  let count: number | null | undefined = tableByPidfd(c, pid);
+  if (count === -1) count = null;
+  else if (count === null) {
+    tableLength = 0;
+    count = walkFds(c, pid, addToTable);
+  }
   return {
     pid,
     inodes: tableInodes.slice(0, tableLength),
