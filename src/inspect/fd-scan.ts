@@ -1,8 +1,9 @@
-// Socket inodes held by a process, read fast: with 100,000 connections a refresh reads 100,000 fd links,
+// Socket inodes held by a process, read fast: with 100,000 connections a refresh reads 100,000 fds,
 // and through node:fs each costs a Dir entry object, a path string, a link string and their garbage.
-// Here libc does the work through koffi: getdents64 fills one buffer with fd names,
-// readlinkat(dirfd, name) writes "socket:[INODE]" into a reused buffer and the inode is parsed from the
-// bytes, so nothing is allocated per fd (figures: docs/performance.md). Same contract as proc-process.ts scanSocketFds,
+// Here libc does the work through koffi: a whole table through a pidfd (tableByPidfd), else
+// getdents64 fills one buffer with fd names, readlinkat(dirfd, name) writes "socket:[INODE]" into a
+// reused buffer and the inode is parsed from the bytes, so nothing is allocated per fd (figures:
+// docs/performance.md). Same contract as proc-process.ts scanSocketFds,
 // which remains the fallback where koffi or these libc functions are unavailable.
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { type FdScan, type ScanLimits, scanSocketFds as scanWithNodeFs } from './proc-process.ts';
@@ -149,6 +150,7 @@ function addToTable(inode: number, fd: number): boolean {
 
 const STATX = Buffer.alloc(256);
 const AT_EMPTY_PATH = 0x1000;
+const AT_STATX_DONT_SYNC = 0x4000; // a network file system's cached attributes: no round trip
 const STATX_TYPE_INO = 0x1 | 0x100;
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
@@ -161,6 +163,8 @@ const S_IFSOCK = 0o140000;
  * process (more than reading its fd links): null when denied, when the table is far sparser than its
  * size (a slot without an fd still costs a call), or where the kernel does not give /proc/PID/fd's fd
  * count (Linux < 6.2): the caller then walks the names. Slots are read in fd order up to the fd count.
+ * Closing the copy of a file on FUSE or NFS calls that file system's flush, as any close does: a socket
+ * or a local file has none.
  */
 function tableByPidfd(c: Lib, pid: number): number | null {
   const p = c.pidfd;
@@ -183,7 +187,7 @@ function tableByPidfd(c: Lib, pid: number): number | null {
       const d = p.getfd(pfd, fd, 0);
       if (d < 0) continue; // no fd in this slot (or closed meanwhile), or access denied (none then)
       count++;
-      const r = p.statx(d, '', AT_EMPTY_PATH, STATX_TYPE_INO, STATX);
+      const r = p.statx(d, '', AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE_INO, STATX);
       p.close(d);
       if (r === 0 && (STATX.readUInt16LE(28) & S_IFMT) === S_IFSOCK)
         addToTable(Number(STATX.readBigUInt64LE(32)), fd);
