@@ -164,7 +164,8 @@ const S_IFSOCK = 0o140000;
  * size (a slot without an fd still costs a call), or where the kernel does not give /proc/PID/fd's fd
  * count (Linux < 6.2): the caller then walks the names. Slots are read in fd order up to the fd count.
  * Closing the copy of a file on FUSE or NFS calls that file system's flush, as any close does: a socket
- * or a local file has none.
+ * or a local file has none. Returns the fd count, -1 when the process vanished meanwhile (the table read
+ * so far is partial), null when the names are to be walked instead.
  */
 function tableByPidfd(c: Lib, pid: number): number | null {
   const p = c.pidfd;
