@@ -60,7 +60,11 @@ export function encodeDumpRequest(req: DumpRequest): Buffer {
       ? 0
       : (req.tcpInfo === false ? 0 : 1 << (INET_DIAG_INFO - 1)) | (1 << (INET_DIAG_SKMEMINFO - 1));
   b.writeUInt32LE(states >>> 0, o + 4);
-  // inet_diag_sockid (o + 8 .. o + 56) stays zero: ignored for dumps
+  // inet_diag_sockid (o + 8 .. o + 56): a dump compares idiag_sport (network order) with each socket's
+  // port before anything else, where the bytecode below builds an entry per socket first: at a million
+  // connections the kernel walks two million sockets, half of them clients (docs/performance.md). The
+  // bytecode stays, for kernels that ignore the field.
+  if (req.port !== undefined) b.writeUInt16BE(req.port, o + 8);
   o += REQ_V2_LEN;
   if (req.port !== undefined) {
     b.writeUInt16LE(bcLen, o); // nlattr.nla_len

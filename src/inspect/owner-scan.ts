@@ -6,7 +6,6 @@
 import { Worker } from 'node:worker_threads';
 import { siblingModule } from '../module-path.ts';
 import { type FdTable, scanSocketTable } from './fd-scan.ts';
-import type { FdScan } from './proc-process.ts';
 
 export interface ScanJob {
   job: number;
@@ -31,13 +30,16 @@ export interface OwnerScan {
   /** Read the unclaimed fd tables on this thread too; resolve when every pid is read: each process's
    * sockets, in the order of the pid list. */
   finishTables(): Promise<Map<number, FdTable>>;
-  /** As finishTables, as each process's `relevant` inodes -> the first fd holding each. */
-  finish(relevant: Set<number>): Promise<Map<number, FdScan>>;
 }
 
 let worker: Worker | null | undefined; // undefined: not started yet; null: none can run
 let jobs = 0;
 const listeners = new Map<number, { result(r: ScanResult): void; died(): void }>();
+
+/** Start the worker thread now (its start-up then overlaps the search for the listeners' holders). */
+export function prestartOwnerScan(): void {
+  scanWorker();
+}
 
 function scanWorker(): Worker | null {
   if (worker !== undefined) return worker;
@@ -63,7 +65,7 @@ function scanWorker(): Worker | null {
   return worker;
 }
 
-/** Start reading these processes' fd tables; `finish` joins in and collects the results. */
+/** Start reading these processes' fd tables; `finishTables` joins in and collects the results. */
 export function startOwnerScan(pidList: number[]): OwnerScan {
   const pids = new Int32Array(new SharedArrayBuffer(4 * pidList.length));
   pids.set(pidList);
@@ -109,16 +111,6 @@ export function startOwnerScan(pidList: number[]): OwnerScan {
       const tables = new Map<number, FdTable>();
       for (let i = 0; i < pids.length; i++) tables.set(pids[i], results[i] ?? scanSocketTable(pids[i]));
       return tables;
-    },
-    async finish(relevant) {
-      const scans = new Map<number, FdScan>();
-      for (const [pid, t] of await this.finishTables()) {
-        const held = new Map<number, number>();
-        for (let k = 0; k < t.inodes.length; k++)
-          if (relevant.has(t.inodes[k]) && !held.has(t.inodes[k])) held.set(t.inodes[k], t.fds[k]);
-        scans.set(pid, { pid, held, fdCount: t.fdCount, complete: t.complete });
-      }
-      return scans;
     },
   };
 }

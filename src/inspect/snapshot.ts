@@ -8,7 +8,7 @@ import { type FdTable, fastFdScanAvailable, scanSocketTable } from './fd-scan.ts
 import type { DiagSocket, SkMemInfo } from './inet-diag.ts';
 import { InodeIndex } from './inode-index.ts';
 import { sockDiagDump } from './netlink-socket.ts';
-import { type OwnerScan, startOwnerScan } from './owner-scan.ts';
+import { type OwnerScan, prestartOwnerScan, startOwnerScan } from './owner-scan.ts';
 import {
   completeOwners,
   type Owner,
@@ -169,6 +169,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
 
   // 1. the listeners first (a LISTEN-only dump: a handful of sockets), to know whose fd tables to read;
   // a worker thread starts reading them (owner-scan.ts) while this thread dumps every socket of the port.
+  prestartOwnerScan();
   await fastFdScanAvailable();
   let candidates: OwnerCandidates | undefined;
   let reading: OwnerScan | undefined;
@@ -218,16 +219,18 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   // are looked for (a local client whose ephemeral port equals the server's is not). Rows are joined
   // to fd-table entries by row number (InodeIndex, typed arrays): at a million sockets, a Map or Set
   // per step is most of a refresh.
+  // Each row object is read once here into typed arrays (inode, LISTEN or not): at a million rows the
+  // loops below then touch no scattered objects.
   const n = rows.length;
   const relevant = new Uint8Array(n);
-  if (opts.pid !== undefined) {
-    for (let i = 0; i < n; i++) if (rows[i].inode) relevant[i] = 1;
-  } else {
-    const served = servedBy(rows.filter((r) => r.state === 'LISTEN'));
-    for (let i = 0; i < n; i++) {
-      const r = rows[i];
-      if (r.inode && (r.state === 'LISTEN' || served(r))) relevant[i] = 1;
-    }
+  const listenRow = new Uint8Array(n);
+  const inodes = new Float64Array(n);
+  const servedByListener = opts.pid !== undefined ? null : servedBy(rows.filter((r) => r.state === 'LISTEN'));
+  for (let i = 0; i < n; i++) {
+    const r = rows[i];
+    inodes[i] = r.inode;
+    if (r.state === 'LISTEN') listenRow[i] = 1;
+    if (r.inode && (servedByListener === null || listenRow[i] === 1 || servedByListener(r))) relevant[i] = 1;
   }
   if (!candidates || !reading) {
     candidates = ownerCandidates(
@@ -237,10 +240,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     reading = startOwnerScan(candidates.pids);
   }
   const tables = await reading.finishTables();
-  const index = new InodeIndex(
-    rows.map((r) => r.inode),
-    (i) => relevant[i] === 1,
-  );
+  const index = new InodeIndex(inodes, (i) => relevant[i] === 1);
   // ownerPid/ownerFd: the first process (in reading order) holding each row, 0 = none; holds: per
   // process, the rows it holds and with which fd (a socket dup'd within a process counts once)
   const ownerPid = new Int32Array(n);
@@ -257,7 +257,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
       if (i < 0 || lastHolder[i] === t.pid) continue;
       lastHolder[i] = t.pid;
       held[m++] = i;
-      const listening = rows[i].state === 'LISTEN';
+      const listening = listenRow[i] === 1;
       if (listening) {
         let list = listenerOwners.get(i);
         if (!list) listenerOwners.set(i, (list = []));
@@ -277,7 +277,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const unowned = { listeners: 0, sockets: 0, connected: 0 };
   for (let i = 0; i < n; i++) {
     if (!relevant[i]) continue;
-    const listening = rows[i].state === 'LISTEN';
+    const listening = listenRow[i] === 1;
     if (!listening) unowned.connected++;
     if (ownerPid[i] !== 0) continue;
     if (listening) unowned.listeners++;
@@ -288,10 +288,9 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const keep = new Uint8Array(n).fill(1);
   if (opts.pid !== undefined) {
     const ports = new Set<number>();
+    for (let i = 0; i < n; i++) if (listenRow[i] && ownerPid[i] !== 0) ports.add(rows[i].localPort);
     for (let i = 0; i < n; i++)
-      if (rows[i].state === 'LISTEN' && ownerPid[i] !== 0) ports.add(rows[i].localPort);
-    for (let i = 0; i < n; i++)
-      keep[i] = rows[i].inode ? (ownerPid[i] !== 0 ? 1 : 0) : ports.has(rows[i].localPort) ? 1 : 0;
+      keep[i] = inodes[i] ? (ownerPid[i] !== 0 ? 1 : 0) : ports.has(rows[i].localPort) ? 1 : 0;
   }
   for (const [i, list] of listenerOwners) if (keep[i]) rememberOwners(rows[i].inode, list);
 
@@ -303,6 +302,8 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const listeners: ListenerInfo[] = [];
   const listenerRow = new Uint8Array(n);
   const connRow = new Uint8Array(n);
+  // per connected row: its kernel memory (skmeminfo; -1 - queue sizes where the dump had none)
+  const rowKernelMemory = new Float64Array(n);
   const states: Partial<Record<TcpState, number>> = {};
   let synRecv = 0;
   let connections = 0;
@@ -333,7 +334,10 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     else {
       connections++;
       conns.push(i);
-      if (r.inode) connRow[i] = 1;
+      if (r.inode) {
+        connRow[i] = 1;
+        rowKernelMemory[i] = r.skmem ? skmemBytes(r.skmem) : -1 - (r.rxQueue + r.txQueue);
+      }
     }
   }
 
@@ -371,12 +375,12 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
         continue;
       }
       if (!connRow[i]) continue;
-      const r = rows[i];
       nc++;
-      if (r.skmem) kmem += skmemBytes(r.skmem);
+      const m = rowKernelMemory[i];
+      if (m >= 0) kmem += m;
       else {
         fromSkmem = false;
-        kmem += r.rxQueue + r.txQueue;
+        kmem += -1 - m;
       }
     }
     if (nl === 0 && nc === 0) continue; // e.g. a local client whose ephemeral port equals the server's
@@ -436,7 +440,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     );
   }
   let ownerless = 0;
-  for (const i of conns) if (rows[i].inode && ownerPid[i] === 0) ownerless++;
+  for (const i of conns) if (inodes[i] && ownerPid[i] === 0) ownerless++;
   if (ownerless > 0) missing.push(`owner pid/fd unknown for ${ownerless} sockets (processes not readable)`);
 
   const snap: Snapshot = {

@@ -1,6 +1,9 @@
 // CPU time and memory of a server and every process under it, from /proc. A reaped child's CPU time is
 // in its parent's cutime/cstime, so summing (utime+stime+cutime+cstime) over the live processes of the
 // tree counts every process that ever ran in it once — the process-per-connection model's children too.
+// With { anon: true } the same walk sums private anonymous memory (smaps_rollup Anonymous: the JS heap,
+// native allocations, buffers): a process's RSS counts every shared page it maps (Node's own code,
+// libraries) once per process, so over 60 workers only the anonymous figure adds up to what they allocated.
 import { readFileSync } from 'node:fs';
 import { descendantsOf } from '../inspect/proc-process.ts';
 
@@ -10,6 +13,18 @@ export interface TreeUsage {
   cpuMs: number;
   rssBytes: number;
   processes: number;
+  /** With { anon: true }: sum of private anonymous memory, bytes; null when smaps_rollup cannot be read. */
+  anonBytes?: number | null;
+}
+
+/** The Anonymous field of /proc/PID/smaps_rollup in bytes, or null when it cannot be read. */
+function readAnonymous(pid: number): number | null {
+  try {
+    const m = /^Anonymous:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
 }
 
 function readUsage(pid: number): { cpuTicks: number; rssPages: number } | null {
@@ -28,16 +43,23 @@ function readUsage(pid: number): { cpuTicks: number; rssPages: number } | null {
 
 const PAGE = 4096;
 
-export function treeUsage(root: number): TreeUsage {
+export function treeUsage(root: number, opts: { anon?: boolean } = {}): TreeUsage {
   let ticks = 0;
   let pages = 0;
   let processes = 0;
+  let anon: number | null = 0;
   for (const pid of [root, ...descendantsOf([root])]) {
     const u = readUsage(pid);
     if (!u) continue;
     ticks += u.cpuTicks;
     pages += u.rssPages;
     processes++;
+    if (opts.anon && anon !== null) {
+      const a = readAnonymous(pid);
+      anon = a === null ? null : anon + a;
+    }
   }
-  return { cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssBytes: pages * PAGE, processes };
+  const usage: TreeUsage = { cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssBytes: pages * PAGE, processes };
+  if (opts.anon) usage.anonBytes = anon;
+  return usage;
 }

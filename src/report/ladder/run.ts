@@ -11,7 +11,6 @@ import { failedTotal, type LoadOptions } from '../../load/stats.ts';
 import { siblingModulePath } from '../../module-path.ts';
 import { treeUsage } from '../process-tree.ts';
 import { freePort, startServer, stopGroup } from '../server-process.ts';
-import { treeMemory } from './memory.ts';
 import {
   type Blocker,
   kernelBlockers,
@@ -22,12 +21,8 @@ import {
   readLimits,
 } from './plan.ts';
 
-/**
- * The ladder's server workers run with small young-generation semi-spaces: under a burst of accepts V8
- * grows them towards 16 MB each, memory bounded per worker whatever it holds, yet at 16,800 idle
- * connections a worker ~370 B of every connection's share (measured at 100K: 905-932 B private per
- * connection with V8's defaults, 539 B with 1 MB semi-spaces).
- */
+/** Small young-generation semi-spaces for the ladder's workers: V8 grows them towards 16 MB each under a
+ * burst of accepts, a large share of each idle connection's memory (figures: docs/performance.md). */
 export const DEFAULT_SERVER_NODE_OPTIONS = '--max-semi-space-size=2';
 
 /**
@@ -92,6 +87,8 @@ export interface RungResult {
   memAvailableHeldBytes: number;
   inspectMs: number | null;
   inspectSockets: number | null;
+  /** Where inspect's time went (its JSON's phasesMs), and the wall time the CLI took besides. */
+  inspectPhasesMs?: Record<string, number>;
   totalMs: number;
   /** The echo's own time inside the echo phase (the rest: the load closing its connections and exiting). */
   echoRunMs: number;
@@ -167,7 +164,9 @@ async function idleBaseline(pid: number, processes: number): Promise<number> {
 }
 
 /** Runs `c10k inspect --port P --json`; its wall time and how many sockets it listed. */
-function timeInspect(port: number): Promise<{ ms: number; sockets: number | null; error?: string }> {
+function timeInspect(
+  port: number,
+): Promise<{ ms: number; sockets: number | null; phasesMs?: Record<string, number>; error?: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [BIN, 'inspect', '--port', String(port), '--json'], {
@@ -182,12 +181,15 @@ function timeInspect(port: number): Promise<{ ms: number; sockets: number | null
       clearTimeout(kill);
       const ms = performance.now() - t0;
       let sockets: number | null = null;
+      let phasesMs: Record<string, number> | undefined;
       try {
         const j = JSON.parse(out);
         sockets = Array.isArray(j.sockets) ? j.sockets.length : (j.connections ?? null);
+        if (j.phasesMs && typeof j.elapsedMs === 'number')
+          phasesMs = { ...j.phasesMs, cli: Math.round(ms - j.elapsedMs) };
       } catch {}
       const why = code === null ? 'killed after 60 s' : err.trim() || `exit ${code}`;
-      resolve({ ms, sockets, ...(code === 0 ? {} : { error: why }) });
+      resolve({ ms, sockets, ...(phasesMs ? { phasesMs } : {}), ...(code === 0 ? {} : { error: why }) });
     });
   });
 }
@@ -279,7 +281,7 @@ export async function runRung(
   let guard: NodeJS.Timeout | undefined;
   try {
     const base = await idleBaseline(server.pid!, plan.workers + 1);
-    r.serverIdleAnonBytes = treeMemory(server.pid!).anonBytes;
+    r.serverIdleAnonBytes = treeUsage(server.pid!, { anon: true }).anonBytes ?? null;
     lap('baseline');
     const kernel0 = readKernelMemory();
     r.serverIdleBaselineBytes = base;
@@ -341,11 +343,12 @@ export async function runRung(
           new Promise((r) => abort.signal.addEventListener('abort', r, { once: true })),
         ]);
         lap('hold');
-        const held = treeUsage(server.pid!).rssBytes;
+        const usage = treeUsage(server.pid!, { anon: true });
+        const held = usage.rssBytes;
         const kernel1 = readKernelMemory();
         r.serverHeldBytes = held;
         r.serverBytesPerConn = Math.round((held - base) / Math.max(1, c.established));
-        r.serverHeldAnonBytes = treeMemory(server.pid!).anonBytes;
+        r.serverHeldAnonBytes = usage.anonBytes ?? null;
         if (r.serverHeldAnonBytes !== null && r.serverIdleAnonBytes !== null)
           r.serverAnonBytesPerConn = Math.round(
             (r.serverHeldAnonBytes - r.serverIdleAnonBytes) / Math.max(1, c.established),
@@ -365,6 +368,11 @@ export async function runRung(
           const i = await timeInspect(port);
           r.inspectMs = Math.round(i.ms);
           r.inspectSockets = i.sockets;
+          if (i.phasesMs) {
+            r.inspectPhasesMs = i.phasesMs;
+            const phases = Object.entries(i.phasesMs).map(([k, v]) => `${k} ${v}`);
+            o.onLine?.(`  inspect ${(i.ms / 1000).toFixed(2)} s, ms by phase: ${phases.join(', ')}`);
+          }
           if (i.error) o.onLine?.(`  inspect: ${i.error}`);
           lap('inspect');
         }
