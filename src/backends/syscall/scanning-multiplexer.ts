@@ -74,15 +74,16 @@ export abstract class ScanningMultiplexer implements Multiplexer {
 
   async waitAsync(timeoutMs: number): Promise<number> {
     this.parked = true;
-    let n: number;
     try {
-      n = await this.scanAsync(timeoutMs);
-    } finally {
+      const n = await this.scanAsync(timeoutMs);
       this.parked = false;
+      return n <= 0 ? n : this.collect(n); // before the edits: a removal moves poll's slots
+    } finally {
+      // Even when the scan failed: edits left queued would land later, after newer ones made unparked
+      // (a queued removal of fd 7 after a fresh add of fd 7).
+      this.parked = false;
+      this.applyEdits();
     }
-    const found = n <= 0 ? n : this.collect(n); // before the edits: a removal moves poll's slots
-    this.applyEdits();
-    return found;
   }
 
   private applyEdits(): void {
