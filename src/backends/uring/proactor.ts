@@ -662,13 +662,13 @@ export class Proactor<In = unknown, Out = unknown> {
 /**
  * Every connection object outlives the scavenge after its accept, and V8 grows its young generation
  * (doubling, up to 2 x 16 MiB) whenever that much has survived; a server that then sits idle never
- * scavenges again, so never shrinks it back: a burst of accepts left ~190-280 B a connection of young
- * generation in the process (bench/idle-connections.ts, 19,000 connections). So, before serving: its
- * growth factor is set to 1 (V8 reads it when it grows), and one full GC that reduces memory (the kind
- * V8 runs as a last resort) shrinks what loading the modules had grown it to. Its survivors go to the old
- * generation as before; per message the proactor allocates only the view it hands the handler, which
- * dies young. The GC runs once, at start (~15 ms), through a `gc` taken from a fresh context while
- * --expose-gc is briefly on: the process's own global gets none.
+ * scavenges again, so never shrinks it back, and a burst of accepts leaves that memory held per
+ * connection (figures: docs/performance.md). So, before serving: its growth factor is set to 1 (V8 reads
+ * it when it grows), and one full GC that reduces memory (the kind V8 runs as a last resort) shrinks what
+ * loading the modules had grown it to. Its survivors go to the old generation as before; per message the
+ * proactor allocates only the view it hands the handler, which dies young. The GC runs once, at start,
+ * through a `gc` taken from a fresh context while --expose-gc is briefly on: the process's own global
+ * gets none.
  */
 export function keepYoungGenerationSmall(): void {
   setFlagsFromString('--semi-space-growth-factor=1');
