@@ -36,3 +36,27 @@ test('syscall reactor: a listen that fails after opening its socket leaks no des
     for (const fd of fillers) closeSync(fd);
   }
 });
+
+test('syscall reactor: select that cannot watch its own eventfd leaves it closed', {
+  skip: syscallBackendAvailable() ? false : 'the syscall backend needs Linux',
+}, async () => {
+  const fillers: number[] = [];
+  try {
+    while (openFds() < FD_SETSIZE + 8) fillers.push(openSync('/dev/null', 'r'));
+    const before = openFds();
+    await assert.rejects(
+      serve({
+        app: 'echo',
+        model: 'reactor',
+        backend: 'syscall',
+        multiplexer: 'select',
+        port: 0,
+        logger: memoryLogger(),
+      }),
+      /1024|FD_SETSIZE/,
+    );
+    assert.equal(openFds(), before, "the multiplexer's eventfd is closed");
+  } finally {
+    for (const fd of fillers) closeSync(fd);
+  }
+});

@@ -30,8 +30,13 @@ export abstract class ScanningMultiplexer implements Multiplexer {
 
   /** Watch our own descriptors; a subclass calls it once its own fields exist. */
   protected watchOwn(): void {
-    this.addNow(this.wakeFd, READABLE);
-    if (this.nodeFd >= 0) this.addNow(this.nodeFd, READABLE);
+    try {
+      this.addNow(this.wakeFd, READABLE);
+      if (this.nodeFd >= 0) this.addNow(this.nodeFd, READABLE);
+    } catch (error) {
+      sys.close(this.wakeFd); // the constructor throws: nobody could close it later (select, fd >= 1024)
+      throw error;
+    }
   }
 
   protected abstract addNow(fd: number, interest: number): void;
