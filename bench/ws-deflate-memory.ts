@@ -26,6 +26,16 @@ if (!Number.isInteger(total) || total < 1 || !Number.isInteger(size) || size < 1
 }
 const bin = new URL('../bin/c10k.ts', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A bench stops by itself: a handshake or echo that does not come within this fails the run. */
+const WAIT_MS = 10_000;
+
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${WAIT_MS / 1000} s`)), WAIT_MS);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 
 /** Text that compresses about as chat or JSON does (repeated words, varying numbers). */
 function message(i: number): string {
@@ -54,16 +64,25 @@ async function measure(name: string, serveArgs: string[], clientNoTakeover: bool
             perMessageDeflate: { threshold: 0, clientNoContextTakeover: clientNoTakeover },
           });
           clients.push(ws);
-          await new Promise((resolve, reject) => {
-            ws.once('open', resolve);
-            ws.once('error', reject);
-          });
+          await within(
+            new Promise((resolve, reject) => {
+              ws.once('open', resolve);
+              ws.once('error', reject);
+              ws.once('close', (code) => reject(new Error(`closed before it opened (${code})`)));
+            }),
+            'the handshake',
+          );
           extensions = ws.extensions;
           const text = message(i + j);
-          const echoed = await new Promise<string>((resolve) => {
-            ws.once('message', (data: Buffer) => resolve(data.toString()));
-            ws.send(text);
-          });
+          const echoed = await within(
+            new Promise<string>((resolve, reject) => {
+              ws.once('message', (data: Buffer) => resolve(data.toString()));
+              ws.once('error', reject);
+              ws.once('close', (code) => reject(new Error(`closed before the echo (${code})`)));
+              ws.send(text);
+            }),
+            'the echo',
+          );
           if (echoed !== text) throw new Error('echo mismatch');
         }),
       );

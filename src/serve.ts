@@ -68,6 +68,11 @@ export interface ServeOptions extends Partial<ConnectionLimits> {
   trustedProxies?: string | string[];
   /** Share the app's bus with every server on this Redis: `redis://HOST:PORT` (pub/sub). */
   bus?: string;
+  /** Event-loop models (reactor, proactor, the workers of multi-reactor/multi-proactor): keep V8's young
+   * generation small (process-wide V8 flags and one full GC, once per process: src/models/heap-policy.ts),
+   * so a burst of accepts leaves no young-generation memory per idle connection. Default: on in worker
+   * processes, off for a reactor or proactor in this process (the process is the caller's). */
+  smallYoungGeneration?: boolean;
   /** Serve TLS on every connection: PEM certificate and key (or files), optional client CA, ALPN. */
   tls?: TlsOptions;
 }
@@ -147,6 +152,9 @@ export async function resolveServeOptions(options: ServeOptions): Promise<Resolv
     trustedProxies: trustedProxies(options.trustedProxies),
     bus: busUrl(options.bus),
     tls: tlsSettings(options.tls),
+    ...(options.smallYoungGeneration !== undefined
+      ? { smallYoungGeneration: options.smallYoungGeneration }
+      : {}),
   };
   startupNotes.set(resolved, defaultsNote(options, resolved, childCap));
   return resolved;

@@ -3,12 +3,8 @@
 // a SO_REUSEPORT socket per worker slot; shared: one inherited socket), each worker with its own ring.
 // Both need io_uring (Linux 6.0+): where the kernel lacks it they refuse to start with one line naming
 // what is missing and the models that do work.
-import {
-  assertProactorAvailable,
-  BUFFERS,
-  keepYoungGenerationSmall,
-  Proactor,
-} from '../backends/uring/proactor.ts';
+import { assertProactorAvailable, BUFFERS, Proactor } from '../backends/uring/proactor.ts';
+import { applyHeapPolicy } from './heap-policy.ts';
 import { serveLoop } from './in-process-handle.ts';
 import { startEventLoopWorkers } from './multi-reactor.ts';
 import type { ListenSpec, ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
@@ -20,7 +16,7 @@ export async function startProactor(
   buffers = BUFFERS,
 ): Promise<ServerHandle> {
   const flags = assertProactorAvailable(options.model);
-  keepYoungGenerationSmall();
+  applyHeapPolicy(options.smallYoungGeneration ?? false); // a worker process applied it already
   return serveLoop('proactor', 'syscall', options, new Proactor(options, flags, buffers), spec);
 }
 

@@ -3,6 +3,7 @@
 import { NodeReactor } from '../backends/node/reactor.ts';
 import { SyscallReactor } from '../backends/syscall/reactor.ts';
 import * as sys from '../sys/index.ts';
+import { applyHeapPolicy } from './heap-policy.ts';
 import { serveLoop } from './in-process-handle.ts';
 import type { ListenSpec, ModelDefinition, ResolvedServeOptions, ServerHandle } from './types.ts';
 
@@ -10,6 +11,7 @@ export async function startNodeReactor(
   options: ResolvedServeOptions,
   spec: ListenSpec = {},
 ): Promise<ServerHandle> {
+  applyHeapPolicy(options.smallYoungGeneration ?? false);
   return serveLoop('reactor', 'node', options, new NodeReactor(options), spec);
 }
 
@@ -18,6 +20,7 @@ export async function startSyscallReactor(
   spec: ListenSpec = {},
 ): Promise<ServerHandle> {
   sys.assertSyscallBackendAvailable();
+  applyHeapPolicy(options.smallYoungGeneration ?? false);
   return serveLoop('reactor', 'syscall', options, new SyscallReactor(options), spec);
 }
 

@@ -130,16 +130,30 @@ export class WorkerFleet<W extends FleetWorker> {
     while (this.workers.size > 0) await Promise.all([...this.workers].map((w) => this.retire(w)));
   }
 
-  /** It died unasked: a new one takes its slot after the backoff (and again if that one fails to start). */
+  /** It died unasked (`why`: 'code 1', 'signal SIGKILL'): a new one takes its slot after the backoff (and
+   * again if that one fails to start). */
   replace(w: W, why: string): void {
     const delay = this.backoff.next(w.startedAt);
     this.logger.warn(`${this.name} ${w.id} died (${why}): replacing it in ${delay} ms`);
+    this.replaceIn(w, delay);
+  }
+
+  private replaceIn(w: W, delay: number): void {
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
       if (this.closing) return;
       this.start(w.slot).catch((error: Error) => {
-        this.logger.error(`replacement ${this.name} failed: ${error.message}`);
-        if (!this.closing) this.replace({ ...w, startedAt: Date.now() }, 'code 1');
+        if (this.closing) {
+          this.logger.error(`replacement ${this.name} failed to start: ${error.message}`);
+          return;
+        }
+        // Said as what it is: the replacement failed, not the worker it replaces dying again.
+        const again = { ...w, startedAt: Date.now() };
+        const next = this.backoff.next(again.startedAt);
+        this.logger.error(
+          `replacement for ${this.name} ${w.id} failed to start (${error.message}): trying again in ${next} ms`,
+        );
+        this.replaceIn(again, next);
       });
     }, delay);
     this.restartTimers.add(timer);

@@ -13,6 +13,7 @@ import type { AppRuntime } from '../bus/runtime.ts';
 import { startAppRuntime } from '../bus/runtime.ts';
 import { coreOptions, ServerCore, type ServerStats } from '../net/server-core.ts';
 import * as sys from '../sys/index.ts';
+import { applyHeapPolicy } from './heap-policy.ts';
 import { acceptLoop } from './iterative.ts';
 import type { ListenSpec, ResolvedServeOptions } from './types.ts';
 import { type FromWorker, ipcLogger, type ToWorker, type WireOptions } from './worker-protocol.ts';
@@ -49,6 +50,8 @@ async function start(role: string, wire: WireOptions, listen: ListenSpec): Promi
   const options: ResolvedServeOptions = { ...wire, app, logger };
   try {
     runtime = await startAppRuntime(app, { logger, where: 'worker' });
+    // an event-loop worker is a process of c10k's own: the policy applies unless turned off
+    if (role === 'reactor' || role === 'proactor') applyHeapPolicy(options.smallYoungGeneration ?? true);
     if (role === 'reactor') running = await startReactor(options, listen);
     else if (role === 'proactor') {
       const { startProactor } = await import('./proactor.ts');

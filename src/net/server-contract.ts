@@ -82,6 +82,9 @@ export interface ResolvedServeOptions {
   trustedProxies: string;
   /** The app bus across servers (`redis://HOST:PORT`); undefined: the bus stays within this server. */
   bus?: string;
+  /** Keep V8's young generation small (src/models/heap-policy.ts); undefined: the default of the process
+   * kind (on in worker processes, off in-process). */
+  smallYoungGeneration?: boolean;
   /** TLS on every connection (undefined: plain TCP). */
   tls?: ResolvedTls;
 }

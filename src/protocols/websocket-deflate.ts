@@ -22,8 +22,11 @@ export class DeflateSession {
   readonly clientNoTakeover: boolean;
   /** The window size our messages may use (server_max_window_bits, 9-15). */
   readonly serverBits: number;
-  /** The client's last bytes, up to 32 KiB, while it keeps its context; null until its first message. */
+  /** The client's last bytes, window[0 .. windowLength), up to 32 KiB, while it keeps its context; null
+   * until its first message. Memory of its own that grows by doubling (a short history keeps a small
+   * buffer) and is then reused: a message slides it in place, no allocation. */
   window: Buffer | null = null;
+  windowLength = 0;
   constructor(clientNoTakeover: boolean, serverBits: number) {
     this.clientNoTakeover = clientNoTakeover;
     this.serverBits = serverBits;
@@ -107,31 +110,39 @@ export function inflate(
       // allocator keeps until a GC); a larger result takes more chunks
       chunkSize: Math.min(Math.max(1024, data.length * 4), 64 * 1024),
       maxOutputLength: Math.max(1, maxBytes),
-      ...(session.window !== null ? { dictionary: session.window } : {}),
+      // zlib copies the dictionary into its own window (inflateSetDictionary): ours may move on after
+      ...(session.window !== null ? { dictionary: session.window.subarray(0, session.windowLength) } : {}),
     });
   } catch (error) {
     return (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'too-big' : 'invalid';
   }
   if (out.length > maxBytes) return 'too-big';
-  if (!session.clientNoTakeover) session.window = slide(session.window, out);
+  if (!session.clientNoTakeover) slide(session, out);
   return out;
 }
 
 /**
- * The last WINDOW bytes of window + out, in memory of its own and of exactly that size (the app may keep
- * `out`, a view of zlib's 64 KiB output chunk; a pooled Buffer would pin a shared slab).
+ * The window becomes the last WINDOW bytes of window + out, moved within the session's buffer (the app
+ * may keep `out`, a view of zlib's output chunk: the window is a copy, never a view of it).
  */
-function slide(window: Buffer | null, out: Buffer): Buffer {
-  if (out.length >= WINDOW) {
-    const next = Buffer.allocUnsafeSlow(WINDOW);
-    out.copy(next, 0, out.length - WINDOW);
-    return next;
+function slide(session: DeflateSession, out: Buffer): void {
+  const length = session.windowLength;
+  const next = Math.min(WINDOW, length + out.length);
+  let window = session.window;
+  if (window === null || window.length < next) {
+    let size = 1024;
+    while (size < next) size *= 2;
+    const grown = Buffer.allocUnsafeSlow(size);
+    if (window !== null) window.copy(grown, 0, 0, length);
+    session.window = window = grown;
   }
-  const keep = window === null ? 0 : Math.min(window.length, WINDOW - out.length);
-  const next = Buffer.allocUnsafeSlow(keep + out.length);
-  if (keep > 0) window!.copy(next, 0, window!.length - keep);
-  out.copy(next, keep);
-  return next;
+  if (out.length >= WINDOW) out.copy(window, 0, out.length - WINDOW);
+  else {
+    const keep = next - out.length;
+    if (keep < length) window.copyWithin(0, length - keep, length);
+    out.copy(window, keep);
+  }
+  session.windowLength = next;
 }
 
 /** One message's payload compressed on its own (server_no_context_takeover), its tail stripped. */

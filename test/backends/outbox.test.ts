@@ -108,3 +108,61 @@ test('Outbox: a socket the peer reset reports its errno', { skip }, () => {
     sys.close(p.listener);
   }
 });
+
+test('Outbox: a reader that never lets the queue empty does not grow its array', { skip }, () => {
+  const p = tcpPair();
+  try {
+    const filler = Buffer.alloc(1 << 16, 0x2e);
+    let filled = 0;
+    for (let n = 1; n > 0; ) {
+      n = sys.write(p.server, filler, filler.length);
+      if (n > 0) filled += n;
+    }
+    const slots = new ReadSlots(1, 64);
+    const out = Outbox.take();
+    const inside = out as unknown as { bufs: unknown[]; head: number; tail: number };
+    const size = 1024;
+    let pushed = 0;
+    const message = (i: number) => Buffer.from(`<${String(i).padStart(8, '0')}>`.padEnd(size, '-'), 'latin1');
+    for (let i = 0; i < 4096; i++) out.push(message(pushed++)); // 4 MiB waiting behind the filler
+    const buf = Buffer.alloc(1 << 16);
+    let received = '';
+    let maxLength = 0;
+    for (let cycle = 0; cycle < 300; cycle++) {
+      // The peer takes 64 KiB, the app adds 64 KiB: the queue moves but never empties.
+      let got = 0;
+      while (got < buf.length && waitFor(p.client, sys.POLLIN, 2000) & sys.POLLIN) {
+        const n = sys.read(p.client, buf, buf.length - got);
+        if (n <= 0) break;
+        got += n;
+        received += buf.toString('latin1', 0, n);
+      }
+      for (let i = 0; i < 64; i++) out.push(message(pushed++));
+      assert.equal(out.flush(p.server, slots), 0);
+      assert.ok(out.bytes > 0, 'the queue never empties (else this test tests nothing)');
+      maxLength = Math.max(maxLength, inside.bufs.length);
+      const live = inside.tail - inside.head;
+      assert.ok(
+        inside.bufs.length <= 2 * live + 2 * 1024 + 64,
+        `array ${inside.bufs.length} for ${live} waiting`,
+      );
+    }
+    assert.ok(maxLength < pushed / 2, `array ${maxLength} slots after ${pushed} messages`);
+    // Everything comes out, in order.
+    const deadline = Date.now() + 20_000;
+    while (out.bytes > 0 && Date.now() < deadline) {
+      received += drain(p.client);
+      assert.equal(out.flush(p.server, slots), 0);
+    }
+    received += drain(p.client);
+    assert.equal(out.bytes, 0);
+    assert.equal(received.length, filled + pushed * size);
+    const tail = received.slice(filled);
+    for (let i = 0; i < pushed; i++) {
+      const at = tail.slice(i * size, i * size + 10);
+      if (at !== `<${String(i).padStart(8, '0')}>`) assert.fail(`message ${i} out of place: ${at}`);
+    }
+  } finally {
+    p.closeAll();
+  }
+});

@@ -16,7 +16,7 @@ import {
   type WsMessage,
   websocket,
 } from '../../src/protocols/websocket.ts';
-import { negotiateDeflate } from '../../src/protocols/websocket-deflate.ts';
+import { DeflateSession, inflate, negotiateDeflate } from '../../src/protocols/websocket-deflate.ts';
 import { browserUnavailable, launchBrowser } from '../helpers/browser.ts';
 import { FakePeer, maskedFrame as m, run, splits, upgradeRequest } from './ws-harness.ts';
 
@@ -149,6 +149,40 @@ describe('permessage-deflate: compressed messages in', () => {
       m(OP_TEXT, z2!, true, undefined, RSV1),
     ]);
     for (const chunks of splits(input)) assert.deepEqual(text(run(chunks, ON)), msgs);
+  });
+
+  test("the client's window slides in one buffer of its own: every size, across 32 KiB, no buffer per message", async () => {
+    // Messages that refer back (shared words, numbers that repeat), of sizes below, across and past the
+    // 32 KiB window, so the window moves every way: kept whole, partly, replaced.
+    const sizes = [40, 3000, 20_000, 40_000, 9000, 1, 32_768, 32_767, 500];
+    const msgs: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      let s = '';
+      for (let k = 0; s.length < sizes[i % sizes.length]!; k++)
+        s += `{"u":${(i * 31 + k) % 97},"t":"msg ${k % 13}"} `;
+      msgs.push(s.slice(0, sizes[i % sizes.length]));
+    }
+    const zs = await stream(msgs);
+    const session = new DeflateSession(false, 0);
+    const buffers = new Set<Buffer>();
+    zs.forEach((z, i) => {
+      const out = inflate(session, z, 1 << 20);
+      assert.ok(Buffer.isBuffer(out), `message ${i}: ${String(out)}`);
+      assert.equal(out.toString(), msgs[i], `message ${i}`);
+      buffers.add(session.window!);
+    });
+    assert.equal(session.windowLength, 1 << 15);
+    assert.ok(buffers.size <= 6, `${buffers.size} window buffers for ${msgs.length} messages`);
+    assert.equal(session.window!.length, 1 << 15, 'at most 32 KiB');
+  });
+
+  test('a short history keeps a small window buffer', async () => {
+    const msgs = ['hello there, hello again', 'hello there, hello again and again'];
+    const session = new DeflateSession(false, 0);
+    for (const [i, z] of (await stream(msgs)).entries())
+      assert.equal(String(inflate(session, z, 1 << 20)), msgs[i]);
+    assert.equal(session.windowLength, msgs[0]!.length + msgs[1]!.length);
+    assert.ok(session.window!.length <= 1024, `${session.window!.length} bytes held for a 58-byte history`);
   });
 
   test('refusals: RSV1 without the extension, on a continuation or a control frame, RSV2; bad data; too big', () => {

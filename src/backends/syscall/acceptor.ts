@@ -156,4 +156,13 @@ export class Acceptor {
     sys.close(this.fd);
     this.fd = -1;
   }
+
+  /** Close the listening socket without taking what waits: for a loop that never ran. Idempotent. */
+  abandon(): void {
+    if (this.fd < 0) return;
+    this.closing = true;
+    this.watch(false);
+    sys.close(this.fd);
+    this.fd = -1;
+  }
 }

@@ -190,8 +190,10 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   }
 
   private waitWritable(out: Outbox): void {
-    out.own(this.loop.slots);
+    // Already waiting, every push since was copied as it came (transportSendOrQueue): rescanning the
+    // backlog on each partial flush would cost O(queue) per writable event.
     if (this.flag(WAIT_WRITABLE)) return;
+    out.own(this.loop.slots);
     this.flags |= WAIT_WRITABLE;
     this.updateInterest();
   }

@@ -9,6 +9,10 @@ const FREE_MAX = 256;
 /** An emptied outbox whose array grew past this drops the array rather than keep it in the free list. */
 const KEEP_SLOTS = 64;
 const free: Outbox[] = [];
+/** A reader that takes some bytes each time but never empties the queue would grow the array one slot per
+ * message forever: once this many slots at the front are spent, and at least as many as are live, the
+ * live ones move to the front (a copy of the live slots, amortized over as many sends). */
+const COMPACT_AT = 1024;
 
 export class Outbox {
   /** bufs[head .. tail-1], oldest first; the head is sent from `headOffset`. Indices, not shift() and
@@ -108,6 +112,19 @@ export class Outbox {
       this.headAddress = -1;
     }
     if (this.head === this.tail) this.head = this.tail = 0;
-    else this.headOffset += n;
+    else {
+      this.headOffset += n;
+      if (this.head >= COMPACT_AT && this.head >= this.tail - this.head) this.compact();
+    }
+  }
+
+  /** Move the live slots to the front; the array keeps its length (no reallocation), the rest emptied. */
+  private compact(): void {
+    const bufs = this.bufs;
+    const live = this.tail - this.head;
+    bufs.copyWithin(0, this.head, this.tail);
+    bufs.fill(undefined, live, this.tail);
+    this.head = 0;
+    this.tail = live;
   }
 }

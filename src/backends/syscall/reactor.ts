@@ -258,6 +258,7 @@ export class SyscallReactor<In = unknown, Out = unknown> implements ConnectionLo
 
   /** Release what the constructor opened, for a reactor whose loop never started. */
   dispose(): void {
+    this.acceptor.abandon(); // listen() may have thrown after opening it (getsockname, addListener)
     this.finish();
   }
 

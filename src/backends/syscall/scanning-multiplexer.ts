@@ -30,8 +30,13 @@ export abstract class ScanningMultiplexer implements Multiplexer {
 
   /** Watch our own descriptors; a subclass calls it once its own fields exist. */
   protected watchOwn(): void {
-    this.addNow(this.wakeFd, READABLE);
-    if (this.nodeFd >= 0) this.addNow(this.nodeFd, READABLE);
+    try {
+      this.addNow(this.wakeFd, READABLE);
+      if (this.nodeFd >= 0) this.addNow(this.nodeFd, READABLE);
+    } catch (error) {
+      sys.close(this.wakeFd); // the constructor throws: nobody could close it later (select, fd >= 1024)
+      throw error;
+    }
   }
 
   protected abstract addNow(fd: number, interest: number): void;
@@ -74,15 +79,16 @@ export abstract class ScanningMultiplexer implements Multiplexer {
 
   async waitAsync(timeoutMs: number): Promise<number> {
     this.parked = true;
-    let n: number;
     try {
-      n = await this.scanAsync(timeoutMs);
-    } finally {
+      const n = await this.scanAsync(timeoutMs);
       this.parked = false;
+      return n <= 0 ? n : this.collect(n); // before the edits: a removal moves poll's slots
+    } finally {
+      // Even when the scan failed: edits left queued would land later, after newer ones made unparked
+      // (a queued removal of fd 7 after a fresh add of fd 7).
+      this.parked = false;
+      this.applyEdits();
     }
-    const found = n <= 0 ? n : this.collect(n); // before the edits: a removal moves poll's slots
-    this.applyEdits();
-    return found;
   }
 
   private applyEdits(): void {

@@ -30,7 +30,7 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
    * every connection. */
   declare protected readonly proactor: Proactor<In, Out>;
   // What it sends, in the connection itself: a separate object would be one more cache line per
-  // message (bench/pair.ts), for 48 B more per idle connection.
+  // message, for a few more bytes per idle connection (figures: docs/performance.md).
   /** The send in flight (null: none) and how much of it the kernel has taken. */
   inflight: Buffer | null = null;
   inflightDone = 0;
@@ -47,7 +47,7 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
    * `generation`: of the descriptor number (0-255), kept in flags' bits 16-23 (memory per connection).
    * The addresses are set here, after initColdFields() created them, and not by the caller: V8 sizes the
    * object from the `this.x =` assignments it sees in the constructors, and without these four the last
-   * facts spill into a separate property array (40 more bytes a connection).
+   * facts spill into a separate property array (docs/performance.md).
    */
   constructor(
     core: ServerCore<In, Out>,

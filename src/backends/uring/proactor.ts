@@ -30,7 +30,7 @@
 //   enter); completions that arrive later are told apart from a new connection on the same descriptor
 //   number by a generation in their user_data.
 // - Memory: a connection is one object (see connection.ts), and V8's young generation is kept small
-//   (keepYoungGenerationSmall).
+//   (the process's heap policy: src/models/heap-policy.ts).
 // - Every completion carries its own -errno: nothing on this path reads errno.
 //
 // A good citizen inside Node, as the syscall reactor is (src/backends/syscall/reactor.ts):
@@ -45,8 +45,6 @@
 //   IORING_CQ_EVENTFD_DISABLED flag) is read on a libuv pool thread and the turn returns: Node sleeps in its
 //   own poll until a completion is pending. Idle, it never spins. Anything that must interrupt that sleep
 //   (a write from a timer, a close, shutdown) writes the eventfd itself.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { connectionFdCap, openFilesLimit } from '../../net/fd-cap.ts';
 import { listenTcpSocket } from '../../net/listen.ts';
 import {
@@ -657,26 +655,4 @@ export class Proactor<In = unknown, Out = unknown> {
     sys.close(this.efd);
     this.loopDone?.();
   }
-}
-
-/**
- * Every connection object outlives the scavenge after its accept, and V8 grows its young generation
- * (doubling, up to 2 x 16 MiB) whenever that much has survived; a server that then sits idle never
- * scavenges again, so never shrinks it back: a burst of accepts left ~190-280 B a connection of young
- * generation in the process (bench/idle-connections.ts, 19,000 connections). So, before serving: its
- * growth factor is set to 1 (V8 reads it when it grows), and one full GC that reduces memory (the kind
- * V8 runs as a last resort) shrinks what loading the modules had grown it to. Its survivors go to the old
- * generation as before; per message the proactor allocates only the view it hands the handler, which
- * dies young. The GC runs once, at start (~15 ms), through a `gc` taken from a fresh context while
- * --expose-gc is briefly on: the process's own global gets none.
- */
-export function keepYoungGenerationSmall(): void {
-  setFlagsFromString('--semi-space-growth-factor=1');
-  setFlagsFromString('--expose-gc');
-  let gc: ((options?: object) => void) | undefined;
-  try {
-    gc = runInNewContext('gc') as typeof gc;
-  } catch {} // not exposed after all: the young generation just stays as large as it is
-  setFlagsFromString('--no-expose-gc');
-  gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
