@@ -79,9 +79,9 @@ SIGHUP reloads the workers of multi-process models (new workers accept before ol
                            app, then send its replies (default 32, as Redis answers before it waits
                            again; 1: each read is handled and answered before the next)
   --balance reuseport|shared  multi-reactor port sharing (default reuseport)
-  --v8-heap-defaults       reactor, proactor and their multi-process forms: leave V8's young generation
-                           to grow as V8 likes (by default it is kept small, once per process: a
-                           burst of accepts would leave memory held per idle connection)
+  --v8-heap-defaults       proactor and multi-proactor: leave V8's young generation to grow as V8 likes
+                           (by default it is kept small, once per process: a burst of accepts would
+                           leave memory held per idle connection)
   --proxy-protocol         expect a PROXY protocol v1/v2 header from trusted proxies; the client it
                            names becomes the connection's remote address
   --trusted-proxies CIDRS  who may send that header (default 127.0.0.0/8,::1/128); a header from
@@ -267,7 +267,9 @@ export async function run(argv: string[]): Promise<number> {
     multiplexer: oneOf('multiplexer', v.multiplexer, ['select', 'poll', 'epoll'] as const),
     trigger: oneOf('trigger', v.trigger, ['level', 'edge'] as const),
     readBatch: integer('read-batch', v['read-batch'], 1, 1024),
-    smallYoungGeneration: !v['v8-heap-defaults'], // this process is c10k's own
+    // this process is c10k's own; the proactors only: the policy costs the busy syscall reactor CPU
+    smallYoungGeneration:
+      !v['v8-heap-defaults'] && (v.model === 'proactor' || v.model === 'multi-proactor'),
     balance: oneOf('balance', v.balance, ['reuseport', 'shared'] as const),
     proxyProtocol: v['proxy-protocol'],
     trustedProxies: v['trusted-proxies'],

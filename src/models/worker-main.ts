@@ -50,8 +50,9 @@ async function start(role: string, wire: WireOptions, listen: ListenSpec): Promi
   const options: ResolvedServeOptions = { ...wire, app, logger };
   try {
     runtime = await startAppRuntime(app, { logger, where: 'worker' });
-    // an event-loop worker is a process of c10k's own: the policy applies unless turned off
-    if (role === 'reactor' || role === 'proactor') applyHeapPolicy(options.smallYoungGeneration ?? true);
+    // an event-loop worker is a process of c10k's own: a proactor's applies the policy unless turned off
+    if (role === 'reactor' || role === 'proactor')
+      applyHeapPolicy(options.smallYoungGeneration ?? role === 'proactor');
     if (role === 'reactor') running = await startReactor(options, listen);
     else if (role === 'proactor') {
       const { startProactor } = await import('./proactor.ts');
