@@ -268,8 +268,7 @@ export async function run(argv: string[]): Promise<number> {
     trigger: oneOf('trigger', v.trigger, ['level', 'edge'] as const),
     readBatch: integer('read-batch', v['read-batch'], 1, 1024),
     // this process is c10k's own; the proactors only: the policy costs the busy syscall reactor CPU
-    smallYoungGeneration:
-      !v['v8-heap-defaults'] && (v.model === 'proactor' || v.model === 'multi-proactor'),
+    smallYoungGeneration: !v['v8-heap-defaults'] && (v.model === 'proactor' || v.model === 'multi-proactor'),
     balance: oneOf('balance', v.balance, ['reuseport', 'shared'] as const),
     proxyProtocol: v['proxy-protocol'],
     trustedProxies: v['trusted-proxies'],
