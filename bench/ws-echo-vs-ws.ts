@@ -20,7 +20,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { HZ, treeTicks, waitPort } from './lib/yardstick.ts';
+import { HZ, treeTicks, treeTimes, waitPort } from './lib/yardstick.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -95,27 +95,6 @@ async function counts(url: string): Promise<{ messages: number; active: number }
   };
   const t = j.totals ?? j;
   return { messages: t.messagesIn!, active: t.active! };
-}
-
-/** utime and stime (clock ticks) of a process and its descendants, apart. */
-function treeTimes(pid: number): { user: number; sys: number } {
-  let user = 0;
-  let sys = 0;
-  const stack = [pid];
-  while (stack.length > 0) {
-    const p = stack.pop()!;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      user += Number(fields[11]);
-      sys += Number(fields[12]);
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        const list = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
-        if (list) stack.push(...list.split(' ').map(Number));
-      }
-    } catch {}
-  }
-  return { user, sys };
 }
 
 /** TCP segments this machine has sent (/proc/net/snmp OutSegs), or -1. */

@@ -42,20 +42,28 @@ function children(pid: number): number[] {
   }
 }
 
-/** utime+stime in clock ticks of a process and all its descendants. */
-export function treeTicks(pid: number): number {
-  let total = 0;
+/** utime and stime (clock ticks) of a process and all its descendants, apart. */
+export function treeTimes(pid: number): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
   const stack = [pid];
   while (stack.length > 0) {
     const p = stack.pop()!;
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += Number(fields[11]) + Number(fields[12]);
+      user += Number(fields[11]);
+      sys += Number(fields[12]);
     } catch {}
     stack.push(...children(p));
   }
-  return total;
+  return { user, sys };
+}
+
+/** utime+stime in clock ticks of a process and all its descendants. */
+export function treeTicks(pid: number): number {
+  const t = treeTimes(pid);
+  return t.user + t.sys;
 }
 
 /** Resident memory (bytes) of a process and all its descendants. */
