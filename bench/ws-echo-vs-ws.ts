@@ -16,7 +16,7 @@
 // which it does when messages queue past the delayed-ACK timeout, 40 ms and up: 10,000 in flight do).
 //   node bench/ws-echo-vs-ws.ts [--connections 10000] [--seconds 4] [--rounds 3] [--size 64] [--load c|c10k] [-- serve args]
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
