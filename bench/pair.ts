@@ -10,6 +10,7 @@
 // backend), `c` (the C echo_epoll), or any command with {PORT}.
 import { execFile, spawn } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
+import { wholeNumber } from './lib/args.ts';
 import { c10kEcho, HZ, median, parseEchoLoad, treeTicks, waitPort, yardstick } from './lib/yardstick.ts';
 
 const { values } = parseArgs({
@@ -27,19 +28,9 @@ if (!values.a || !values.b) {
   );
   process.exit(2);
 }
-const conns = Number(values.connections);
-const seconds = Number(values.seconds);
-const rounds = Number(values.rounds);
-for (const [name, n] of [
-  ['connections', conns],
-  ['seconds', seconds],
-  ['rounds', rounds],
-] as const) {
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`bench/pair.ts: --${name} must be a whole number, at least 1 (got ${values[name]})`);
-    process.exit(2);
-  }
-}
+const conns = wholeNumber('connections', values.connections);
+const seconds = wholeNumber('seconds', values.seconds);
+const rounds = wholeNumber('rounds', values.rounds);
 const run = promisify(execFile);
 const { echoEpoll, echoLoad } = yardstick();
 

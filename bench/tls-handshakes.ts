@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { memoryLogger, type ServerHandle, serve } from '../src/index.ts';
+import { wholeNumber } from './lib/args.ts';
 import { median } from './lib/yardstick.ts';
 
 const { values: v } = parseArgs({
@@ -64,16 +65,8 @@ if (v.client !== undefined) {
   process.exit(0);
 }
 
-const whole = (name: string, text: string) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`--${name} must be a whole number >= 1, got '${text}'\n`);
-    process.exit(2);
-  }
-  return n;
-};
-const count = whole('handshakes', v.handshakes);
-const rounds = whole('rounds', v.rounds);
+const count = wholeNumber('handshakes', v.handshakes);
+const rounds = wholeNumber('rounds', v.rounds);
 if (v.key !== 'ec' && v.key !== 'rsa') {
   process.stderr.write(`--key is ec (P-256) or rsa (2048), got '${v.key}'\n`);
   process.exit(2);

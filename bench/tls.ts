@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { wholeNumber } from './lib/args.ts';
 import { HZ, treeTicks, waitPort } from './lib/yardstick.ts';
 
 const { values: v } = parseArgs({
@@ -28,19 +29,11 @@ const { values: v } = parseArgs({
     port: { type: 'string', default: '18600' },
   },
 });
-const whole = (name: string, text: string) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`--${name} must be a whole number >= 1, got '${text}'\n`);
-    process.exit(2);
-  }
-  return n;
-};
-const duration = whole('duration', v.duration);
-const connections = whole('connections', v.connections);
-const parallel = whole('parallel', v.parallel);
-const rounds = whole('rounds', v.rounds);
-const hsSeconds = whole('handshake-seconds', v['handshake-seconds']);
+const duration = wholeNumber('duration', v.duration);
+const connections = wholeNumber('connections', v.connections);
+const parallel = wholeNumber('parallel', v.parallel);
+const rounds = wholeNumber('rounds', v.rounds);
+const hsSeconds = wholeNumber('handshake-seconds', v['handshake-seconds']);
 if (v.key !== 'ec' && v.key !== 'rsa') {
   process.stderr.write(`--key is ec (P-256) or rsa (2048), got '${v.key}'\n`);
   process.exit(2);

@@ -20,6 +20,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { wholeNumber } from './lib/args.ts';
 import { HZ, treeTicks, treeTimes, waitPort } from './lib/yardstick.ts';
 
 const { values, positionals } = parseArgs({
@@ -32,23 +33,10 @@ const { values, positionals } = parseArgs({
     load: { type: 'string', default: 'c' },
   },
 });
-const conns = Number(values.connections);
-const seconds = Number(values.seconds);
-const rounds = Number(values.rounds);
-const size = Number(values.size);
-for (const [name, n] of [
-  ['connections', conns],
-  ['seconds', seconds],
-  ['rounds', rounds],
-  ['size', size],
-] as const) {
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(
-      `bench/ws-echo-vs-ws.ts: --${name} must be a whole number, at least 1 (got ${values[name]})`,
-    );
-    process.exit(2);
-  }
-}
+const conns = wholeNumber('connections', values.connections);
+const seconds = wholeNumber('seconds', values.seconds);
+const rounds = wholeNumber('rounds', values.rounds);
+const size = wholeNumber('size', values.size);
 const bin = new URL('../bin/c10k.ts', import.meta.url).pathname;
 
 /** The C load, built into a temporary directory, or null (with why) when there is no compiler. */
