@@ -236,8 +236,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
   }
 
   protected transportDestroy(): void {
-    this.release();
-    this.closedByTransport();
+    this.closeWith();
   }
 
   protected transportAbort(): void {

@@ -224,8 +224,7 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
   }
 
   protected transportDestroy(): void {
-    this.release();
-    this.closedByTransport();
+    this.closeWith();
   }
 
   protected transportAbort(): void {
