@@ -188,6 +188,9 @@ export class Proactor<In = unknown, Out = unknown> {
       });
     }
     sys.setNonBlocking(this.listenFd); // drained with accept4 on close
+    // Accepted sockets inherit TCP_NODELAY from the listening socket (Linux): set once here, not with a
+    // system call per client.
+    sys.setsockopt(this.listenFd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
     const local = sys.getsockname(this.listenFd);
     this.localAddress = local.address;
     this.localPort = local.port;
@@ -533,7 +536,6 @@ export class Proactor<In = unknown, Out = unknown> {
       core.reject(refusal);
       return;
     }
-    sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
     const gen = (this.gens[fd] = (this.gens[fd]! + 1) & 255);
     // sin_port and sin6_port: both at offset 2, big-endian
     const conn = new this.Connection(
