@@ -298,6 +298,15 @@ export class IoUring {
     this.sqe16[(w + 10) * 2] = group;
   }
 
+  /** One recv(2) of at most `len` bytes into `address` (no buffer selection). */
+  prepRecv(fd: number, fixed: boolean, address: number, len: number, userLo: number, userHi = 0): void {
+    const w = this.head(IORING_OP_RECV, fd, userLo, userHi);
+    if (fixed) this.sqe8[w * 4 + 1] = IOSQE_FIXED_FILE;
+    this.sqe32[w + 4] = address >>> 0;
+    this.sqe32[w + 5] = Math.floor(address / 0x100000000);
+    this.sqe32[w + 6] = len;
+  }
+
   /**
    * send(2) of `len` bytes at `address` (MSG_NOSIGNAL in msgFlags: a reset peer is -EPIPE, no signal).
    * `fixed`: fd is a slot of the registered file table.

@@ -108,6 +108,13 @@ export class Proactor<In = unknown, Out = unknown> {
   private readonly poolBuffer: ArrayBuffer;
   /** The last view of the pool handed to a connection (inPool() knows it without asking V8). */
   private lastChunk: Buffer | null = null;
+  /**
+   * The view last made of each pool buffer, handed out again when that buffer next receives as many
+   * bytes (steady traffic: always), as the reactor's read slots do (src/net/read-buffer.ts): a view is
+   * valid while its handler runs, and a buffer a send still holds receives nothing, so one view is never
+   * handed out twice at once. One Buffer a message less to allocate and to collect.
+   */
+  private readonly views: (Buffer | undefined)[];
   /** References per pool buffer handed out: the receive's while its handler runs, and sends of views of it. */
   private readonly holds: Uint16Array;
   /** Buffers given back this turn, published before the next enter. */
@@ -166,6 +173,7 @@ export class Proactor<In = unknown, Out = unknown> {
     }
     this.poolBuffer = this.bufs.bytes.buffer as ArrayBuffer;
     this.holds = new Uint16Array(buffers);
+    this.views = new Array<Buffer | undefined>(buffers).fill(undefined);
     this.efd = sys.eventfd(0, sys.EFD_CLOEXEC);
     this.uring.registerEventfd(this.efd);
     this.uring.eventfdEnabled(false);
@@ -188,6 +196,9 @@ export class Proactor<In = unknown, Out = unknown> {
       });
     }
     sys.setNonBlocking(this.listenFd); // drained with accept4 on close
+    // Accepted sockets inherit TCP_NODELAY from the listening socket (Linux): set once here, not with a
+    // system call per client.
+    sys.setsockopt(this.listenFd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
     const local = sys.getsockname(this.listenFd);
     this.localAddress = local.address;
     this.localPort = local.port;
@@ -346,9 +357,12 @@ export class Proactor<In = unknown, Out = unknown> {
       }
       if (!more) conn.set(RECV_ARMED, false);
       if (res > 0) {
-        const at = bid * BUFFER_BYTES;
         this.holds[bid] = 1; // the receive's reference; a send of a view of it adds one
-        const chunk = this.bufs.bytes.subarray(at, at + res);
+        let chunk = this.views[bid];
+        if (chunk === undefined || chunk.length !== res) {
+          const at = bid * BUFFER_BYTES;
+          chunk = this.views[bid] = this.bufs.bytes.subarray(at, at + res);
+        }
         this.lastChunk = chunk;
         conn.onData(chunk);
         this.release(bid);
@@ -533,7 +547,6 @@ export class Proactor<In = unknown, Out = unknown> {
       core.reject(refusal);
       return;
     }
-    sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
     const gen = (this.gens[fd] = (this.gens[fd]! + 1) & 255);
     // sin_port and sin6_port: both at offset 2, big-endian
     const conn = new this.Connection(
