@@ -68,15 +68,29 @@ export async function sockDiagDump(requests: DumpRequest[]): Promise<DumpResult>
   return r === null ? { ok: true, sockets } : { ok: false, reason: r };
 }
 
-export type TableDumpResult = { ok: true; table: SocketTable } | { ok: false; reason: string };
+/** How the kernel delivered a dump: datagrams received and their bytes (a dump's skb is at most 32 KB,
+ * smaller when the kernel cannot find that much contiguous memory at once). */
+export interface DumpStats {
+  recvs: number;
+  bytes: number;
+}
+
+export type TableDumpResult =
+  | { ok: true; table: SocketTable; stats: DumpStats }
+  | { ok: false; reason: string };
 
 /** As sockDiagDump, the sockets parsed into columns (socket-table.ts): no object per socket. */
 export async function sockDiagTable(
   requests: DumpRequest[],
   table = new SocketTable(),
 ): Promise<TableDumpResult> {
-  const r = await dumpEach(requests, (chunk) => parseDumpIntoTable(chunk, table));
-  return r === null ? { ok: true, table } : { ok: false, reason: r };
+  const stats: DumpStats = { recvs: 0, bytes: 0 };
+  const r = await dumpEach(requests, (chunk) => {
+    stats.recvs++;
+    stats.bytes += chunk.length;
+    return parseDumpIntoTable(chunk, table);
+  });
+  return r === null ? { ok: true, table, stats } : { ok: false, reason: r };
 }
 
 /** Send each request and hand every reply datagram to `parse`; null when done, else why it failed. */

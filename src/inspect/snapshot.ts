@@ -7,7 +7,7 @@
 import { type FdTable, fastFdScanAvailable, scanSocketTable } from './fd-scan.ts';
 import type { SkMemInfo } from './inet-diag.ts';
 import { InodeIndex } from './inode-index.ts';
-import { sockDiagDump, sockDiagTable } from './netlink-socket.ts';
+import { type DumpStats, sockDiagDump, sockDiagTable } from './netlink-socket.ts';
 import { type OwnerScan, prestartOwnerScan, startOwnerScan } from './owner-scan.ts';
 import {
   completeOwners,
@@ -114,6 +114,8 @@ export interface Snapshot {
   /** CPU time this process (both of its threads) spent on the snapshot, ms: elapsed time well above
    * (user + system) / 2 means the two cores were busy with something else too. */
   cpuMs: { user: number; system: number };
+  /** With sock_diag: the dump of the port's sockets as the kernel delivered it (datagrams, bytes). */
+  dumpStats?: DumpStats;
 }
 
 export function skmemBytes(m: SkMemInfo): number {
@@ -220,8 +222,11 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
             tcpInfo: opts.kernelBytes === true,
           })),
         );
-  if (diag.ok) t = diag.table;
-  else {
+  let dumpStats: DumpStats | undefined;
+  if (diag.ok) {
+    t = diag.table;
+    dumpStats = diag.stats;
+  } else {
     source = 'procfs';
     t = new SocketTable();
     for (const r of readProcNetTcp({ port: opts.port }).rows) t.push(r);
@@ -490,6 +495,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     cpuMs: { user: 0, system: 0 },
   };
   if (kernelBytes !== undefined) snap.kernelBytes = kernelBytes;
+  if (dumpStats) snap.dumpStats = dumpStats;
   if (opts.sockets) {
     snap.sockets = conns
       .map((i) => {

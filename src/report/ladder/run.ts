@@ -94,7 +94,13 @@ export interface RungResult {
   /** While inspect ran: its own CPU time (its JSON's cpuMs, user + system), the CPU time the ladder,
    * its server and its load processes used meanwhile, and the 1-minute load average before it: what
    * else the two cores were doing. */
-  inspectCpu?: { inspectMs: number | null; othersMs: number; loadAverage: number };
+  inspectCpu?: {
+    inspectMs: number | null;
+    othersMs: number;
+    loadAverage: number;
+    /** Its JSON's dumpStats: datagrams and bytes of the sock_diag dump. */
+    dump?: { recvs: number; bytes: number };
+  };
   totalMs: number;
   /** The echo's own time inside the echo phase (the rest: the load closing its connections and exiting). */
   echoRunMs: number;
@@ -210,7 +216,7 @@ function timeInspect(port: number): Promise<InspectTiming> {
       // the inspect child is reaped by now: utime + stime of the others only (not cutime)
       let others = 0;
       for (const [pid, ticks] of cpuTicksUnder(process.pid)) others += ticks - (before.get(pid) ?? ticks);
-      const cpu = { inspectMs: null as number | null, othersMs: others * 10, loadAverage };
+      const cpu: InspectTiming['cpu'] = { inspectMs: null, othersMs: others * 10, loadAverage };
       let sockets: number | null = null;
       let phasesMs: Record<string, number> | undefined;
       try {
@@ -219,6 +225,7 @@ function timeInspect(port: number): Promise<InspectTiming> {
         if (j.phasesMs && typeof j.elapsedMs === 'number')
           phasesMs = { ...j.phasesMs, cli: Math.round(ms - j.elapsedMs) };
         if (j.cpuMs) cpu.inspectMs = j.cpuMs.user + j.cpuMs.system;
+        if (j.dumpStats) cpu.dump = j.dumpStats;
       } catch {}
       const why = code === null ? 'killed after 60 s' : err.trim() || `exit ${code}`;
       resolve({ ms, sockets, cpu, ...(phasesMs ? { phasesMs } : {}), ...(code === 0 ? {} : { error: why }) });
@@ -406,7 +413,8 @@ export async function runRung(
             const phases = Object.entries(i.phasesMs).map(([k, v]) => `${k} ${v}`);
             o.onLine?.(
               `  inspect ${(i.ms / 1000).toFixed(2)} s, ms by phase: ${phases.join(', ')}; CPU ms: inspect ${i.cpu.inspectMs ?? '?'}, ` +
-                `the ladder's other processes meanwhile ${i.cpu.othersMs} (load average ${i.cpu.loadAverage} before)`,
+                `the ladder's other processes meanwhile ${i.cpu.othersMs} (load average ${i.cpu.loadAverage} before); ` +
+                `sock_diag dump: ${i.cpu.dump ? `${i.cpu.dump.recvs} datagrams, ${Math.round(i.cpu.dump.bytes / Math.max(1, i.cpu.dump.recvs))} B each` : '?'}`,
             );
           }
           if (i.error) o.onLine?.(`  inspect: ${i.error}`);
