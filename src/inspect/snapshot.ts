@@ -8,7 +8,7 @@ import { type FdTable, fastFdScanAvailable, scanSocketTable } from './fd-scan.ts
 import type { SkMemInfo } from './inet-diag.ts';
 import { InodeIndex } from './inode-index.ts';
 import { type DumpStats, sockDiagDump, sockDiagTable } from './netlink-socket.ts';
-import { type OwnerScan, prestartOwnerScan, startOwnerScan } from './owner-scan.ts';
+import { type OwnerScan, ownerScanStarted, prestartOwnerScan, startOwnerScan } from './owner-scan.ts';
 import {
   completeOwners,
   type Owner,
@@ -516,6 +516,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
       })
       .sort((a, b) => b.sendQ + b.recvQ - (a.sendQ + a.recvQ));
   }
+  await ownerScanStarted(); // at once but in a refresh that outran the worker's start-up
   snap.elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   snap.cpuMs = { user: Math.round(cpu.user / 1000), system: Math.round(cpu.system / 1000) };
