@@ -337,7 +337,8 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   let synRecv = 0;
   let connections = 0;
   let kernelBytes: number | null | undefined;
-  const conns: number[] = []; // row numbers
+  const connList = new Int32Array(n); // row numbers of the connections
+  let connCount = 0;
   for (let i = 0; i < n; i++) {
     const st = t.state[i];
     if (!keep[i]) continue;
@@ -363,7 +364,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     if (st === TCP_SYN_RECV || st === TCP_NEW_SYN_RECV) synRecv++;
     else {
       connections++;
-      conns.push(i);
+      connList[connCount++] = i;
       if (inodes[i]) {
         connRow[i] = 1;
         const m = t.kernelMemory[i];
@@ -375,6 +376,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   for (let st = 0; st < stateCounts.length; st++)
     if (stateCounts[st] > 0) states[TCP_STATES[st]] = stateCounts[st];
 
+  const conns = connList.subarray(0, connCount);
   if (opts.kernelBytes) {
     let sum = 0;
     let known = source === 'sock_diag';
@@ -497,24 +499,22 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   if (kernelBytes !== undefined) snap.kernelBytes = kernelBytes;
   if (dumpStats) snap.dumpStats = dumpStats;
   if (opts.sockets) {
-    snap.sockets = conns
-      .map((i) => {
-        const e: SocketEntry = {
-          family: t.family[i] as 4 | 6,
-          localAddress: t.addresses[t.localAddress[i]],
-          localPort: t.localPort[i],
-          remoteAddress: t.addresses[t.remoteAddress[i]],
-          remotePort: t.remotePort[i],
-          state: t.stateName(i),
-          sendQ: t.txQueue[i],
-          recvQ: t.rxQueue[i],
-          inode: inodes[i],
-          owner: inodes[i] && ownerPid[i] !== 0 ? { pid: ownerPid[i], fd: ownerFd[i] } : null,
-        };
-        if (t.kernelMemory[i] >= 0) e.kernelMemory = t.kernelMemory[i];
-        return e;
-      })
-      .sort((a, b) => b.sendQ + b.recvQ - (a.sendQ + a.recvQ));
+    snap.sockets = Array.from(conns, (i) => {
+      const e: SocketEntry = {
+        family: t.family[i] as 4 | 6,
+        localAddress: t.addresses[t.localAddress[i]],
+        localPort: t.localPort[i],
+        remoteAddress: t.addresses[t.remoteAddress[i]],
+        remotePort: t.remotePort[i],
+        state: t.stateName(i),
+        sendQ: t.txQueue[i],
+        recvQ: t.rxQueue[i],
+        inode: inodes[i],
+        owner: inodes[i] && ownerPid[i] !== 0 ? { pid: ownerPid[i], fd: ownerFd[i] } : null,
+      };
+      if (t.kernelMemory[i] >= 0) e.kernelMemory = t.kernelMemory[i];
+      return e;
+    }).sort((a, b) => b.sendQ + b.recvQ - (a.sendQ + a.recvQ));
   }
   await ownerScanStarted(); // at once but in a refresh that outran the worker's start-up
   snap.elapsedMs = performance.now() - t0;
