@@ -100,8 +100,6 @@ export interface RungResult {
     loadAverage: number;
     /** Its JSON's dumpStats: datagrams and bytes of the sock_diag dump. */
     dump?: { recvs: number; bytes: number };
-    /** How long the ladder waited for its processes to go quiet before starting inspect (see quiet). */
-    quietWaitMs?: number;
   };
   totalMs: number;
   /** The echo's own time inside the echo phase (the rest: the load closing its connections and exiting). */
@@ -188,26 +186,6 @@ function cpuTicksUnder(root: number): Map<number, number> {
     } catch {}
   }
   return out;
-}
-
-/**
- * Wait, at most `maxMs`, until the ladder's processes (this one, the server's, the load's) used at most
- * `share` of a core over `windowMs`: after a million connects, 116 Node processes collect garbage for a
- * while, and inspect timed beside them measures them too. Every connection is still held meanwhile.
- * Returns how long it waited.
- */
-async function quiet(root: number, share = 0.2, windowMs = 500, maxMs = 10_000): Promise<number> {
-  const t0 = performance.now();
-  let before = cpuTicksUnder(root);
-  while (performance.now() - t0 < maxMs) {
-    await sleep(windowMs);
-    const now = cpuTicksUnder(root);
-    let ticks = 0;
-    for (const [pid, t] of now) ticks += t - (before.get(pid) ?? t);
-    before = now;
-    if (ticks * 10 <= share * windowMs) break;
-  }
-  return Math.round(performance.now() - t0);
 }
 
 interface InspectTiming {
@@ -426,9 +404,7 @@ export async function runRung(
         r.memAvailableHeldBytes = kernel1.memAvailableBytes;
         lap('memory');
         if (o.inspect && !abort.signal.aborted) {
-          const quietWaitMs = await quiet(process.pid);
           const i = await timeInspect(port);
-          i.cpu.quietWaitMs = quietWaitMs;
           r.inspectMs = Math.round(i.ms);
           r.inspectSockets = i.sockets;
           r.inspectCpu = i.cpu;
@@ -436,7 +412,7 @@ export async function runRung(
             r.inspectPhasesMs = i.phasesMs;
             const phases = Object.entries(i.phasesMs).map(([k, v]) => `${k} ${v}`);
             o.onLine?.(
-              `  inspect ${(i.ms / 1000).toFixed(2)} s (after ${quietWaitMs} ms waiting for the ladder's processes to go quiet), ms by phase: ${phases.join(', ')}; CPU ms: inspect ${i.cpu.inspectMs ?? '?'}, ` +
+              `  inspect ${(i.ms / 1000).toFixed(2)} s, ms by phase: ${phases.join(', ')}; CPU ms: inspect ${i.cpu.inspectMs ?? '?'}, ` +
                 `the ladder's other processes meanwhile ${i.cpu.othersMs} (load average ${i.cpu.loadAverage} before); ` +
                 `sock_diag dump: ${i.cpu.dump ? `${i.cpu.dump.recvs} datagrams, ${Math.round(i.cpu.dump.bytes / Math.max(1, i.cpu.dump.recvs))} B each` : '?'}`,
             );
