@@ -11,6 +11,7 @@ import {
   NETLINK_SOCK_DIAG,
   parseDumpChunk,
 } from './inet-diag.ts';
+import { parseDumpIntoTable, SocketTable } from './socket-table.ts';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -62,10 +63,45 @@ export type DumpResult = { ok: true; sockets: DiagSocket[] } | { ok: false; reas
 
 /** Run one or more dump requests on a fresh netlink socket; never throws. */
 export async function sockDiagDump(requests: DumpRequest[]): Promise<DumpResult> {
+  const sockets: DiagSocket[] = [];
+  const r = await dumpEach(requests, (chunk) => parseDumpChunk(chunk, sockets));
+  return r === null ? { ok: true, sockets } : { ok: false, reason: r };
+}
+
+/** How the kernel delivered a dump: datagrams received and their bytes (a dump's skb is at most 32 KB,
+ * smaller when the kernel cannot find that much contiguous memory at once). */
+export interface DumpStats {
+  recvs: number;
+  bytes: number;
+}
+
+export type TableDumpResult =
+  | { ok: true; table: SocketTable; stats: DumpStats }
+  | { ok: false; reason: string };
+
+/** As sockDiagDump, the sockets parsed into columns (socket-table.ts): no object per socket. */
+export async function sockDiagTable(
+  requests: DumpRequest[],
+  table = new SocketTable(),
+): Promise<TableDumpResult> {
+  const stats: DumpStats = { recvs: 0, bytes: 0 };
+  const r = await dumpEach(requests, (chunk) => {
+    stats.recvs++;
+    stats.bytes += chunk.length;
+    return parseDumpIntoTable(chunk, table);
+  });
+  return r === null ? { ok: true, table, stats } : { ok: false, reason: r };
+}
+
+/** Send each request and hand every reply datagram to `parse`; null when done, else why it failed. */
+async function dumpEach(
+  requests: DumpRequest[],
+  parse: (chunk: Buffer) => { done: boolean; error: number },
+): Promise<string | null> {
   const c = await loadLibc();
-  if (typeof c === 'string') return { ok: false, reason: c };
+  if (typeof c === 'string') return c;
   const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0) return { ok: false, reason: `netlink socket: errno ${-fd}` };
+  if (fd < 0) return `netlink socket: errno ${-fd}`;
   try {
     const tv = Buffer.alloc(16);
     tv.writeBigInt64LE(2n, 0); // 2 s
@@ -76,26 +112,25 @@ export async function sockDiagDump(requests: DumpRequest[]): Promise<DumpResult>
     const kernel = Buffer.alloc(12); // sockaddr_nl { nl_family, nl_pad, nl_pid = 0, nl_groups = 0 }
     kernel.writeUInt16LE(AF_NETLINK, 0);
     const buf = Buffer.alloc(RECV_BUF);
-    const sockets: DiagSocket[] = [];
     let seq = 1;
     for (const req of requests) {
       const msg = encodeDumpRequest({ ...req, seq: seq++ });
       const sent = c.sendto(fd, msg, msg.length, 0, kernel, 12);
-      if (sent < 0) return { ok: false, reason: `netlink sendto: errno ${-sent}` };
+      if (sent < 0) return `netlink sendto: errno ${-sent}`;
       for (;;) {
         const n = c.recv(fd, buf, buf.length, 0);
         if (n < 0) {
           const e = -n;
           if (e === EINTR) continue;
-          return { ok: false, reason: `netlink recv: errno ${e}` };
+          return `netlink recv: errno ${e}`;
         }
         if (n === 0) break;
-        const r = parseDumpChunk(buf.subarray(0, n), sockets);
-        if (r.error) return { ok: false, reason: new DiagError(-r.error).message };
+        const r = parse(buf.subarray(0, n));
+        if (r.error) return new DiagError(-r.error).message;
         if (r.done) break;
       }
     }
-    return { ok: true, sockets };
+    return null;
   } finally {
     c.close(fd);
   }

@@ -33,6 +33,7 @@ export interface OwnerScan {
 }
 
 let worker: Worker | null | undefined; // undefined: not started yet; null: none can run
+let started: Promise<void> = Promise.resolve(); // settles once the worker has loaded (or died)
 let jobs = 0;
 const listeners = new Map<number, { result(r: ScanResult): void; died(): void }>();
 
@@ -45,14 +46,18 @@ function scanWorker(): Worker | null {
   if (worker !== undefined) return worker;
   try {
     const w = new Worker(siblingModule('./fd-scan-worker.ts', import.meta.url));
+    let settle = () => {};
+    started = new Promise<void>((resolve) => (settle = resolve));
     // Kept between refreshes (--watch), never keeping the process alive by itself (an unref() before
     // the thread is online does not hold: done again once it is).
     w.unref();
     w.once('online', () => w.unref());
     w.on('message', (m: ScanResult | 'ready') => {
       if (m !== 'ready') listeners.get(m.job)?.result(m);
+      else settle();
     });
     const dead = () => {
+      settle();
       worker = null;
       for (const l of listeners.values()) l.died();
     };
@@ -63,6 +68,17 @@ function scanWorker(): Worker | null {
     worker = null;
   }
   return worker;
+}
+
+/**
+ * Resolve once the worker thread has started (loaded its libc functions) or died, at most `maxMs` later.
+ * A process that ends while the worker is still loading koffi can abort in koffi's module start-up (a
+ * JS exception thrown into a thread being torn down): a caller about to finish awaits this first.
+ */
+export async function ownerScanStarted(maxMs = 5000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined; // ref'd (the worker is not): it holds the event loop meanwhile
+  await Promise.race([started, new Promise<void>((resolve) => (timer = setTimeout(resolve, maxMs)))]);
+  clearTimeout(timer);
 }
 
 /** Start reading these processes' fd tables; `finishTables` joins in and collects the results. */

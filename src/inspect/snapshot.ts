@@ -5,21 +5,23 @@
 // most of a refresh (docs/performance.md): owners.ts picks whose fd tables to read, owner-scan.ts reads them on a
 // worker thread while this thread dumps the sockets.
 import { type FdTable, fastFdScanAvailable, scanSocketTable } from './fd-scan.ts';
-import type { DiagSocket, SkMemInfo } from './inet-diag.ts';
+import type { SkMemInfo } from './inet-diag.ts';
 import { InodeIndex } from './inode-index.ts';
-import { sockDiagDump } from './netlink-socket.ts';
-import { type OwnerScan, prestartOwnerScan, startOwnerScan } from './owner-scan.ts';
+import { type DumpStats, sockDiagDump, sockDiagTable } from './netlink-socket.ts';
+import { type OwnerScan, ownerScanStarted, prestartOwnerScan, startOwnerScan } from './owner-scan.ts';
 import {
   completeOwners,
   type Owner,
   type OwnerCandidates,
   ownerCandidates,
   rememberOwners,
-  servedBy,
 } from './owners.ts';
-import { readProcNetTcp, type TcpState } from './proc-net-tcp.ts';
+import { readProcNetTcp, TCP_LISTEN, TCP_STATES, TCP_SYN_RECV, type TcpState } from './proc-net-tcp.ts';
 import { readTcpCounters, type TcpCounters } from './proc-netstat.ts';
 import { descendantsOf, type FdLimit, readProcessStats } from './proc-process.ts';
+import { SocketTable, TCP_SOCKET_STATES } from './socket-table.ts';
+
+const TCP_NEW_SYN_RECV = TCP_STATES.indexOf('NEW_SYN_RECV');
 
 export interface InspectOptions {
   port?: number;
@@ -109,22 +111,12 @@ export interface Snapshot {
    * the port), owners (fd tables: the rest of the scan after the dump, and completing), join (the
    * figures), processes (per-process stats). */
   phasesMs: Record<'listeners' | 'dump' | 'owners' | 'join' | 'processes', number>;
+  /** CPU time this process (both of its threads) spent on the snapshot, ms: elapsed time well above
+   * (user + system) / 2 means the two cores were busy with something else too. */
+  cpuMs: { user: number; system: number };
+  /** With sock_diag: the dump of the port's sockets as the kernel delivered it (datagrams, bytes). */
+  dumpStats?: DumpStats;
 }
-
-type Row = Pick<
-  DiagSocket,
-  | 'family'
-  | 'state'
-  | 'localAddress'
-  | 'localPort'
-  | 'remoteAddress'
-  | 'remotePort'
-  | 'rxQueue'
-  | 'txQueue'
-  | 'inode'
-  | 'skmem'
-  | 'tcpInfo'
->;
 
 export function skmemBytes(m: SkMemInfo): number {
   return m.rmemAlloc + m.wmemQueued + m.fwdAlloc;
@@ -153,9 +145,30 @@ function explainListener(l: ListenerInfo): string[] {
   return out;
 }
 
+/** Does a listener among these rows serve row i (not LISTEN)? As owners.ts servedBy, over the columns:
+ * a wildcard listener serves its family and port, another its address and port; with none, every row. */
+function servedByRows(t: SocketTable, listenerRows: number[]): (i: number) => boolean {
+  if (listenerRows.length === 0) return () => true;
+  const wild = new Set<number>(); // family << 16 | port
+  const exact = new Map<number, Set<number>>(); // port -> address indexes
+  for (const i of listenerRows) {
+    const a = t.addresses[t.localAddress[i]];
+    if (a === '0.0.0.0' || a === '::') wild.add((t.family[i] << 16) | t.localPort[i]);
+    else {
+      let set = exact.get(t.localPort[i]);
+      if (!set) exact.set(t.localPort[i], (set = new Set()));
+      set.add(t.localAddress[i]);
+    }
+  }
+  return (i) =>
+    wild.has((t.family[i] << 16) | t.localPort[i]) ||
+    exact.get(t.localPort[i])?.has(t.localAddress[i]) === true;
+}
+
 /** Take one snapshot. Never throws for missing kernel features: see `missing`. */
 export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   if (opts.port === undefined && opts.pid === undefined) throw new Error('inspect: give port or pid');
   const phasesMs: Snapshot['phasesMs'] = { listeners: 0, dump: 0, owners: 0, join: 0, processes: 0 };
   let mark = t0;
@@ -194,19 +207,29 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
 
   lap('listeners');
 
-  // 2. sockets
-  let rows: Row[];
+  // 2. sockets, as columns (socket-table.ts): no object per socket. Every TCP state but the kernel's
+  // "bound, inactive" (a walk of every bound socket on the machine, none of them a connection).
+  let t: SocketTable;
   let source: Snapshot['source'] = 'sock_diag';
   const diag =
     opts.netlink === false
       ? { ok: false as const, reason: 'disabled' }
-      : await sockDiagDump(
-          families.map((family) => ({ family, port: opts.port, tcpInfo: opts.kernelBytes === true })),
+      : await sockDiagTable(
+          families.map((family) => ({
+            family,
+            port: opts.port,
+            states: TCP_SOCKET_STATES,
+            tcpInfo: opts.kernelBytes === true,
+          })),
         );
-  if (diag.ok) rows = diag.sockets;
-  else {
+  let dumpStats: DumpStats | undefined;
+  if (diag.ok) {
+    t = diag.table;
+    dumpStats = diag.stats;
+  } else {
     source = 'procfs';
-    rows = readProcNetTcp({ port: opts.port }).rows;
+    t = new SocketTable();
+    for (const r of readProcNetTcp({ port: opts.port }).rows) t.push(r);
     missing.push(
       `sock_diag unavailable (${diag.reason}): no listener backlog, no per-listener drops, ` +
         'kernel socket memory estimated from queue sizes',
@@ -219,22 +242,25 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   // are looked for (a local client whose ephemeral port equals the server's is not). Rows are joined
   // to fd-table entries by row number (InodeIndex, typed arrays): at a million sockets, a Map or Set
   // per step is most of a refresh.
-  // Each row object is read once here into typed arrays (inode, LISTEN or not): at a million rows the
-  // loops below then touch no scattered objects.
-  const n = rows.length;
+  const n = t.length;
   const relevant = new Uint8Array(n);
   const listenRow = new Uint8Array(n);
-  const inodes = new Float64Array(n);
-  const servedByListener = opts.pid !== undefined ? null : servedBy(rows.filter((r) => r.state === 'LISTEN'));
+  const inodes = t.inode;
+  const listenRows: number[] = [];
   for (let i = 0; i < n; i++) {
-    const r = rows[i];
-    inodes[i] = r.inode;
-    if (r.state === 'LISTEN') listenRow[i] = 1;
-    if (r.inode && (servedByListener === null || listenRow[i] === 1 || servedByListener(r))) relevant[i] = 1;
+    if (t.state[i] === TCP_LISTEN) {
+      listenRow[i] = 1;
+      listenRows.push(i);
+    }
+  }
+  const servedByListener = opts.pid !== undefined ? null : servedByRows(t, listenRows);
+  for (let i = 0; i < n; i++) {
+    if (inodes[i] && (servedByListener === null || listenRow[i] === 1 || servedByListener(i)))
+      relevant[i] = 1;
   }
   if (!candidates || !reading) {
     candidates = ownerCandidates(
-      rows.filter((r, i) => r.state === 'LISTEN' && relevant[i] === 1),
+      listenRows.filter((i) => relevant[i] === 1).map((i) => t.row(i)),
       opts.fullScan,
     );
     reading = startOwnerScan(candidates.pids);
@@ -248,32 +274,32 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const lastHolder = new Int32Array(n);
   const holds = new Map<number, { rows: Int32Array; fdCount: number | null }>();
   const listenerOwners = new Map<number, Owner[]>(); // row -> every holder
-  const absorb = (t: FdTable): { listeners: number; sockets: number } => {
+  const absorb = (ft: FdTable): { listeners: number; sockets: number } => {
     const got = { listeners: 0, sockets: 0 };
-    const held = new Int32Array(t.inodes.length);
+    const held = new Int32Array(ft.inodes.length);
     let m = 0;
-    for (let k = 0; k < t.inodes.length; k++) {
-      const i = index.get(t.inodes[k]);
-      if (i < 0 || lastHolder[i] === t.pid) continue;
-      lastHolder[i] = t.pid;
+    for (let k = 0; k < ft.inodes.length; k++) {
+      const i = index.get(ft.inodes[k]);
+      if (i < 0 || lastHolder[i] === ft.pid) continue;
+      lastHolder[i] = ft.pid;
       held[m++] = i;
       const listening = listenRow[i] === 1;
       if (listening) {
         let list = listenerOwners.get(i);
         if (!list) listenerOwners.set(i, (list = []));
-        list.push({ pid: t.pid, fd: t.fds[k] });
+        list.push({ pid: ft.pid, fd: ft.fds[k] });
       }
       if (ownerPid[i] === 0) {
-        ownerPid[i] = t.pid;
-        ownerFd[i] = t.fds[k];
+        ownerPid[i] = ft.pid;
+        ownerFd[i] = ft.fds[k];
         if (listening) got.listeners++;
         else got.sockets++;
       }
     }
-    if (m > 0) holds.set(t.pid, { rows: held.subarray(0, m), fdCount: t.fdCount });
+    if (m > 0) holds.set(ft.pid, { rows: held.subarray(0, m), fdCount: ft.fdCount });
     return got;
   };
-  for (const t of tables.values()) absorb(t);
+  for (const ft of tables.values()) absorb(ft);
   const unowned = { listeners: 0, sockets: 0, connected: 0 };
   for (let i = 0; i < n; i++) {
     if (!relevant[i]) continue;
@@ -288,39 +314,43 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   const keep = new Uint8Array(n).fill(1);
   if (opts.pid !== undefined) {
     const ports = new Set<number>();
-    for (let i = 0; i < n; i++) if (listenRow[i] && ownerPid[i] !== 0) ports.add(rows[i].localPort);
+    for (const i of listenRows) if (ownerPid[i] !== 0) ports.add(t.localPort[i]);
     for (let i = 0; i < n; i++)
-      keep[i] = inodes[i] ? (ownerPid[i] !== 0 ? 1 : 0) : ports.has(rows[i].localPort) ? 1 : 0;
+      keep[i] = inodes[i] ? (ownerPid[i] !== 0 ? 1 : 0) : ports.has(t.localPort[i]) ? 1 : 0;
   }
-  for (const [i, list] of listenerOwners) if (keep[i]) rememberOwners(rows[i].inode, list);
+  for (const [i, list] of listenerOwners) if (keep[i]) rememberOwners(inodes[i], list);
 
   lap('owners');
 
   // 4. listeners, handshakes, connections. A client socket may have the server's port as its own
   // ephemeral port (on another address): keep connected sockets only where a listener matches.
-  const served = servedBy(rows.filter((r, i) => keep[i] === 1 && r.state === 'LISTEN'));
+  const served = servedByRows(
+    t,
+    listenRows.filter((i) => keep[i] === 1),
+  );
   const listeners: ListenerInfo[] = [];
   const listenerRow = new Uint8Array(n);
   const connRow = new Uint8Array(n);
   // per connected row: its kernel memory (skmeminfo; -1 - queue sizes where the dump had none)
   const rowKernelMemory = new Float64Array(n);
-  const states: Partial<Record<TcpState, number>> = {};
+  const stateCounts = new Float64Array(TCP_STATES.length);
   let synRecv = 0;
   let connections = 0;
   let kernelBytes: number | null | undefined;
-  const conns: number[] = []; // row numbers
+  const connList = new Int32Array(n); // row numbers of the connections
+  let connCount = 0;
   for (let i = 0; i < n; i++) {
-    const r = rows[i];
-    if (!keep[i] || (r.state !== 'LISTEN' && !served(r))) continue;
-    if (r.state === 'LISTEN') {
+    const st = t.state[i];
+    if (!keep[i]) continue;
+    if (st === TCP_LISTEN) {
       const l: ListenerInfo = {
-        family: r.family,
-        address: r.localAddress,
-        port: r.localPort,
-        inode: r.inode,
-        acceptQueue: r.rxQueue,
-        backlog: source === 'sock_diag' ? r.txQueue : null,
-        drops: r.skmem ? r.skmem.drops : null,
+        family: t.family[i] as 4 | 6,
+        address: t.addresses[t.localAddress[i]],
+        port: t.localPort[i],
+        inode: inodes[i],
+        acceptQueue: t.rxQueue[i],
+        backlog: source === 'sock_diag' ? t.txQueue[i] : null,
+        drops: t.drops[i] >= 0 ? t.drops[i] : null,
         owners: listenerOwners.get(i) ?? [],
         explain: [],
       };
@@ -329,28 +359,34 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
       listenerRow[i] = 1;
       continue;
     }
-    states[r.state] = (states[r.state] ?? 0) + 1;
-    if (r.state === 'SYN_RECV' || r.state === 'NEW_SYN_RECV') synRecv++;
+    if (!served(i)) continue;
+    stateCounts[st]++;
+    if (st === TCP_SYN_RECV || st === TCP_NEW_SYN_RECV) synRecv++;
     else {
       connections++;
-      conns.push(i);
-      if (r.inode) {
+      connList[connCount++] = i;
+      if (inodes[i]) {
         connRow[i] = 1;
-        rowKernelMemory[i] = r.skmem ? skmemBytes(r.skmem) : -1 - (r.rxQueue + r.txQueue);
+        const m = t.kernelMemory[i];
+        rowKernelMemory[i] = m >= 0 ? m : -1 - (t.rxQueue[i] + t.txQueue[i]);
       }
     }
   }
+  const states: Partial<Record<TcpState, number>> = {};
+  for (let st = 0; st < stateCounts.length; st++)
+    if (stateCounts[st] > 0) states[TCP_STATES[st]] = stateCounts[st];
 
+  const conns = connList.subarray(0, connCount);
   if (opts.kernelBytes) {
     let sum = 0;
     let known = source === 'sock_diag';
     for (const i of conns) {
-      const info = rows[i].tcpInfo;
-      if (!info || info.bytesReceived === undefined || info.bytesAcked === undefined) {
+      const b = t.kernelBytes[i];
+      if (b < 0) {
         known = false;
         break;
       }
-      sum += info.bytesReceived + info.bytesAcked;
+      sum += b;
     }
     kernelBytes = known ? sum : null;
   }
@@ -458,29 +494,31 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     explain,
     elapsedMs: 0,
     phasesMs,
+    cpuMs: { user: 0, system: 0 },
   };
   if (kernelBytes !== undefined) snap.kernelBytes = kernelBytes;
+  if (dumpStats) snap.dumpStats = dumpStats;
   if (opts.sockets) {
-    snap.sockets = conns
-      .map((i) => {
-        const r = rows[i];
-        const e: SocketEntry = {
-          family: r.family,
-          localAddress: r.localAddress,
-          localPort: r.localPort,
-          remoteAddress: r.remoteAddress,
-          remotePort: r.remotePort,
-          state: r.state,
-          sendQ: r.txQueue,
-          recvQ: r.rxQueue,
-          inode: r.inode,
-          owner: r.inode && ownerPid[i] !== 0 ? { pid: ownerPid[i], fd: ownerFd[i] } : null,
-        };
-        if (r.skmem) e.kernelMemory = skmemBytes(r.skmem);
-        return e;
-      })
-      .sort((a, b) => b.sendQ + b.recvQ - (a.sendQ + a.recvQ));
+    snap.sockets = Array.from(conns, (i) => {
+      const e: SocketEntry = {
+        family: t.family[i] as 4 | 6,
+        localAddress: t.addresses[t.localAddress[i]],
+        localPort: t.localPort[i],
+        remoteAddress: t.addresses[t.remoteAddress[i]],
+        remotePort: t.remotePort[i],
+        state: t.stateName(i),
+        sendQ: t.txQueue[i],
+        recvQ: t.rxQueue[i],
+        inode: inodes[i],
+        owner: inodes[i] && ownerPid[i] !== 0 ? { pid: ownerPid[i], fd: ownerFd[i] } : null,
+      };
+      if (t.kernelMemory[i] >= 0) e.kernelMemory = t.kernelMemory[i];
+      return e;
+    }).sort((a, b) => b.sendQ + b.recvQ - (a.sendQ + a.recvQ));
   }
+  await ownerScanStarted(); // at once but in a refresh that outran the worker's start-up
   snap.elapsedMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  snap.cpuMs = { user: Math.round(cpu.user / 1000), system: Math.round(cpu.system / 1000) };
   return snap;
 }

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { test } from 'node:test';
 import { fastFdScanAvailable, scanSocketFds, scanSocketTable } from '../../src/inspect/fd-scan.ts';
@@ -30,7 +31,9 @@ test('scanSocketTable and scanSocketFds read the same sockets of a live process'
     ]);
     try {
       await once(other.stdout!, 'data');
+      const ours = readdirSync('/proc/self/fd').length;
       const ot = scanSocketTable(other.pid!);
+      assert.equal(readdirSync('/proc/self/fd').length, ours, 'every copy of its fds closed (in batches)');
       const os = scanSocketFds(other.pid!, null);
       assert.ok(ot.complete && os.complete);
       assert.equal(ot.fdCount, os.fdCount);

@@ -40,6 +40,12 @@ test('a ladder of 200 -> 2,000 connections: every one established, idle, then ec
     assert.ok(r.serverIdleBaselineBytes > 10 * 2 ** 20, 'a Node server holds more than 10 MiB idle');
     assert.ok(r.serverHeldBytes >= r.serverIdleBaselineBytes * 0.9);
     assert.ok(r.inspectMs !== null && r.inspectMs > 0);
+    // what else ran while inspect did: its own CPU, the dump as delivered, the others' CPU
+    assert.ok(r.inspectCpu && r.inspectCpu.inspectMs !== null && r.inspectCpu.inspectMs > 0);
+    assert.ok(
+      r.inspectCpu.dump && r.inspectCpu.dump.recvs > 0 && r.inspectCpu.dump.bytes > r.connections * 72,
+    );
+    assert.ok(r.inspectCpu.othersMs >= 0 && r.inspectCpu.loadAverage >= 0);
     assert.ok(r.serverIdleAnonBytes !== null && r.serverIdleAnonBytes > 2 ** 20, 'private memory read');
     assert.ok(r.serverHeldAnonBytes !== null && r.serverAnonBytesPerConn !== null);
     for (const k of ['server', 'baseline', 'connect', 'hold', 'memory', 'inspect', 'echo', 'stop'] as const)

@@ -5,7 +5,9 @@
 // a verified message (open loop, paced), closes, and stops. A rung that cannot be reached is recorded
 // with its reason, and the climb stops there.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readCounterGroups } from '../../inspect/proc-netstat.ts';
+import { descendantsOf } from '../../inspect/proc-process.ts';
 import { runLoad } from '../../load/run.ts';
 import { failedTotal, type LoadOptions } from '../../load/stats.ts';
 import { siblingModulePath } from '../../module-path.ts';
@@ -89,6 +91,16 @@ export interface RungResult {
   inspectSockets: number | null;
   /** Where inspect's time went (its JSON's phasesMs), and the wall time the CLI took besides. */
   inspectPhasesMs?: Record<string, number>;
+  /** While inspect ran: its own CPU time (its JSON's cpuMs, user + system), the CPU time the ladder,
+   * its server and its load processes used meanwhile, and the 1-minute load average before it: what
+   * else the two cores were doing. */
+  inspectCpu?: {
+    inspectMs: number | null;
+    othersMs: number;
+    loadAverage: number;
+    /** Its JSON's dumpStats: datagrams and bytes of the sock_diag dump. */
+    dump?: { recvs: number; bytes: number };
+  };
   totalMs: number;
   /** The echo's own time inside the echo phase (the rest: the load closing its connections and exiting). */
   echoRunMs: number;
@@ -163,11 +175,32 @@ async function idleBaseline(pid: number, processes: number): Promise<number> {
   return last.rssBytes;
 }
 
-/** Runs `c10k inspect --port P --json`; its wall time and how many sockets it listed. */
-function timeInspect(
-  port: number,
-): Promise<{ ms: number; sockets: number | null; phasesMs?: Record<string, number>; error?: string }> {
+/** utime + stime (ticks) of each live process under `root`, and of `root` itself. */
+function cpuTicksUnder(root: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of [root, ...descendantsOf([root])]) {
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, Number(f[11]) + Number(f[12]));
+    } catch {}
+  }
+  return out;
+}
+
+interface InspectTiming {
+  ms: number;
+  sockets: number | null;
+  phasesMs?: Record<string, number>;
+  cpu: NonNullable<RungResult['inspectCpu']>;
+  error?: string;
+}
+
+/** Runs `c10k inspect --port P --json`; its wall time, how many sockets it listed, and what else ran. */
+function timeInspect(port: number): Promise<InspectTiming> {
   return new Promise((resolve) => {
+    const loadAverage = Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[0]);
+    const before = cpuTicksUnder(process.pid);
     const t0 = performance.now();
     const child = spawn(process.execPath, [BIN, 'inspect', '--port', String(port), '--json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -180,6 +213,10 @@ function timeInspect(
     child.on('close', (code) => {
       clearTimeout(kill);
       const ms = performance.now() - t0;
+      // the inspect child is reaped by now: utime + stime of the others only (not cutime)
+      let others = 0;
+      for (const [pid, ticks] of cpuTicksUnder(process.pid)) others += ticks - (before.get(pid) ?? ticks);
+      const cpu: InspectTiming['cpu'] = { inspectMs: null, othersMs: others * 10, loadAverage };
       let sockets: number | null = null;
       let phasesMs: Record<string, number> | undefined;
       try {
@@ -187,9 +224,11 @@ function timeInspect(
         sockets = Array.isArray(j.sockets) ? j.sockets.length : (j.connections ?? null);
         if (j.phasesMs && typeof j.elapsedMs === 'number')
           phasesMs = { ...j.phasesMs, cli: Math.round(ms - j.elapsedMs) };
+        if (j.cpuMs) cpu.inspectMs = j.cpuMs.user + j.cpuMs.system;
+        if (j.dumpStats) cpu.dump = j.dumpStats;
       } catch {}
       const why = code === null ? 'killed after 60 s' : err.trim() || `exit ${code}`;
-      resolve({ ms, sockets, ...(phasesMs ? { phasesMs } : {}), ...(code === 0 ? {} : { error: why }) });
+      resolve({ ms, sockets, cpu, ...(phasesMs ? { phasesMs } : {}), ...(code === 0 ? {} : { error: why }) });
     });
   });
 }
@@ -368,10 +407,15 @@ export async function runRung(
           const i = await timeInspect(port);
           r.inspectMs = Math.round(i.ms);
           r.inspectSockets = i.sockets;
+          r.inspectCpu = i.cpu;
           if (i.phasesMs) {
             r.inspectPhasesMs = i.phasesMs;
             const phases = Object.entries(i.phasesMs).map(([k, v]) => `${k} ${v}`);
-            o.onLine?.(`  inspect ${(i.ms / 1000).toFixed(2)} s, ms by phase: ${phases.join(', ')}`);
+            o.onLine?.(
+              `  inspect ${(i.ms / 1000).toFixed(2)} s, ms by phase: ${phases.join(', ')}; CPU ms: inspect ${i.cpu.inspectMs ?? '?'}, ` +
+                `the ladder's other processes meanwhile ${i.cpu.othersMs} (load average ${i.cpu.loadAverage} before); ` +
+                `sock_diag dump: ${i.cpu.dump ? `${i.cpu.dump.recvs} datagrams, ${Math.round(i.cpu.dump.bytes / Math.max(1, i.cpu.dump.recvs))} B each` : '?'}`,
+            );
           }
           if (i.error) o.onLine?.(`  inspect: ${i.error}`);
           lap('inspect');
