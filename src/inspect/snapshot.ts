@@ -99,6 +99,8 @@ export interface Snapshot {
   /** Connected (non-LISTEN) sockets by state. */
   states: Partial<Record<TcpState, number>>;
   connections: number;
+  /** Of those, the ones a process was found holding (the rest are in `missing`, or have no inode). */
+  connectionsOwned: number;
   sockets?: SocketEntry[];
   processes: ProcessEntry[];
   /** Machine-wide (network namespace) counters since boot. */
@@ -476,7 +478,11 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     );
   }
   let ownerless = 0;
-  for (const i of conns) if (inodes[i] && ownerPid[i] === 0) ownerless++;
+  let owned = 0;
+  for (const i of conns) {
+    if (ownerPid[i] !== 0) owned++;
+    else if (inodes[i]) ownerless++;
+  }
   if (ownerless > 0) missing.push(`owner pid/fd unknown for ${ownerless} sockets (processes not readable)`);
 
   const snap: Snapshot = {
@@ -489,6 +495,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
     synRecv,
     states,
     connections,
+    connectionsOwned: owned,
     processes,
     counters,
     explain,

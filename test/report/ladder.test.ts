@@ -40,6 +40,7 @@ test('a ladder of 200 -> 2,000 connections: every one established, idle, then ec
     assert.ok(r.serverIdleBaselineBytes > 10 * 2 ** 20, 'a Node server holds more than 10 MiB idle');
     assert.ok(r.serverHeldBytes >= r.serverIdleBaselineBytes * 0.9);
     assert.ok(r.inspectMs !== null && r.inspectMs > 0);
+    assert.equal(r.inspectOwned, r.connections, 'inspect found a holder for every connection');
     // what else ran while inspect did: its own CPU, the dump as delivered, the others' CPU
     assert.ok(r.inspectCpu && r.inspectCpu.inspectMs !== null && r.inspectCpu.inspectMs > 0);
     assert.ok(

@@ -24,6 +24,7 @@ export function ladderTable(rungs: RungResult[]): string {
     'load KB/conn',
     'kernel KB/conn',
     'inspect s',
+    'owned',
     'workers',
     'load procs',
     'sources',
@@ -42,6 +43,7 @@ export function ladderTable(rungs: RungResult[]): string {
     kb(r.loadBytesPerConn),
     kb(r.kernelSlabBytesPerConn),
     r.inspectMs === null ? '-' : (r.inspectMs / 1000).toFixed(2),
+    r.inspectOwned === null ? '-' : r.inspectOwned.toLocaleString('en-US'),
     String(r.plan.workers),
     String(r.plan.loadProcesses),
     String(r.plan.sources),
@@ -55,7 +57,7 @@ export function ladderSection(rungs: RungResult[]): string {
   const rows = rungs
     .map(
       (r) =>
-        `<tr><td>${r.connections.toLocaleString('en-US')}</td><td>${r.status}</td><td>${r.established.toLocaleString('en-US')}</td><td>${r.echoed.toLocaleString('en-US')}</td><td>${(r.connectMs / 1000).toFixed(1)}</td><td>${r.echoP50Us ?? '-'}</td><td>${r.echoP99Us ?? '-'}</td><td>${(r.serverIdleBaselineBytes / 2 ** 20).toFixed(0)}</td><td>${kb(r.serverAnonBytesPerConn)}</td><td>${kb(r.serverBytesPerConn)}</td><td>${kb(r.loadBytesPerConn)}</td><td>${kb(r.kernelSlabBytesPerConn)}</td><td>${kb(r.kernelTcpSlabBytesPerConn)}</td><td>${r.inspectMs === null ? '-' : (r.inspectMs / 1000).toFixed(2)}</td><td>${r.plan.workers} / ${r.plan.loadProcesses} / ${r.plan.sources}</td><td>${esc(r.reason)}</td></tr>`,
+        `<tr><td>${r.connections.toLocaleString('en-US')}</td><td>${r.status}</td><td>${r.established.toLocaleString('en-US')}</td><td>${r.echoed.toLocaleString('en-US')}</td><td>${(r.connectMs / 1000).toFixed(1)}</td><td>${r.echoP50Us ?? '-'}</td><td>${r.echoP99Us ?? '-'}</td><td>${(r.serverIdleBaselineBytes / 2 ** 20).toFixed(0)}</td><td>${kb(r.serverAnonBytesPerConn)}</td><td>${kb(r.serverBytesPerConn)}</td><td>${kb(r.loadBytesPerConn)}</td><td>${kb(r.kernelSlabBytesPerConn)}</td><td>${kb(r.kernelTcpSlabBytesPerConn)}</td><td>${r.inspectMs === null ? '-' : (r.inspectMs / 1000).toFixed(2)}</td><td>${r.inspectOwned === null ? '-' : r.inspectOwned.toLocaleString('en-US')}</td><td>${r.plan.workers} / ${r.plan.loadProcesses} / ${r.plan.sources}</td><td>${esc(r.reason)}</td></tr>`,
     )
     .join('\n');
   return `<h2>The ladder: 10K -> 100K -> 1M concurrent connections on this box</h2>
@@ -65,7 +67,7 @@ Memory per connection: the server's private memory (smaps_rollup Anonymous: heap
 above its workers' idle baseline, and its RSS above the same (which counts the Node code each of the workers maps
 again in each), load processes' RSS, kernel slab (/proc/meminfo
 Slab; the TCP caches from /proc/slabinfo), all divided by the connections established.</p>
-<table><thead><tr><th>conns</th><th>status</th><th>established</th><th>echoed</th><th>connect s</th><th>echo p50 µs</th><th>echo p99 µs</th><th>server idle MiB</th><th>server KB/conn (private)</th><th>server RSS KB/conn</th><th>load KB/conn</th><th>kernel slab KB/conn</th><th>TCP caches KB/conn</th><th>inspect --json s</th><th>workers / load / sources</th><th>reason</th></tr></thead>
+<table><thead><tr><th>conns</th><th>status</th><th>established</th><th>echoed</th><th>connect s</th><th>echo p50 µs</th><th>echo p99 µs</th><th>server idle MiB</th><th>server KB/conn (private)</th><th>server RSS KB/conn</th><th>load KB/conn</th><th>kernel slab KB/conn</th><th>TCP caches KB/conn</th><th>inspect --json s</th><th>connections inspect found owned</th><th>workers / load / sources</th><th>reason</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>`;

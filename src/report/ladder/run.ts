@@ -89,6 +89,8 @@ export interface RungResult {
   memAvailableHeldBytes: number;
   inspectMs: number | null;
   inspectSockets: number | null;
+  /** Of the connections inspect listed (not LISTEN), how many it found a holding process for. */
+  inspectOwned: number | null;
   /** Where inspect's time went (its JSON's phasesMs), and the wall time the CLI took besides. */
   inspectPhasesMs?: Record<string, number>;
   /** While inspect ran: its own CPU time (its JSON's cpuMs, user + system), the CPU time the ladder,
@@ -191,6 +193,7 @@ function cpuTicksUnder(root: number): Map<number, number> {
 interface InspectTiming {
   ms: number;
   sockets: number | null;
+  owned: number | null;
   phasesMs?: Record<string, number>;
   cpu: NonNullable<RungResult['inspectCpu']>;
   error?: string;
@@ -218,17 +221,26 @@ function timeInspect(port: number): Promise<InspectTiming> {
       for (const [pid, ticks] of cpuTicksUnder(process.pid)) others += ticks - (before.get(pid) ?? ticks);
       const cpu: InspectTiming['cpu'] = { inspectMs: null, othersMs: others * 10, loadAverage };
       let sockets: number | null = null;
+      let owned: number | null = null;
       let phasesMs: Record<string, number> | undefined;
       try {
         const j = JSON.parse(out);
         sockets = Array.isArray(j.sockets) ? j.sockets.length : (j.connections ?? null);
+        if (typeof j.connectionsOwned === 'number') owned = j.connectionsOwned;
         if (j.phasesMs && typeof j.elapsedMs === 'number')
           phasesMs = { ...j.phasesMs, cli: Math.round(ms - j.elapsedMs) };
         if (j.cpuMs) cpu.inspectMs = j.cpuMs.user + j.cpuMs.system;
         if (j.dumpStats) cpu.dump = j.dumpStats;
       } catch {}
       const why = code === null ? 'killed after 60 s' : err.trim() || `exit ${code}`;
-      resolve({ ms, sockets, cpu, ...(phasesMs ? { phasesMs } : {}), ...(code === 0 ? {} : { error: why }) });
+      resolve({
+        ms,
+        sockets,
+        owned,
+        cpu,
+        ...(phasesMs ? { phasesMs } : {}),
+        ...(code === 0 ? {} : { error: why }),
+      });
     });
   });
 }
@@ -286,6 +298,7 @@ export async function runRung(
     memAvailableHeldBytes: 0,
     inspectMs: null,
     inspectSockets: null,
+    inspectOwned: null,
     totalMs: 0,
     phasesMs: {},
     connectCounters: {},
@@ -407,12 +420,13 @@ export async function runRung(
           const i = await timeInspect(port);
           r.inspectMs = Math.round(i.ms);
           r.inspectSockets = i.sockets;
+          r.inspectOwned = i.owned;
           r.inspectCpu = i.cpu;
           if (i.phasesMs) {
             r.inspectPhasesMs = i.phasesMs;
             const phases = Object.entries(i.phasesMs).map(([k, v]) => `${k} ${v}`);
             o.onLine?.(
-              `  inspect ${(i.ms / 1000).toFixed(2)} s, ms by phase: ${phases.join(', ')}; CPU ms: inspect ${i.cpu.inspectMs ?? '?'}, ` +
+              `  inspect ${(i.ms / 1000).toFixed(2)} s (${i.sockets ?? '?'} sockets listed, ${i.owned ?? '?'} connections owned), ms by phase: ${phases.join(', ')}; CPU ms: inspect ${i.cpu.inspectMs ?? '?'}, ` +
                 `the ladder's other processes meanwhile ${i.cpu.othersMs} (load average ${i.cpu.loadAverage} before); ` +
                 `sock_diag dump: ${i.cpu.dump ? `${i.cpu.dump.recvs} datagrams, ${Math.round(i.cpu.dump.bytes / Math.max(1, i.cpu.dump.recvs))} B each` : '?'}`,
             );
