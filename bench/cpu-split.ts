@@ -10,7 +10,15 @@
 import { execFile, spawn } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
 import { wholeNumber } from './lib/args.ts';
-import { c10kEcho, HZ, median, parseEchoLoad, treeTimes, waitPort, yardstick } from './lib/yardstick.ts';
+import {
+  echoServerCommand,
+  HZ,
+  median,
+  parseEchoLoad,
+  treeTimes,
+  waitPort,
+  yardstick,
+} from './lib/yardstick.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -28,14 +36,7 @@ const conns = wholeNumber('connections', values.connections);
 const seconds = wholeNumber('seconds', values.seconds);
 const rounds = wholeNumber('rounds', values.rounds);
 const run = promisify(execFile);
-const { echoEpoll, echoLoad } = yardstick();
-
-function command(spec: string): string[] {
-  const words = spec.split(/\s+/).filter(Boolean);
-  if (words[0] === 'c') return [echoEpoll, '{PORT}'];
-  if (words[0] === 'c10k') return c10kEcho(words.slice(1));
-  return words;
-}
+const { echoLoad } = yardstick();
 
 async function load(port: number, secs: number) {
   const args = ['-c', '1', echoLoad, String(port), String(conns), '64', String(secs)];
@@ -43,7 +44,7 @@ async function load(port: number, secs: number) {
 }
 
 async function measure(spec: string, port: number): Promise<{ user: number; sys: number }> {
-  const cmd = command(spec).map((w) => w.replaceAll('{PORT}', String(port)));
+  const cmd = echoServerCommand(spec).map((w) => w.replaceAll('{PORT}', String(port)));
   const server = spawn('taskset', ['-c', '0', ...cmd], { stdio: 'ignore', detached: true });
   try {
     await waitPort(port);

@@ -11,7 +11,15 @@
 import { execFile, spawn } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
 import { wholeNumber } from './lib/args.ts';
-import { c10kEcho, HZ, median, parseEchoLoad, treeTicks, waitPort, yardstick } from './lib/yardstick.ts';
+import {
+  echoServerCommand,
+  HZ,
+  median,
+  parseEchoLoad,
+  treeTicks,
+  waitPort,
+  yardstick,
+} from './lib/yardstick.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,14 +40,7 @@ const conns = wholeNumber('connections', values.connections);
 const seconds = wholeNumber('seconds', values.seconds);
 const rounds = wholeNumber('rounds', values.rounds);
 const run = promisify(execFile);
-const { echoEpoll, echoLoad } = yardstick();
-
-function command(spec: string): string[] {
-  const words = spec.split(/\s+/).filter(Boolean);
-  if (words[0] === 'c') return [echoEpoll, '{PORT}'];
-  if (words[0] === 'c10k') return c10kEcho(words.slice(1));
-  return words;
-}
+const { echoLoad } = yardstick();
 
 async function load(port: number, secs: number) {
   const { stdout } = await run('taskset', [
@@ -56,7 +57,7 @@ async function load(port: number, secs: number) {
 
 /** One round: CPU per message of a and b, measured over the same seconds. */
 async function round(port: number): Promise<[number, number]> {
-  const servers = [command(values.a!), command(values.b!)].map((cmd, i) =>
+  const servers = [echoServerCommand(values.a!), echoServerCommand(values.b!)].map((cmd, i) =>
     spawn('taskset', ['-c', '0', ...cmd.map((w) => w.replaceAll('{PORT}', String(port + i)))], {
       stdio: 'ignore',
       detached: true,

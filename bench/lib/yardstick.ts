@@ -114,6 +114,15 @@ export function c10kEcho(extra: string[] = []): string[] {
   ];
 }
 
+/** An echo server named on a bench's command line: `c` (the C echo_epoll), `c10k [serve args]`, or a
+ * command with {PORT}. */
+export function echoServerCommand(spec: string): string[] {
+  const words = spec.split(/\s+/).filter(Boolean);
+  if (words[0] === 'c') return [yardstick().echoEpoll, '{PORT}'];
+  if (words[0] === 'c10k') return c10kEcho(words.slice(1));
+  return words;
+}
+
 export interface EchoLoadResult {
   conns: number;
   msgs: number;
