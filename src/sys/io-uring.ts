@@ -182,6 +182,8 @@ export class IoUring {
   private readonly sqHeadView: Uint32Array;
   private readonly sqMask: number;
   private sqTail = 0;
+  /** The SQ head as last read: at or behind the kernel's. */
+  private sqHeadSeen = 0;
   /** SQEs prepared and not yet handed to io_uring_enter. */
   pending = 0;
   private readonly sqe8: Uint8Array;
@@ -235,6 +237,7 @@ export class IoUring {
       const array = new Uint32Array(sqMap.buffer, so(6), this.sqEntries);
       for (let i = 0; i < this.sqEntries; i++) array[i] = i;
       this.sqTail = Atomics.load(this.sqTailView, 0);
+      this.sqHeadSeen = Atomics.load(this.sqHeadView, 0);
       this.sqe8 = new Uint8Array(sqes.buffer);
       this.sqe16 = new Uint16Array(sqes.buffer);
       this.sqe32 = new Uint32Array(sqes.buffer);
@@ -260,8 +263,12 @@ export class IoUring {
   // ---- submission --------------------------------------------------------------------------------------
   /** A zeroed SQE slot (its index in u32 units is returned), submitting first if the SQ is full. */
   private next(): number {
-    if (this.sqTail - Atomics.load(this.sqHeadView, 0) >= this.sqEntries || this.pending >= this.sqEntries)
-      this.submit();
+    // The kernel's head read again only when the ring looks full by the last one read (the head only
+    // moves forward): not an Atomics.load, which V8 calls out of line, per SQE.
+    let head = this.sqHeadSeen;
+    if ((this.sqTail - head) >>> 0 >= this.sqEntries)
+      head = this.sqHeadSeen = Atomics.load(this.sqHeadView, 0);
+    if ((this.sqTail - head) >>> 0 >= this.sqEntries || this.pending >= this.sqEntries) this.submit();
     const index = this.sqTail & this.sqMask;
     this.sqTail = (this.sqTail + 1) >>> 0;
     this.pending++;
