@@ -190,6 +190,7 @@ export class IoUring {
   private readonly sqe16: Uint16Array;
   private readonly sqe32: Uint32Array;
   private readonly sqeI32: Int32Array;
+  private readonly sqe64: Float64Array;
   // CQ ring
   private readonly cqHeadView: Uint32Array;
   private readonly cqTailView: Uint32Array;
@@ -241,6 +242,7 @@ export class IoUring {
       this.sqe8 = new Uint8Array(sqes.buffer);
       this.sqe16 = new Uint16Array(sqes.buffer);
       this.sqe32 = new Uint32Array(sqes.buffer);
+      this.sqe64 = new Float64Array(sqes.buffer);
       this.sqeI32 = new Int32Array(sqes.buffer);
       this.cqHeadView = new Uint32Array(cqMap.buffer, co(0), 1);
       this.cqTailView = new Uint32Array(cqMap.buffer, co(1), 1);
@@ -273,8 +275,17 @@ export class IoUring {
     this.sqTail = (this.sqTail + 1) >>> 0;
     this.pending++;
     const w = index * 16; // 64 bytes = 16 u32
-    const s = this.sqe32;
-    for (let i = 0; i < 16; i++) s[w + i] = 0;
+    // Zeroed as 8 doubles (0.0 is all zero bits): eight stores, not a loop of sixteen.
+    const d = this.sqe64;
+    const q = index * 8;
+    d[q] = 0;
+    d[q + 1] = 0;
+    d[q + 2] = 0;
+    d[q + 3] = 0;
+    d[q + 4] = 0;
+    d[q + 5] = 0;
+    d[q + 6] = 0;
+    d[q + 7] = 0;
     return w;
   }
 

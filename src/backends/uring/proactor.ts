@@ -108,6 +108,8 @@ export class Proactor<In = unknown, Out = unknown> {
   private readonly poolBuffer: ArrayBuffer;
   /** The last view of the pool handed to a connection (inPool() knows it without asking V8). */
   private lastChunk: Buffer | null = null;
+  /** Its pool buffer's id. */
+  private lastBid = 0;
   /**
    * The view last made of each pool buffer, handed out again when that buffer next receives as many
    * bytes (steady traffic: always), as the reactor's read slots do (src/net/read-buffer.ts): a view is
@@ -365,6 +367,7 @@ export class Proactor<In = unknown, Out = unknown> {
           chunk = this.views[bid] = this.bufs.bytes.subarray(at, at + res);
         }
         this.lastChunk = chunk;
+        this.lastBid = bid;
         conn.onData(chunk);
         this.release(bid);
         if (!more) this.maybeArm(conn);
@@ -430,7 +433,7 @@ export class Proactor<In = unknown, Out = unknown> {
 
   /** A send of this view of a pool buffer holds the buffer: its id. */
   hold(buf: Uint8Array): number {
-    const bid = Math.floor(buf.byteOffset / BUFFER_BYTES);
+    const bid = buf === this.lastChunk ? this.lastBid : Math.floor(buf.byteOffset / BUFFER_BYTES);
     this.holds[bid]++;
     return bid;
   }
