@@ -264,10 +264,7 @@ export class Proactor<In = unknown, Out = unknown> {
 
   private pendingWork(): boolean {
     return (
-      this.flushCount > 0 ||
-      this.armList.length > 0 ||
-      this.stashList.length > 0 ||
-      this.uring.pending > 0
+      this.flushCount > 0 || this.armList.length > 0 || this.stashList.length > 0 || this.uring.pending > 0
     );
   }
 
