@@ -103,6 +103,19 @@ export function errnoDescription(n: number): string {
   return TABLE[e]?.[1] ?? `unknown error ${e}`;
 }
 
+/**
+ * A connection's failed read or send (a peer reset, mostly) as `errno N`, without a stack: it would name
+ * only the event loop, and capturing it walks (and deoptimizes for) every frame, microseconds for each
+ * reset connection.
+ */
+export function connectionErrnoError(code: number): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const error = new Error(`errno ${code}`);
+  Error.stackTraceLimit = limit;
+  return error;
+}
+
 /** A failed system call: `accept4: EMFILE (too many open files)`. */
 export class SysError extends Error {
   readonly errno: number;

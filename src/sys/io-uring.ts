@@ -182,12 +182,15 @@ export class IoUring {
   private readonly sqHeadView: Uint32Array;
   private readonly sqMask: number;
   private sqTail = 0;
+  /** The SQ head as last read: at or behind the kernel's. */
+  private sqHeadSeen = 0;
   /** SQEs prepared and not yet handed to io_uring_enter. */
   pending = 0;
   private readonly sqe8: Uint8Array;
   private readonly sqe16: Uint16Array;
   private readonly sqe32: Uint32Array;
   private readonly sqeI32: Int32Array;
+  private readonly sqe64: Float64Array;
   // CQ ring
   private readonly cqHeadView: Uint32Array;
   private readonly cqTailView: Uint32Array;
@@ -235,9 +238,11 @@ export class IoUring {
       const array = new Uint32Array(sqMap.buffer, so(6), this.sqEntries);
       for (let i = 0; i < this.sqEntries; i++) array[i] = i;
       this.sqTail = Atomics.load(this.sqTailView, 0);
+      this.sqHeadSeen = Atomics.load(this.sqHeadView, 0);
       this.sqe8 = new Uint8Array(sqes.buffer);
       this.sqe16 = new Uint16Array(sqes.buffer);
       this.sqe32 = new Uint32Array(sqes.buffer);
+      this.sqe64 = new Float64Array(sqes.buffer);
       this.sqeI32 = new Int32Array(sqes.buffer);
       this.cqHeadView = new Uint32Array(cqMap.buffer, co(0), 1);
       this.cqTailView = new Uint32Array(cqMap.buffer, co(1), 1);
@@ -260,14 +265,27 @@ export class IoUring {
   // ---- submission --------------------------------------------------------------------------------------
   /** A zeroed SQE slot (its index in u32 units is returned), submitting first if the SQ is full. */
   private next(): number {
-    if (this.sqTail - Atomics.load(this.sqHeadView, 0) >= this.sqEntries || this.pending >= this.sqEntries)
-      this.submit();
+    // The kernel's head read again only when the ring looks full by the last one read (the head only
+    // moves forward): not an Atomics.load, which V8 calls out of line, per SQE.
+    let head = this.sqHeadSeen;
+    if ((this.sqTail - head) >>> 0 >= this.sqEntries)
+      head = this.sqHeadSeen = Atomics.load(this.sqHeadView, 0);
+    if ((this.sqTail - head) >>> 0 >= this.sqEntries || this.pending >= this.sqEntries) this.submit();
     const index = this.sqTail & this.sqMask;
     this.sqTail = (this.sqTail + 1) >>> 0;
     this.pending++;
     const w = index * 16; // 64 bytes = 16 u32
-    const s = this.sqe32;
-    for (let i = 0; i < 16; i++) s[w + i] = 0;
+    // Zeroed as 8 doubles (0.0 is all zero bits): eight stores, not a loop of sixteen.
+    const d = this.sqe64;
+    const q = index * 8;
+    d[q] = 0;
+    d[q + 1] = 0;
+    d[q + 2] = 0;
+    d[q + 3] = 0;
+    d[q + 4] = 0;
+    d[q + 5] = 0;
+    d[q + 6] = 0;
+    d[q + 7] = 0;
     return w;
   }
 

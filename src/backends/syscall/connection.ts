@@ -8,6 +8,7 @@ import type { CloseReason } from '../../net/connection-api.ts';
 import type { ServerCore } from '../../net/server-core.ts';
 import {
   close,
+  connectionErrnoError,
   EAGAIN,
   ECONNRESET,
   EPIPE,
@@ -115,7 +116,7 @@ export class SysConnection<In = unknown, Out = unknown> extends ConnectionBase<I
 
   /** read() or write() failed with errno `code`. */
   onError(code: number): void {
-    this.destroy(code === ECONNRESET || code === EPIPE ? 'peer-reset' : 'error', new Error(`errno ${code}`));
+    this.destroy(code === ECONNRESET || code === EPIPE ? 'peer-reset' : 'error', connectionErrnoError(code));
   }
 
   private handleWritable(): void {

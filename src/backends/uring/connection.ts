@@ -7,7 +7,7 @@
 import { ConnectionBase, TRANSPORT_FLAGS } from '../../net/connection.ts';
 import type { CloseReason } from '../../net/connection-api.ts';
 import type { ServerCore } from '../../net/server-core.ts';
-import { ECONNRESET, EPIPE, resetOnClose, SHUT_WR, shutdown } from '../../sys/index.ts';
+import { connectionErrnoError, ECONNRESET, EPIPE, resetOnClose, SHUT_WR, shutdown } from '../../sys/index.ts';
 import type { Proactor } from './proactor.ts';
 
 const READ_PAUSED = TRANSPORT_FLAGS;
@@ -121,7 +121,7 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
   }
 
   onError(code: number): void {
-    this.destroy(code === ECONNRESET || code === EPIPE ? 'peer-reset' : 'error', errnoError(code));
+    this.destroy(code === ECONNRESET || code === EPIPE ? 'peer-reset' : 'error', connectionErrnoError(code));
   }
 
   /** Reading resumed: what was stashed while paused goes to the app first. */
@@ -254,18 +254,6 @@ export class UringConnection<In = unknown, Out = unknown> extends ConnectionBase
     this.proactor.stashes.delete(this);
     this.proactor.forget(this);
   }
-}
-
-/**
- * A failed receive or send as an Error without a stack: it would name only the proactor's loop, and
- * capturing it walks (and deoptimizes for) every frame, microseconds for each reset connection.
- */
-function errnoError(code: number): Error {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  const error = new Error(`errno ${code}`);
-  Error.stackTraceLimit = limit;
-  return error;
 }
 
 /** The connection class of one proactor: its connections find it on their prototype. */

@@ -108,6 +108,8 @@ export class Proactor<In = unknown, Out = unknown> {
   private readonly poolBuffer: ArrayBuffer;
   /** The last view of the pool handed to a connection (inPool() knows it without asking V8). */
   private lastChunk: Buffer | null = null;
+  /** Its pool buffer's id. */
+  private lastBid = 0;
   /**
    * The view last made of each pool buffer, handed out again when that buffer next receives as many
    * bytes (steady traffic: always), as the reactor's read slots do (src/net/read-buffer.ts): a view is
@@ -122,9 +124,10 @@ export class Proactor<In = unknown, Out = unknown> {
   private readonly conns: (UringConnection<In, Out> | undefined)[] = [];
   private readonly Connection = connectionClass(this);
   private readonly gens = new Uint8Array(FD_LIMIT);
-  /** Connections with writes to send this turn. */
-  private flushList: UringConnection<In, Out>[] = [];
-  private flushSpare: UringConnection<In, Out>[] = [];
+  /** Connections with writes to send this turn: the first flushCount entries (a count, not length = 0,
+   * which makes V8 shrink the array and grow it again each round). */
+  private readonly flushList: (UringConnection<In, Out> | undefined)[] = [];
+  private flushCount = 0;
   /** Connections whose receive must be armed (new, resumed, after -ENOBUFS). */
   private armList: UringConnection<In, Out>[] = [];
   /** What connections received while paused (copies), delivered on resume: rare, so kept here, not in
@@ -261,10 +264,7 @@ export class Proactor<In = unknown, Out = unknown> {
 
   private pendingWork(): boolean {
     return (
-      this.flushList.length > 0 ||
-      this.armList.length > 0 ||
-      this.stashList.length > 0 ||
-      this.uring.pending > 0
+      this.flushCount > 0 || this.armList.length > 0 || this.stashList.length > 0 || this.uring.pending > 0
     );
   }
 
@@ -278,18 +278,18 @@ export class Proactor<In = unknown, Out = unknown> {
         this.maybeArm(conn);
       }
     }
-    if (this.flushList.length > 0) {
-      // Two lists in turn, not a new array a round.
+    if (this.flushCount > 0) {
+      // A connection listed while this runs (none today: startSend only moves what waits) is appended
+      // and handled in this same loop.
       const list = this.flushList;
-      this.flushList = this.flushSpare;
-      for (let i = 0; i < list.length; i++) {
+      for (let i = 0; i < this.flushCount; i++) {
         const conn = list[i]!;
+        list[i] = undefined;
         conn.set(FLUSH_LISTED, false);
         if (conn.closed) continue;
         if (conn.startSend()) this.submitSend(conn);
       }
-      list.length = 0;
-      this.flushSpare = list;
+      this.flushCount = 0;
     }
     if (this.given > 0) {
       this.bufs.flush();
@@ -364,6 +364,7 @@ export class Proactor<In = unknown, Out = unknown> {
           chunk = this.views[bid] = this.bufs.bytes.subarray(at, at + res);
         }
         this.lastChunk = chunk;
+        this.lastBid = bid;
         conn.onData(chunk);
         this.release(bid);
         if (!more) this.maybeArm(conn);
@@ -429,7 +430,7 @@ export class Proactor<In = unknown, Out = unknown> {
 
   /** A send of this view of a pool buffer holds the buffer: its id. */
   hold(buf: Uint8Array): number {
-    const bid = Math.floor(buf.byteOffset / BUFFER_BYTES);
+    const bid = buf === this.lastChunk ? this.lastBid : Math.floor(buf.byteOffset / BUFFER_BYTES);
     this.holds[bid]++;
     return bid;
   }
@@ -447,7 +448,7 @@ export class Proactor<In = unknown, Out = unknown> {
   listFlush(conn: UringConnection<In, Out>): void {
     if (conn.has(FLUSH_LISTED)) return;
     conn.set(FLUSH_LISTED, true);
-    this.flushList.push(conn);
+    this.flushList[this.flushCount++] = conn;
     this.wake();
   }
 
