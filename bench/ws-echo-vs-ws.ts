@@ -98,6 +98,15 @@ function tcpOutSegs(): number {
   }
 }
 
+/** A window in which a server lost connections or echoed nothing measures nothing: stop, saying so. */
+function assertWindow(round: number, m: { active: number }[], msgs: (i: number) => number): void {
+  servers.forEach((s, i) => {
+    if (m[i]!.active < conns || msgs(i) <= 0)
+      throw new Error(
+        `round ${round}: ${s.name} held ${m[i]!.active} of ${conns} connections and echoed ${msgs(i)} messages: a load ended or dropped connections`,
+      );
+  });
+}
 const children = servers.map((s) =>
   spawn('taskset', ['-c', '0', process.execPath, ...s.argv, ...s.statsArgs], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -109,7 +118,8 @@ try {
   await Promise.all(servers.map((s) => waitPort(s.port)));
   await sleep(500);
   // each load runs long enough to cover the connect phase of both and the window
-  const duration = rounds * seconds + 20;
+  // the loads outlast the connect wait (up to 60 s) and every window; the finally below stops them
+  const duration = rounds * seconds + 120;
   for (const s of servers) {
     const argv = cLoad
       ? [cLoad, String(s.port), String(conns), String(size), String(duration)]
@@ -146,6 +156,7 @@ try {
     const l1 = loads.map((l) => treeTicks(l.pid!));
     const segs1 = tcpOutSegs();
     const wall = (performance.now() - w0) / 1000;
+    assertWindow(round, m1, (i) => m1[i]!.messages - m0[i]!.messages);
     const pct = (ticks: number) => `${((ticks / HZ / wall) * 100).toFixed(0).padStart(3)}%`;
     console.log(`round ${round}:`);
     const perCore: number[] = [];

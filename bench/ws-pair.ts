@@ -90,7 +90,8 @@ const loads: ReturnType<typeof spawn>[] = [];
 try {
   await Promise.all(servers.map((s) => waitPort(s.port)));
   await sleep(500);
-  const duration = rounds * seconds + 20;
+  // the loads outlast the connect wait (up to 60 s) and every window; the finally below stops them
+  const duration = rounds * seconds + 120;
   for (const s of servers)
     loads.push(
       spawn('taskset', ['-c', '1', load, String(s.port), String(conns), String(size), String(duration)], {
@@ -114,6 +115,12 @@ try {
     const m1 = await Promise.all(servers.map((s) => counts(s.status)));
     const t1 = children.map((c) => treeTimes(c.pid!));
     const wall = (performance.now() - w0) / 1000;
+    servers.forEach((s, i) => {
+      if (m1[i]!.active < conns || m1[i]!.messages <= m0[i]!.messages)
+        throw new Error(
+          `round ${round}: ${s.name} held ${m1[i]!.active} of ${conns} connections and echoed ${m1[i]!.messages - m0[i]!.messages} messages: a load ended or dropped connections`,
+        );
+    });
     const us = servers.map((_, i) => {
       const cpu = (t1[i]!.user - t0[i]!.user + t1[i]!.sys - t0[i]!.sys) / HZ;
       const user = (t1[i]!.user - t0[i]!.user) / HZ;
