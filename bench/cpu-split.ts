@@ -7,14 +7,14 @@
 //   node bench/cpu-split.ts [--connections 10000] [--seconds 5] [--rounds 3] SERVER...
 // SERVER: `c10k` plus `c10k serve` arguments (`c10k --model proactor`), `c` (the C echo_epoll), or a
 // command with {PORT} (quoted as one argument).
-import { execFile, spawn } from 'node:child_process';
-import { parseArgs, promisify } from 'node:util';
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import { wholeNumber } from './lib/args.ts';
 import {
   echoServerCommand,
   HZ,
   median,
-  parseEchoLoad,
+  runEchoLoad,
   treeTimes,
   waitPort,
   yardstick,
@@ -35,13 +35,9 @@ if (positionals.length === 0) {
 const conns = wholeNumber('connections', values.connections);
 const seconds = wholeNumber('seconds', values.seconds);
 const rounds = wholeNumber('rounds', values.rounds);
-const run = promisify(execFile);
-const { echoLoad } = yardstick();
+yardstick(); // built before the first round
 
-async function load(port: number, secs: number) {
-  const args = ['-c', '1', echoLoad, String(port), String(conns), '64', String(secs)];
-  return parseEchoLoad((await run('taskset', args)).stdout);
-}
+const load = (port: number, secs: number) => runEchoLoad(port, conns, secs);
 
 async function measure(spec: string, port: number): Promise<{ user: number; sys: number }> {
   const cmd = echoServerCommand(spec).map((w) => w.replaceAll('{PORT}', String(port)));

@@ -8,14 +8,14 @@
 //   node bench/pair.ts [--connections 1000] [--seconds 4] [--rounds 5] --a SERVER --b SERVER
 // SERVER: `c10k` plus any `c10k serve` arguments (`c10k --read-batch 1`: the echo app on the default
 // backend), `c` (the C echo_epoll), or any command with {PORT}.
-import { execFile, spawn } from 'node:child_process';
-import { parseArgs, promisify } from 'node:util';
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import { wholeNumber } from './lib/args.ts';
 import {
   echoServerCommand,
   HZ,
   median,
-  parseEchoLoad,
+  runEchoLoad,
   treeTicks,
   waitPort,
   yardstick,
@@ -39,21 +39,9 @@ if (!values.a || !values.b) {
 const conns = wholeNumber('connections', values.connections);
 const seconds = wholeNumber('seconds', values.seconds);
 const rounds = wholeNumber('rounds', values.rounds);
-const run = promisify(execFile);
-const { echoLoad } = yardstick();
+yardstick(); // built before the first round
 
-async function load(port: number, secs: number) {
-  const { stdout } = await run('taskset', [
-    '-c',
-    '1',
-    echoLoad,
-    String(port),
-    String(conns),
-    '64',
-    String(secs),
-  ]);
-  return parseEchoLoad(stdout);
-}
+const load = (port: number, secs: number) => runEchoLoad(port, conns, secs);
 
 /** One round: CPU per message of a and b, measured over the same seconds. */
 async function round(port: number): Promise<[number, number]> {

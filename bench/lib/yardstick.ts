@@ -2,11 +2,12 @@
 // this builds a private copy (the shared folder is read-only) and measures server CPU time per echoed
 // message the way its `ratio` script does — server on CPU 0, load on CPU 1, utime+stime of every process
 // of the server's tree from /proc, around one closed-loop echo_load run.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 const SOURCE = new URL('../../../shared/yardstick/', import.meta.url).pathname;
 const BUILD = join(tmpdir(), 'c10k-yardstick');
@@ -121,6 +122,13 @@ export function echoServerCommand(spec: string): string[] {
   if (words[0] === 'c') return [yardstick().echoEpoll, '{PORT}'];
   if (words[0] === 'c10k') return c10kEcho(words.slice(1));
   return words;
+}
+
+/** The C echo_load on CPU 1 (the servers run on CPU 0): `conns` connections, 64-byte messages, `secs`. */
+export async function runEchoLoad(port: number, conns: number, secs: number): Promise<EchoLoadResult> {
+  const args = ['-c', '1', yardstick().echoLoad, String(port), String(conns), '64', String(secs)];
+  const { stdout } = await promisify(execFile)('taskset', args);
+  return parseEchoLoad(stdout);
 }
 
 export interface EchoLoadResult {
