@@ -91,20 +91,3 @@ export function completeOwners(
     unowned.sockets -= got.sockets;
   }
 }
-
-/** Does a listener among `bound` serve this (non-LISTEN) socket? (Everything does when none listens.) */
-export function servedBy(bound: Row[]): (r: Row) => boolean {
-  if (bound.length === 0) return () => true;
-  const wild = new Set<number>(); // family << 16 | port of wildcard listeners
-  const exact = new Map<number, Set<string>>(); // port -> addresses
-  for (const l of bound) {
-    if (l.localAddress === '0.0.0.0' || l.localAddress === '::') wild.add((l.family << 16) | l.localPort);
-    else {
-      let set = exact.get(l.localPort);
-      if (!set) exact.set(l.localPort, (set = new Set()));
-      set.add(l.localAddress);
-    }
-  }
-  return (r) =>
-    wild.has((r.family << 16) | r.localPort) || exact.get(r.localPort)?.has(r.localAddress) === true;
-}

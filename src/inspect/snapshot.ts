@@ -147,8 +147,8 @@ function explainListener(l: ListenerInfo): string[] {
   return out;
 }
 
-/** Does a listener among these rows serve row i (not LISTEN)? As owners.ts servedBy, over the columns:
- * a wildcard listener serves its family and port, another its address and port; with none, every row. */
+/** Does a listener among these rows serve row i (not LISTEN)? A wildcard listener serves its family
+ * and port, another its address and port; with none, every row. */
 function servedByRows(t: SocketTable, listenerRows: number[]): (i: number) => boolean {
   if (listenerRows.length === 0) return () => true;
   const wild = new Set<number>(); // family << 16 | port
@@ -190,7 +190,7 @@ export async function inspect(opts: InspectOptions): Promise<Snapshot> {
   let reading: OwnerScan | undefined;
   // Families to dump: each dump walks the kernel's whole table of connected sockets (both families'; two
   // million at a million connections), and with a port's listeners known, a family none of them listens
-  // in has no socket they serve (see servedBy); with none known, both.
+  // in has no socket they serve (see servedByRows); with none known, both.
   let families: (4 | 6)[] = [4, 6];
   if (opts.pid !== undefined) {
     candidates = { pids: [opts.pid, ...descendantsOf([opts.pid])], givenUp: [] };
