@@ -27,13 +27,15 @@ function readAnonymous(pid: number): number | null {
   }
 }
 
-function readUsage(pid: number): { cpuTicks: number; rssPages: number } | null {
+/** ownTicks: utime + stime; reapedTicks: cutime + cstime (its reaped children's). */
+function readUsage(pid: number): { ownTicks: number; reapedTicks: number; rssPages: number } | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
     // fields after comm: [0]=state ... [11]=utime [12]=stime [13]=cutime [14]=cstime ... [21]=rss (pages)
     return {
-      cpuTicks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
+      ownTicks: Number(f[11]) + Number(f[12]),
+      reapedTicks: Number(f[13]) + Number(f[14]),
       rssPages: Number(f[21]),
     };
   } catch {
@@ -51,7 +53,7 @@ export function treeUsage(root: number, opts: { anon?: boolean } = {}): TreeUsag
   for (const pid of [root, ...descendantsOf([root])]) {
     const u = readUsage(pid);
     if (!u) continue;
-    ticks += u.cpuTicks;
+    ticks += u.ownTicks + u.reapedTicks;
     pages += u.rssPages;
     processes++;
     if (opts.anon && anon !== null) {
@@ -62,4 +64,16 @@ export function treeUsage(root: number, opts: { anon?: boolean } = {}): TreeUsag
   const usage: TreeUsage = { cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssBytes: pages * PAGE, processes };
   if (opts.anon) usage.anonBytes = anon;
   return usage;
+}
+
+/** CPU time (user + system, ms) of each live process under `root` and of `root` itself, its reaped
+ * children's left out: what each spent between two readings, where a child reaped meanwhile must not
+ * count. */
+export function ownCpuMsUnder(root: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of [root, ...descendantsOf([root])]) {
+    const u = readUsage(pid);
+    if (u) out.set(pid, (u.ownTicks * 1000) / TICKS_PER_SECOND);
+  }
+  return out;
 }

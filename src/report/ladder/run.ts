@@ -7,11 +7,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readCounterGroups } from '../../inspect/proc-netstat.ts';
-import { descendantsOf } from '../../inspect/proc-process.ts';
 import { runLoad } from '../../load/run.ts';
 import { failedTotal, type LoadOptions } from '../../load/stats.ts';
 import { siblingModulePath } from '../../module-path.ts';
-import { treeUsage } from '../process-tree.ts';
+import { ownCpuMsUnder, treeUsage } from '../process-tree.ts';
 import { freePort, startServer, stopGroup } from '../server-process.ts';
 import {
   type Blocker,
@@ -177,19 +176,6 @@ async function idleBaseline(pid: number, processes: number): Promise<number> {
   return last.rssBytes;
 }
 
-/** utime + stime (ticks) of each live process under `root`, and of `root` itself. */
-function cpuTicksUnder(root: number): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const pid of [root, ...descendantsOf([root])]) {
-    try {
-      const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, Number(f[11]) + Number(f[12]));
-    } catch {}
-  }
-  return out;
-}
-
 interface InspectTiming {
   ms: number;
   sockets: number | null;
@@ -203,7 +189,7 @@ interface InspectTiming {
 function timeInspect(port: number): Promise<InspectTiming> {
   return new Promise((resolve) => {
     const loadAverage = Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[0]);
-    const before = cpuTicksUnder(process.pid);
+    const before = ownCpuMsUnder(process.pid);
     const t0 = performance.now();
     const child = spawn(process.execPath, [BIN, 'inspect', '--port', String(port), '--json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -218,8 +204,8 @@ function timeInspect(port: number): Promise<InspectTiming> {
       const ms = performance.now() - t0;
       // the inspect child is reaped by now: utime + stime of the others only (not cutime)
       let others = 0;
-      for (const [pid, ticks] of cpuTicksUnder(process.pid)) others += ticks - (before.get(pid) ?? ticks);
-      const cpu: InspectTiming['cpu'] = { inspectMs: null, othersMs: others * 10, loadAverage };
+      for (const [pid, ms] of ownCpuMsUnder(process.pid)) others += ms - (before.get(pid) ?? ms);
+      const cpu: InspectTiming['cpu'] = { inspectMs: null, othersMs: others, loadAverage };
       let sockets: number | null = null;
       let owned: number | null = null;
       let phasesMs: Record<string, number> | undefined;
